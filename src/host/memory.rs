@@ -1,0 +1,210 @@
+//! An in-memory host for native tests: configuration from a map, a clock the test moves,
+//! a store that several "instances" share, a log the test can read, a sink that records
+//! what a client would have received.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::{Disconnected, Host, KeyValue, ResponseSink, StoreError};
+use crate::http::Headers;
+
+/// One component instance's view of the machine. Clone it (or share its store) to model
+/// several instances serving one deployment.
+#[derive(Clone, Default)]
+pub struct MemoryHost {
+    variables: HashMap<String, String>,
+    store: Option<Arc<MemoryStore>>,
+    clock: Arc<AtomicU64>,
+    /// Whether `sleep_ms` moves the clock (deterministic tests) or really sleeps.
+    real_sleep: bool,
+    random: Arc<AtomicU64>,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl MemoryHost {
+    /// A host with no store (like the portable build) and the clock at 2026-01-01.
+    pub fn new() -> MemoryHost {
+        MemoryHost {
+            clock: Arc::new(AtomicU64::new(1_767_225_600_000)),
+            random: Arc::new(AtomicU64::new(0x9e37_79b9_7f4a_7c15)),
+            ..MemoryHost::default()
+        }
+    }
+
+    /// Adds a shared store (like the Spin build).
+    pub fn with_store(mut self, store: Arc<MemoryStore>) -> MemoryHost {
+        self.store = Some(store);
+        self
+    }
+
+    pub fn with_variable(mut self, name: &str, value: &str) -> MemoryHost {
+        self.variables.insert(name.to_string(), value.to_string());
+        self
+    }
+
+    /// Makes `sleep_ms` really sleep, for tests where instances run on threads.
+    pub fn with_real_sleep(mut self) -> MemoryHost {
+        self.real_sleep = true;
+        self
+    }
+
+    /// Moves the clock forward.
+    pub fn advance_ms(&self, millis: u64) {
+        self.clock.fetch_add(millis, Ordering::SeqCst);
+    }
+
+    /// Every line logged so far, by any clone of this host.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl Host for MemoryHost {
+    fn variable(&self, name: &str) -> Result<Option<String>, String> {
+        Ok(self.variables.get(name).cloned())
+    }
+
+    fn now_unix_ms(&self) -> u64 {
+        self.clock.load(Ordering::SeqCst)
+    }
+
+    fn sleep_ms(&self, millis: u64) {
+        if self.real_sleep {
+            std::thread::sleep(std::time::Duration::from_millis(millis));
+        }
+        self.advance_ms(millis);
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) {
+        // splitmix64: reproducible, distinct per call; tests need uniqueness, not secrecy.
+        for chunk in buf.chunks_mut(8) {
+            let mut z = self
+                .random
+                .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::SeqCst)
+                .wrapping_add(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+        }
+    }
+
+    fn store(&self) -> Option<&dyn KeyValue> {
+        self.store.as_deref().map(|s| s as &dyn KeyValue)
+    }
+
+    fn log(&self, line: &str) {
+        if let Ok(mut logs) = self.logs.lock() {
+            logs.push(line.to_string());
+        }
+    }
+}
+
+/// A key-value store behind a mutex, shared by every instance that holds it.
+#[derive(Default)]
+pub struct MemoryStore {
+    entries: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Arc<MemoryStore> {
+        Arc::new(MemoryStore::default())
+    }
+
+    /// Every key currently stored, in order.
+    pub fn keys(&self) -> Vec<String> {
+        self.lock()
+            .map(|e| e.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>>, StoreError> {
+        self.entries
+            .lock()
+            .map_err(|_| StoreError("poisoned".into()))
+    }
+}
+
+impl KeyValue for MemoryStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock()?.get(key).cloned())
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.lock()?.insert(key.to_string(), value.to_vec());
+        Ok(())
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.lock()?.remove(key);
+        Ok(())
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        let mut entries = self.lock()?;
+        let current = match entries.get(key) {
+            None => 0,
+            Some(bytes) => std::str::from_utf8(bytes)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+                .ok_or_else(|| StoreError(format!("{key} does not hold an integer")))?,
+        };
+        let next = current + delta;
+        entries.insert(key.to_string(), next.to_string().into_bytes());
+        Ok(next)
+    }
+
+    fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .lock()?
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, _)| k.clone())
+            .collect())
+    }
+}
+
+/// Records a response the way a client would see it: status, headers, and each body
+/// chunk with the moment it arrived.
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    pub status: Option<u16>,
+    pub headers: Headers,
+    pub chunks: Vec<(Instant, Vec<u8>)>,
+    /// When set, writes after this many body chunks fail as if the client hung up.
+    pub hang_up_after: Option<usize>,
+}
+
+impl MemorySink {
+    pub fn new() -> MemorySink {
+        MemorySink::default()
+    }
+
+    /// The body received so far.
+    pub fn body(&self) -> Vec<u8> {
+        self.chunks.iter().flat_map(|(_, c)| c.clone()).collect()
+    }
+
+    /// The body as text (lossy; for assertions).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body()).into_owned()
+    }
+}
+
+impl ResponseSink for MemorySink {
+    fn head(&mut self, status: u16, headers: &Headers) -> Result<(), Disconnected> {
+        self.status = Some(status);
+        self.headers = headers.clone();
+        Ok(())
+    }
+
+    fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected> {
+        if self.hang_up_after.is_some_and(|n| self.chunks.len() >= n) {
+            return Err(Disconnected);
+        }
+        self.chunks.push((Instant::now(), chunk.to_vec()));
+        Ok(())
+    }
+}

@@ -1,0 +1,74 @@
+//! What the core needs from the machine it runs on, as a few small traits.
+//!
+//! The wasm builds implement them with WASI and Spin (`wasi_http`, `spin`, `portable`);
+//! the native tests implement them in memory (`memory`). Nothing outside this module
+//! touches WASI.
+
+use crate::http::Headers;
+
+pub mod memory;
+
+#[cfg(target_arch = "wasm32")]
+mod wasi_http;
+
+#[cfg(all(target_arch = "wasm32", feature = "spin"))]
+mod spin;
+
+#[cfg(all(target_arch = "wasm32", not(feature = "spin")))]
+mod portable;
+
+/// The machine: configuration, time, randomness, the shared store and the log.
+pub trait Host {
+    /// A configuration variable by its Spin name (`auth_mode`). `Ok(None)` when unset.
+    /// `Err` carries the host's reason when the variable could not be read at all.
+    fn variable(&self, name: &str) -> Result<Option<String>, String>;
+
+    /// Wall-clock time, milliseconds since the Unix epoch.
+    fn now_unix_ms(&self) -> u64;
+
+    /// Blocks this instance for a while (stream polling, keep-alives).
+    fn sleep_ms(&self, millis: u64);
+
+    /// Fills `buf` from a cryptographically secure source.
+    fn fill_random(&self, buf: &mut [u8]);
+
+    /// The key-value store shared by every instance of this component, if the host has one.
+    fn store(&self) -> Option<&dyn KeyValue>;
+
+    /// Writes one line to the operator's log. Callers never pass secrets here.
+    fn log(&self, line: &str);
+}
+
+/// A key-value store shared across instances (and, with a networked backend, machines).
+pub trait KeyValue {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Adds `delta` to the integer stored at `key` (absent counts as 0) atomically and
+    /// returns the new value.
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError>;
+    /// Every key that starts with `prefix`.
+    fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// A store operation failed; the text is the host's reason, safe to log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "key-value store: {}", self.0)
+    }
+}
+
+/// Where a response goes. `head` is called once, then `body` any number of times; each
+/// `body` call reaches the client as soon as the host can send it, which is what makes
+/// server-sent events stream.
+pub trait ResponseSink {
+    fn head(&mut self, status: u16, headers: &Headers) -> Result<(), Disconnected>;
+    fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected>;
+}
+
+/// The client is gone: nothing more can be sent on this response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Disconnected;

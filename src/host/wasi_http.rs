@@ -1,0 +1,185 @@
+//! The component's export: `wasi:http/incoming-handler@0.2.0`, shared by both builds.
+//! It converts the WASI request into the core's [`Request`], lets the core answer into a
+//! streaming sink, and provides [`Host`] from WASI clocks and randomness plus the build's
+//! own configuration source and store (`spin` or `portable`).
+
+use std::io::Read;
+
+use wasi::exports::http::incoming_handler::Guest;
+use wasi::http::types::{
+    Fields, IncomingBody, IncomingRequest, Method as WasiMethod, OutgoingBody, OutgoingResponse,
+    ResponseOutparam, Scheme,
+};
+use wasi::io::streams::{InputStream, OutputStream, StreamError};
+
+#[cfg(not(feature = "spin"))]
+use super::portable as platform;
+#[cfg(feature = "spin")]
+use super::spin as platform;
+use super::{Disconnected, Host, KeyValue, ResponseSink};
+use crate::http::{Headers, Method, Request};
+
+struct Component;
+
+impl Guest for Component {
+    fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
+        let host = WasiHost {
+            store: platform::open_store(),
+        };
+        let method = match request.method() {
+            WasiMethod::Get => Method::Get,
+            WasiMethod::Head => Method::Head,
+            WasiMethod::Post => Method::Post,
+            WasiMethod::Delete => Method::Delete,
+            WasiMethod::Options => Method::Options,
+            WasiMethod::Put => Method::Other("PUT".into()),
+            WasiMethod::Patch => Method::Other("PATCH".into()),
+            WasiMethod::Connect => Method::Other("CONNECT".into()),
+            WasiMethod::Trace => Method::Other("TRACE".into()),
+            WasiMethod::Other(name) => Method::Other(name),
+        };
+        let mut headers = Headers::new();
+        for (name, value) in request.headers().entries() {
+            headers.append(&name, String::from_utf8_lossy(&value).into_owned());
+        }
+        let origin = request.authority().map(|authority| {
+            let scheme = match request.scheme() {
+                Some(Scheme::Https) => "https".to_string(),
+                Some(Scheme::Other(other)) => other,
+                Some(Scheme::Http) | None => "http".to_string(),
+            };
+            format!("{scheme}://{authority}")
+        });
+        let path = request.path_with_query().unwrap_or_else(|| "/".into());
+        let body: Box<dyn Read> = match request.consume() {
+            Ok(body) => match body.stream() {
+                Ok(stream) => Box::new(BodyReader {
+                    stream,
+                    _body: body,
+                }),
+                Err(()) => Box::new(std::io::empty()),
+            },
+            Err(()) => Box::new(std::io::empty()),
+        };
+        let mut sink = WasiSink {
+            response_out: Some(response_out),
+            body: None,
+            stream: None,
+        };
+        crate::web::handle(
+            &host,
+            Request::new(method, &path, headers, origin, body),
+            &mut sink,
+        );
+        sink.finish();
+    }
+}
+
+wasi::http::proxy::export!(Component with_types_in wasi);
+
+struct WasiHost {
+    store: Option<Box<dyn KeyValue>>,
+}
+
+impl Host for WasiHost {
+    fn variable(&self, name: &str) -> Result<Option<String>, String> {
+        platform::variable(name)
+    }
+
+    fn now_unix_ms(&self) -> u64 {
+        let now = wasi::clocks::wall_clock::now();
+        now.seconds * 1000 + u64::from(now.nanoseconds) / 1_000_000
+    }
+
+    fn sleep_ms(&self, millis: u64) {
+        wasi::clocks::monotonic_clock::subscribe_duration(millis * 1_000_000).block();
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) {
+        let bytes = wasi::random::random::get_random_bytes(buf.len() as u64);
+        buf.copy_from_slice(&bytes[..buf.len()]);
+    }
+
+    fn store(&self) -> Option<&dyn KeyValue> {
+        self.store.as_deref()
+    }
+
+    fn log(&self, line: &str) {
+        eprintln!("{line}");
+    }
+}
+
+/// The request body as a reader. Field order matters: the stream is a child of the body
+/// resource and must be dropped first.
+struct BodyReader {
+    stream: InputStream,
+    _body: IncomingBody,
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.stream.blocking_read(buf.len() as u64) {
+            Ok(bytes) => {
+                buf[..bytes.len()].copy_from_slice(&bytes);
+                Ok(bytes.len())
+            }
+            Err(StreamError::Closed) => Ok(0),
+            Err(StreamError::LastOperationFailed(e)) => {
+                Err(std::io::Error::other(e.to_debug_string()))
+            }
+        }
+    }
+}
+
+/// Sends the response as the core produces it: headers on `head`, each `body` chunk
+/// flushed to the client before the call returns.
+struct WasiSink {
+    response_out: Option<ResponseOutparam>,
+    body: Option<OutgoingBody>,
+    stream: Option<OutputStream>,
+}
+
+/// `blocking-write-and-flush` takes at most 4096 bytes per call (wasi:io/streams).
+const WRITE_LIMIT: usize = 4096;
+
+impl ResponseSink for WasiSink {
+    fn head(&mut self, status: u16, headers: &Headers) -> Result<(), Disconnected> {
+        let response_out = self.response_out.take().ok_or(Disconnected)?;
+        let fields = Fields::new();
+        for (name, value) in headers.iter() {
+            // The core sends only valid, allowed fields; a refused one is dropped rather
+            // than failing the whole response.
+            let _ = fields.append(&name.to_string(), &value.as_bytes().to_vec());
+        }
+        let response = OutgoingResponse::new(fields);
+        let _ = response.set_status_code(status);
+        let body = response.body().map_err(|()| Disconnected)?;
+        ResponseOutparam::set(response_out, Ok(response));
+        self.stream = Some(body.write().map_err(|()| Disconnected)?);
+        self.body = Some(body);
+        Ok(())
+    }
+
+    fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected> {
+        let stream = self.stream.as_ref().ok_or(Disconnected)?;
+        for piece in chunk.chunks(WRITE_LIMIT) {
+            stream
+                .blocking_write_and_flush(piece)
+                .map_err(|_| Disconnected)?;
+        }
+        Ok(())
+    }
+}
+
+impl WasiSink {
+    fn finish(mut self) {
+        if self.response_out.is_some() {
+            // The core always answers; this only guards against a path that did not.
+            let _ = self.head(500, &Headers::new());
+        }
+        drop(self.stream.take());
+        if let Some(body) = self.body.take() {
+            let _ = OutgoingBody::finish(body, None);
+        }
+    }
+}

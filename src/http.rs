@@ -1,0 +1,209 @@
+//! The HTTP vocabulary the core speaks: requests as the host hands them over, responses
+//! as the core sends them back. No WASI here; the host glue converts.
+
+use std::io::Read;
+
+/// An HTTP method. Only the ones the router distinguishes get their own variant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Delete,
+    Options,
+    Other(String),
+}
+
+impl Method {
+    pub fn parse(name: &str) -> Method {
+        match name {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "DELETE" => Method::Delete,
+            "OPTIONS" => Method::Options,
+            other => Method::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Other(name) => name,
+        }
+    }
+}
+
+/// Header fields in arrival order. Names are stored lower-case (RFC 9110 §5.1: field
+/// names are case-insensitive); values are kept as sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    pub fn new() -> Headers {
+        Headers(Vec::new())
+    }
+
+    /// Appends a field; the name is lower-cased.
+    pub fn append(&mut self, name: &str, value: impl Into<String>) {
+        self.0.push((name.to_ascii_lowercase(), value.into()));
+    }
+
+    /// The first value of a field.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.get_all(name).next()
+    }
+
+    /// Every value of a field, in arrival order.
+    pub fn get_all(&self, name: &str) -> impl Iterator<Item = &str> {
+        let name = name.to_ascii_lowercase();
+        self.0
+            .iter()
+            .filter(move |(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+}
+
+impl<const N: usize> From<[(&str, &str); N]> for Headers {
+    fn from(fields: [(&str, &str); N]) -> Headers {
+        let mut headers = Headers::new();
+        for (name, value) in fields {
+            headers.append(name, value);
+        }
+        headers
+    }
+}
+
+/// An incoming request. The body is a reader so the core decides how much of it to take:
+/// an oversized body is refused without being read to the end.
+pub struct Request<'a> {
+    pub method: Method,
+    /// The path, without the query string.
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: Headers,
+    /// `scheme://authority` as the client addressed this server, when the host knows it.
+    pub origin: Option<String>,
+    pub body: Box<dyn Read + 'a>,
+}
+
+impl<'a> Request<'a> {
+    /// Splits `path_with_query` as hosts deliver it.
+    pub fn new(
+        method: Method,
+        path_with_query: &str,
+        headers: Headers,
+        origin: Option<String>,
+        body: Box<dyn Read + 'a>,
+    ) -> Request<'a> {
+        let (path, query) = match path_with_query.split_once('?') {
+            Some((path, query)) => (path.to_string(), Some(query.to_string())),
+            None => (path_with_query.to_string(), None),
+        };
+        Request {
+            method,
+            path: if path.is_empty() { "/".into() } else { path },
+            query,
+            headers,
+            origin,
+            body,
+        }
+    }
+
+    /// The values of a query parameter, percent-decoded (`+` is a space, as in forms).
+    pub fn query_param(&self, name: &str) -> Vec<String> {
+        let Some(query) = &self.query else {
+            return Vec::new();
+        };
+        query
+            .split('&')
+            .filter_map(|pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                (percent_decode(key) == name).then(|| percent_decode(value))
+            })
+            .collect()
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(digit: u8) -> Option<u8> {
+    (digit as char).to_digit(16).map(|d| d as u8)
+}
+
+/// A complete response, sent in one piece. Streams go straight to the
+/// [`ResponseSink`](crate::host::ResponseSink) instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Response {
+        let mut headers = Headers::new();
+        headers.append("content-type", content_type);
+        Response {
+            status,
+            headers,
+            body: body.into(),
+        }
+    }
+
+    /// A body-less response (202 Accepted, 204, …).
+    pub fn empty(status: u16) -> Response {
+        Response {
+            status,
+            headers: Headers::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn json(status: u16, body: &impl serde::Serialize) -> Response {
+        // Serializing the server's own types cannot fail: they hold no maps with
+        // non-string keys and no failing Serialize impls.
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        Response::new(status, "application/json", bytes)
+    }
+
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Response {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// Writes the whole response to a sink.
+    pub fn send(self, sink: &mut dyn crate::host::ResponseSink) {
+        if sink.head(self.status, &self.headers).is_ok() && !self.body.is_empty() {
+            // A client that went away mid-body has nothing left to receive.
+            let _ = sink.body(&self.body);
+        }
+    }
+}
