@@ -1,0 +1,17 @@
+//! The protocol layer: JSON-RPC framing, revisions, MCP's types, and what each method does.
+//! It knows nothing of HTTP; the transport layer decides the revision and hands requests in.
+
+pub mod jsonrpc;
+pub mod model;
+pub mod server;
+pub mod version;
+
+pub use version::Revision;
+
+/// `_meta` keys of the 2026-07-28 per-request envelope.
+pub mod meta {
+    pub const PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+    pub const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+    pub const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+    pub const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+}
