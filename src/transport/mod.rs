@@ -1,0 +1,95 @@
+//! Transports: how JSON-RPC messages travel over HTTP. A transport never knows what a
+//! tool does; it hands messages to the protocol layer and frames what comes back.
+
+use std::io::Read;
+
+use crate::http::{Request, Response};
+use crate::protocol::jsonrpc::{self, RequestId, RpcError};
+
+pub mod streamable;
+
+/// A JSON-RPC error as a complete HTTP response.
+pub fn rpc_error(status: u16, id: Option<&RequestId>, error: &RpcError) -> Response {
+    Response::json(status, &jsonrpc::failure(id, error))
+}
+
+/// Whether the `Content-Type` header names `application/json` (parameters such as
+/// `charset` allowed).
+pub fn is_json(request: &Request) -> bool {
+    request
+        .headers
+        .get("content-type")
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Whether the `Accept` header admits `media` ("type/subtype"), honouring wildcards and
+/// `q=0` exclusions. No `Accept` header admits everything (RFC 9110 §12.5.1).
+pub fn accepts(request: &Request, media: &str) -> bool {
+    let values: Vec<&str> = request.headers.get_all("accept").collect();
+    if values.is_empty() {
+        return true;
+    }
+    let (kind, _) = media.split_once('/').unwrap_or((media, ""));
+    values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .filter_map(|range| {
+            let mut parts = range.split(';');
+            let name = parts.next()?.trim().to_ascii_lowercase();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (!refused).then_some(name)
+        })
+        .any(|name| name == media || name == "*/*" || name == format!("{kind}/*"))
+}
+
+/// Why a body could not be taken.
+pub enum BodyError {
+    TooLarge(usize),
+    Unreadable,
+}
+
+impl BodyError {
+    pub fn response(&self) -> Response {
+        match self {
+            BodyError::TooLarge(limit) => rpc_error(
+                413,
+                None,
+                &RpcError::invalid_request(format!(
+                    "the request body is larger than this server's limit of {limit} bytes"
+                )),
+            ),
+            BodyError::Unreadable => rpc_error(
+                400,
+                None,
+                &RpcError::invalid_request("the request body could not be read to its end"),
+            ),
+        }
+    }
+}
+
+/// Reads the body, refusing one over `limit` bytes: by its `Content-Length` before
+/// reading anything, or as soon as more than `limit` bytes have arrived.
+pub fn read_body(request: &mut Request, limit: usize) -> Result<Vec<u8>, BodyError> {
+    let declared = request
+        .headers
+        .get("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(BodyError::TooLarge(limit));
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
+    (&mut request.body)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|_| BodyError::Unreadable)?;
+    if body.len() > limit {
+        return Err(BodyError::TooLarge(limit));
+    }
+    Ok(body)
+}

@@ -1,0 +1,60 @@
+//! The home page at `/`: what this server is and how to connect to it, with snippets that
+//! carry this server's own URLs. Plain HTML, no external assets.
+
+use crate::config::{AuthMode, Settings};
+use crate::http::Response;
+use crate::protocol::Revision;
+
+const TEMPLATE: &str = include_str!("home.html");
+
+pub fn page(settings: &Settings, origin: &str, has_store: bool) -> Response {
+    let (sse_status, inspector_transport, client_url) = if has_store {
+        (
+            "HTTP+SSE (legacy, revision 2024-11-05): what the Inspector's \"SSE\" transport and mcp-remote use",
+            "SSE",
+            format!("{origin}/sse"),
+        )
+    } else {
+        (
+            "HTTP+SSE: not available here, it needs a host with a shared key-value store (Spin)",
+            "Streamable HTTP",
+            format!("{origin}/mcp"),
+        )
+    };
+    let auth_note = match settings.auth_mode {
+        AuthMode::Passthrough => {
+            "<p class=\"warning\" id=\"auth-warning\"><strong>Every well-formed bearer token is \
+             accepted</strong> and handed to the tools (passthrough mode, for demos). Configure \
+             another mode before exposing this server.</p>"
+        }
+    };
+    let revisions: Vec<&str> = Revision::ALL.iter().rev().map(|r| r.as_str()).collect();
+    let html = TEMPLATE
+        .replace("{{title}}", crate::SERVER_TITLE)
+        .replace("{{name}}", crate::SERVER_NAME)
+        .replace("{{version}}", crate::SERVER_VERSION)
+        .replace("{{revisions}}", &revisions.join(", "))
+        .replace("{{sse_status}}", sse_status)
+        .replace("{{auth_mode}}", settings.auth_mode.as_str())
+        .replace("{{auth_note}}", auth_note)
+        .replace("{{inspector_transport}}", inspector_transport)
+        .replace("{{client_url}}", &escape(&client_url))
+        .replace("{{origin}}", &escape(origin));
+    Response::new(200, "text/html; charset=utf-8", html)
+}
+
+/// HTML-escapes text that came from the request (the Host header is the client's word).
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,148 @@
+//! The router: which path and method go where, who must be authenticated, and the one
+//! log line every request leaves behind.
+
+use crate::auth::{self, metadata};
+use crate::config::Settings;
+use crate::host::{Disconnected, Host, ResponseSink};
+use crate::http::{Headers, Method, Request, Response};
+use crate::transport::{self, streamable};
+
+mod home;
+
+/// Serves one request. This is the whole server as the host sees it.
+pub fn handle(host: &dyn Host, request: Request, sink: &mut dyn ResponseSink) {
+    let started = host.now_unix_ms();
+    let method = request.method.clone();
+    let path = request.path.clone();
+    let mut sink = StatusRecorder {
+        inner: sink,
+        status: 0,
+    };
+    let mut trace = Trace::default();
+    route(host, request, &mut sink, &mut trace).send(&mut sink);
+    let line = serde_json::json!({
+        "method": method.as_str(),
+        "path": path,
+        "status": sink.status,
+        "rpc": trace.rpc.rpc_method,
+        "principal": trace.principal,
+        "ms": host.now_unix_ms().saturating_sub(started),
+    });
+    host.log(&line.to_string());
+}
+
+#[derive(Default)]
+struct Trace {
+    principal: Option<String>,
+    rpc: streamable::Trace,
+}
+
+/// Remembers the status for the log line.
+struct StatusRecorder<'a> {
+    inner: &'a mut dyn ResponseSink,
+    status: u16,
+}
+
+impl ResponseSink for StatusRecorder<'_> {
+    fn head(&mut self, status: u16, headers: &Headers) -> Result<(), Disconnected> {
+        self.status = status;
+        self.inner.head(status, headers)
+    }
+
+    fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected> {
+        self.inner.body(chunk)
+    }
+}
+
+fn route(
+    host: &dyn Host,
+    mut request: Request,
+    _sink: &mut dyn ResponseSink,
+    trace: &mut Trace,
+) -> Response {
+    let settings = match Settings::load(host) {
+        Ok(settings) => settings,
+        Err(error) => {
+            host.log(&format!("refusing requests: {error}"));
+            return Response::json(
+                500,
+                &serde_json::json!({
+                    "error": "server_misconfigured",
+                    "error_description": error.to_string(),
+                }),
+            );
+        }
+    };
+    let origin = settings
+        .public_url
+        .clone()
+        .or_else(|| request.origin.clone())
+        .unwrap_or_else(|| "http://localhost".into());
+    let path = request.path.clone();
+    match path.as_str() {
+        "/" => match request.method {
+            Method::Get | Method::Head => home::page(&settings, &origin, host.store().is_some()),
+            _ => not_allowed("GET, HEAD"),
+        },
+        metadata::WELL_KNOWN => well_known(&request, &settings, &origin, ""),
+        "/.well-known/oauth-protected-resource/mcp" => {
+            well_known(&request, &settings, &origin, "/mcp")
+        }
+        "/.well-known/oauth-protected-resource/sse" => {
+            well_known(&request, &settings, &origin, "/sse")
+        }
+        "/mcp" | "/sse" | "/sse/message" => {
+            let principal = match auth::authenticate(&settings, &request) {
+                Ok(principal) => principal,
+                Err(error) => return auth::challenge(&error, &origin),
+            };
+            trace.principal = Some(principal.label.clone());
+            match (path.as_str(), &request.method) {
+                ("/mcp", Method::Post) => {
+                    streamable::post(&settings, &principal, &mut request, &mut trace.rpc)
+                }
+                ("/mcp", _) => not_allowed("POST"),
+                _ => no_sse_store(),
+            }
+        }
+        _ => Response::json(
+            404,
+            &serde_json::json!({
+                "error": "not_found",
+                "error_description": format!(
+                    "Nothing at {path}. The MCP endpoint is /mcp (Streamable HTTP); / describes this server."
+                ),
+            }),
+        ),
+    }
+}
+
+fn well_known(request: &Request, settings: &Settings, origin: &str, resource: &str) -> Response {
+    match request.method {
+        Method::Get | Method::Head => metadata::document(settings, origin, resource),
+        _ => not_allowed("GET, HEAD"),
+    }
+}
+
+/// 405 with the methods the path does allow (RFC 9110 §15.5.6).
+fn not_allowed(allow: &str) -> Response {
+    Response::json(
+        405,
+        &serde_json::json!({
+            "error": "method_not_allowed",
+            "error_description": format!("This path accepts {allow}."),
+        }),
+    )
+    .with_header("allow", allow)
+}
+
+fn no_sse_store() -> Response {
+    transport::rpc_error(
+        501,
+        None,
+        &crate::protocol::jsonrpc::RpcError::internal(
+            "the HTTP+SSE transport (/sse) needs a host with a shared key-value store, such as \
+             Spin; use Streamable HTTP at /mcp instead",
+        ),
+    )
+}
