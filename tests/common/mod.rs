@@ -1,0 +1,226 @@
+//! Helpers for the native tests: a client that talks to the core through the in-memory
+//! host, and validation of every message against the official MCP schemas.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use remote_mcp_server::host::memory::{MemoryHost, MemorySink};
+use remote_mcp_server::http::{Headers, Method, Request};
+use serde_json::{json, Value};
+
+pub const TOKEN: &str = "test-token-0123456789";
+pub const ORIGIN: &str = "http://mcp.test";
+
+/// What came back.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {}: body is not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)
+    }
+}
+
+/// Sends one request with a body from any reader.
+pub fn send_reader(
+    host: &MemoryHost,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Box<dyn Read>,
+) -> Reply {
+    let mut all = Headers::new();
+    for (name, value) in headers {
+        all.append(name, *value);
+    }
+    let request = Request::new(Method::parse(method), path, all, Some(ORIGIN.into()), body);
+    let mut sink = MemorySink::new();
+    remote_mcp_server::handle(host, request, &mut sink);
+    Reply {
+        status: sink.status.expect("the server answered with a status"),
+        headers: sink.headers.clone(),
+        body: sink.body(),
+    }
+}
+
+pub fn send(
+    host: &MemoryHost,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
+    send_reader(
+        host,
+        method,
+        path,
+        headers,
+        Box::new(std::io::Cursor::new(body.to_vec())),
+    )
+}
+
+pub fn bearer() -> String {
+    format!("Bearer {TOKEN}")
+}
+
+/// POSTs a JSON body to /mcp with a token and the headers every client sends, plus `extra`.
+pub fn post(host: &MemoryHost, extra: &[(&str, &str)], body: &Value) -> Reply {
+    let auth = bearer();
+    let mut headers = vec![
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+        ("accept", "application/json, text/event-stream"),
+    ];
+    headers.extend_from_slice(extra);
+    send(host, "POST", "/mcp", &headers, body.to_string().as_bytes())
+}
+
+/// A legacy request at `revision` (sent as MCP-Protocol-Version, as clients do after
+/// the handshake).
+pub fn legacy(host: &MemoryHost, revision: &str, method: &str, params: Value) -> Reply {
+    post(
+        host,
+        &[("mcp-protocol-version", revision)],
+        &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
+    )
+}
+
+/// The 2026-07-28 `_meta` envelope.
+pub fn envelope() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    })
+}
+
+/// A well-formed 2026-07-28 request: `_meta` in the body, mirrored headers.
+pub fn modern(host: &MemoryHost, method: &str, mut params: Value) -> Reply {
+    params["_meta"] = envelope();
+    let name = params
+        .get("name")
+        .or_else(|| params.get("uri"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut extra = vec![
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", method),
+    ];
+    if let Some(name) = &name {
+        extra.push(("mcp-name", name.as_str()));
+    }
+    post(
+        host,
+        &extra,
+        &json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params}),
+    )
+}
+
+pub fn host() -> MemoryHost {
+    MemoryHost::new()
+}
+
+// ---------------------------------------------------------------------------------------
+// Schema validation
+
+fn schema_dir() -> PathBuf {
+    std::env::var_os("MCP_SCHEMA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/mcp-schema"))
+}
+
+type Cache = Mutex<HashMap<(String, String), Arc<jsonschema::Validator>>>;
+
+fn validator(revision: &str, definition: &str) -> Arc<jsonschema::Validator> {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (revision.to_string(), definition.to_string());
+    if let Some(v) = cache.lock().unwrap().get(&key) {
+        return v.clone();
+    }
+    let path = schema_dir().join(revision).join("schema.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the official MCP schemas; set MCP_SCHEMA_DIR to their folder)",
+            path.display()
+        )
+    });
+    let mut root: Value = serde_json::from_str(&text).expect("schema.json is JSON");
+    let defs = if root.get("$defs").is_some() {
+        "$defs"
+    } else {
+        "definitions"
+    };
+    assert!(
+        root[defs].get(definition).is_some(),
+        "revision {revision} defines no {definition}"
+    );
+    root["$ref"] = json!(format!("#/{defs}/{definition}"));
+    let compiled = Arc::new(jsonschema::validator_for(&root).expect("the schema compiles"));
+    cache.lock().unwrap().insert(key, compiled.clone());
+    compiled
+}
+
+/// Panics, listing every violation, unless `value` is a valid `definition` of `revision`.
+pub fn assert_schema(revision: &str, definition: &str, value: &Value) {
+    let validator = validator(revision, definition);
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "not a valid {definition} of MCP {revision}:\n  {}\nmessage: {value}",
+        errors.join("\n  ")
+    );
+}
+
+/// Whether `value` is valid, for tests that check the validation itself.
+pub fn is_valid(revision: &str, definition: &str, value: &Value) -> bool {
+    validator(revision, definition).is_valid(value)
+}
+
+/// Checks a JSON-RPC result response and its result against `result_definition`.
+pub fn assert_result(revision: &str, result_definition: &str, response: &Value) {
+    let envelope = if revision >= "2025-11-25" {
+        "JSONRPCResultResponse"
+    } else {
+        "JSONRPCResponse"
+    };
+    assert_schema(revision, envelope, response);
+    assert_schema(revision, result_definition, &response["result"]);
+}
+
+/// Checks a JSON-RPC error response.
+pub fn assert_error(revision: &str, response: &Value) {
+    let envelope = if revision >= "2025-11-25" {
+        "JSONRPCErrorResponse"
+    } else {
+        "JSONRPCError"
+    };
+    assert_schema(revision, envelope, response);
+}
+
+pub const LEGACY: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];

@@ -1,0 +1,171 @@
+//! The home page, routing, and configuration errors.
+
+mod common;
+
+use common::*;
+use remote_mcp_server::config::VARIABLES;
+
+#[test]
+fn the_home_page_tells_a_newcomer_how_to_connect() {
+    let host = host();
+    let reply = send(&host, "GET", "/", &[], b"");
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let page = reply.text();
+    for expected in [
+        "remote-mcp-server",
+        env!("CARGO_PKG_VERSION"),
+        "http://mcp.test/mcp",
+        "http://mcp.test/sse",
+        "passthrough",
+        "Every well-formed bearer token is accepted",
+        "npx @modelcontextprotocol/inspector",
+        "\"mcp-remote\"",
+        "Authorization: Bearer ${AUTH_TOKEN}",
+    ] {
+        assert!(page.contains(expected), "home page lacks {expected:?}");
+    }
+    assert!(!page.contains("{{"), "unfilled placeholder");
+    assert!(
+        !page.contains("src=\"http") && !page.contains("href=\"http://cdn"),
+        "no external assets"
+    );
+    // Without a shared store, clients are pointed at /mcp, and /sse is marked unavailable.
+    assert!(page.contains("\"http://mcp.test/mcp\",\n        \"--header\""));
+}
+
+#[test]
+fn the_home_page_escapes_the_host_it_was_reached_by() {
+    let host = host();
+    let request = remote_mcp_server::http::Request::new(
+        remote_mcp_server::http::Method::Get,
+        "/",
+        Default::default(),
+        Some("http://evil<script>alert(1)</script>".into()),
+        Box::new(std::io::empty()),
+    );
+    let mut sink = remote_mcp_server::host::memory::MemorySink::new();
+    remote_mcp_server::handle(&host, request, &mut sink);
+    let page = sink.text();
+    assert!(!page.contains("<script>"));
+    assert!(page.contains("&lt;script&gt;"));
+}
+
+#[test]
+fn unknown_paths_are_404_and_wrong_methods_405() {
+    let host = host();
+    let reply = send(&host, "GET", "/nope", &[], b"");
+    assert_eq!(reply.status, 404);
+    assert!(reply.json()["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("/mcp"));
+    for (path, allow) in [
+        ("/", "GET, HEAD"),
+        ("/.well-known/oauth-protected-resource", "GET, HEAD"),
+    ] {
+        let reply = send(&host, "POST", path, &[], b"");
+        assert_eq!(reply.status, 405, "{path}");
+        assert_eq!(reply.header("allow"), Some(allow));
+    }
+}
+
+#[test]
+fn the_portable_build_explains_that_sse_needs_a_store() {
+    let host = host();
+    let auth = bearer();
+    let reply = send(&host, "GET", "/sse", &[("authorization", &auth)], b"");
+    assert_eq!(reply.status, 501);
+    assert!(reply.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("shared key-value store"));
+}
+
+#[test]
+fn a_wrong_variable_fails_requests_with_a_500_naming_it() {
+    let cases = [
+        ("auth_mode", "open-sesame", "unknown mode"),
+        ("max_body_bytes", "lots", "positive whole number"),
+        ("max_body_bytes", "0", "positive whole number"),
+        ("page_size", "-1", "positive whole number"),
+        ("public_url", "mcp.example.com", "must start with https://"),
+        (
+            "public_url",
+            "https://mcp.example.com/base",
+            "without a path",
+        ),
+        (
+            "authorization_servers",
+            "auth.example.com",
+            "not an http(s) URL",
+        ),
+    ];
+    for (name, value, words) in cases {
+        let host = host().with_variable(name, value);
+        for path in ["/", "/mcp"] {
+            let reply = send(&host, "GET", path, &[], b"");
+            assert_eq!(reply.status, 500, "{name}={value} at {path}");
+            let description = reply.json()["error_description"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            assert!(description.contains(&format!("`{name}`")), "{description}");
+            assert!(
+                description.contains(&format!("MCP_{}", name.to_uppercase())),
+                "{description}"
+            );
+            assert!(
+                description.contains(words),
+                "{description:?} should say {words:?}"
+            );
+        }
+    }
+}
+
+/// spin.toml must declare every variable with the same default, and map each into the
+/// component; a variable missing there would make Spin refuse to start or the server
+/// fall back silently.
+#[test]
+fn spin_toml_declares_every_variable() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/spin.toml")).unwrap();
+    let manifest: toml::Table = text.parse().expect("spin.toml is TOML");
+    let declared = manifest["variables"].as_table().expect("[variables]");
+    let component = manifest["component"]["remote-mcp-server"]
+        .as_table()
+        .expect("the component");
+    let mapped = component["variables"]
+        .as_table()
+        .expect("component variables");
+    for variable in VARIABLES {
+        let default = declared[variable.name]["default"].as_str();
+        assert_eq!(
+            default,
+            Some(variable.default),
+            "default of {}",
+            variable.name
+        );
+        assert_eq!(
+            mapped[variable.name].as_str(),
+            Some(format!("{{{{ {} }}}}", variable.name).as_str()),
+            "{} is not passed to the component",
+            variable.name
+        );
+    }
+    assert_eq!(
+        declared.len(),
+        VARIABLES.len(),
+        "spin.toml declares variables the code does not read"
+    );
+    assert_eq!(
+        component["source"].as_str(),
+        Some("target/wasm32-wasip2/release/remote_mcp_server.wasm")
+    );
+    assert_eq!(
+        component["allowed_outbound_hosts"].as_array().map(Vec::len),
+        Some(0)
+    );
+}
