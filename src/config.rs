@@ -45,6 +45,18 @@ pub const PAGE_SIZE: Variable = Variable {
     default: "50",
     description: "Items per page of `tools/list` (and every other list).",
 };
+pub const SESSION_TTL_SECONDS: Variable = Variable {
+    name: "session_ttl_seconds",
+    default: "3600",
+    description: "How long a session lives without activity (an open stream counts as \
+                  activity). Expired sessions get 404 and clients start a new one.",
+};
+pub const KEEPALIVE_SECONDS: Variable = Variable {
+    name: "keepalive_seconds",
+    default: "15",
+    description: "Interval of the comment lines that keep idle event streams open through \
+                  proxies; also how soon a vanished client is noticed. Decimals allowed.",
+};
 
 /// Every variable, in the order the README and `spin.toml` list them.
 pub const VARIABLES: &[&Variable] = &[
@@ -53,6 +65,8 @@ pub const VARIABLES: &[&Variable] = &[
     &AUTHORIZATION_SERVERS,
     &MAX_BODY_BYTES,
     &PAGE_SIZE,
+    &SESSION_TTL_SECONDS,
+    &KEEPALIVE_SECONDS,
 ];
 
 impl Variable {
@@ -91,6 +105,8 @@ pub struct Settings {
     pub authorization_servers: Vec<String>,
     pub max_body_bytes: usize,
     pub page_size: usize,
+    pub session_ttl_ms: u64,
+    pub keepalive_ms: u64,
 }
 
 /// A variable that could not be read or has a wrong value.
@@ -160,6 +176,8 @@ impl Settings {
             authorization_servers,
             max_body_bytes: positive(host, &MAX_BODY_BYTES)?,
             page_size: positive(host, &PAGE_SIZE)?,
+            session_ttl_ms: positive(host, &SESSION_TTL_SECONDS)? as u64 * 1000,
+            keepalive_ms: seconds_as_ms(host, &KEEPALIVE_SECONDS)?,
         })
     }
 }
@@ -186,6 +204,20 @@ fn positive(host: &dyn Host, variable: &'static Variable) -> Result<usize, Confi
         _ => Err(problem(
             variable,
             format!("expected a positive whole number, got {text:?}"),
+        )),
+    }
+}
+
+/// A positive number of seconds, decimals allowed (`0.5`), as milliseconds.
+fn seconds_as_ms(host: &dyn Host, variable: &'static Variable) -> Result<u64, ConfigError> {
+    let text = read(host, variable)?;
+    match text.parse::<f64>() {
+        Ok(seconds) if (0.001..=86_400.0).contains(&seconds) => {
+            Ok((seconds * 1000.0).round() as u64)
+        }
+        _ => Err(problem(
+            variable,
+            format!("expected a number of seconds between 0.001 and 86400, got {text:?}"),
         )),
     }
 }

@@ -4,8 +4,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::{Disconnected, Host, KeyValue, ResponseSink, StoreError};
 use crate::http::Headers;
@@ -16,19 +17,24 @@ use crate::http::Headers;
 pub struct MemoryHost {
     variables: HashMap<String, String>,
     store: Option<Arc<MemoryStore>>,
+    /// The manual clock, or — in real time — an offset added to the system clock.
     clock: Arc<AtomicU64>,
-    /// Whether `sleep_ms` moves the clock (deterministic tests) or really sleeps.
-    real_sleep: bool,
+    /// Whether time is the system's and `sleep_ms` really sleeps (instances on threads),
+    /// or time stands still until a test or a sleep moves it (deterministic tests).
+    real_time: bool,
     random: Arc<AtomicU64>,
     logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl MemoryHost {
     /// A host with no store (like the portable build) and the clock at 2026-01-01.
+    /// Each host draws its own random sequence, as separate instances would.
     pub fn new() -> MemoryHost {
+        static SEEDS: AtomicU64 = AtomicU64::new(1);
+        let seed = SEEDS.fetch_add(1, Ordering::SeqCst);
         MemoryHost {
             clock: Arc::new(AtomicU64::new(1_767_225_600_000)),
-            random: Arc::new(AtomicU64::new(0x9e37_79b9_7f4a_7c15)),
+            random: Arc::new(AtomicU64::new(seed.wrapping_mul(0x2545_f491_4f6c_dd1d))),
             ..MemoryHost::default()
         }
     }
@@ -44,9 +50,11 @@ impl MemoryHost {
         self
     }
 
-    /// Makes `sleep_ms` really sleep, for tests where instances run on threads.
-    pub fn with_real_sleep(mut self) -> MemoryHost {
-        self.real_sleep = true;
+    /// System time and real sleeps, for tests where instances run on threads.
+    /// `advance_ms` still moves this host's clock ahead of the system's.
+    pub fn with_real_time(mut self) -> MemoryHost {
+        self.real_time = true;
+        self.clock = Arc::new(AtomicU64::new(0));
         self
     }
 
@@ -67,14 +75,23 @@ impl Host for MemoryHost {
     }
 
     fn now_unix_ms(&self) -> u64 {
-        self.clock.load(Ordering::SeqCst)
+        let base = if self.real_time {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or_default()
+        } else {
+            0
+        };
+        base + self.clock.load(Ordering::SeqCst)
     }
 
     fn sleep_ms(&self, millis: u64) {
-        if self.real_sleep {
+        if self.real_time {
             std::thread::sleep(std::time::Duration::from_millis(millis));
+        } else {
+            self.advance_ms(millis);
         }
-        self.advance_ms(millis);
     }
 
     fn fill_random(&self, buf: &mut [u8]) {
@@ -102,15 +119,34 @@ impl Host for MemoryHost {
     }
 }
 
-/// A key-value store behind a mutex, shared by every instance that holds it.
+/// A key-value store behind a mutex, shared by every instance that holds it. It counts
+/// reads and writes, so tests can hold hot paths to their budget.
 #[derive(Default)]
 pub struct MemoryStore {
     entries: Mutex<BTreeMap<String, Vec<u8>>>,
+    reads: AtomicU64,
+    writes: AtomicU64,
 }
 
 impl MemoryStore {
     pub fn new() -> Arc<MemoryStore> {
         Arc::new(MemoryStore::default())
+    }
+
+    /// Reads (`get`, listing) and writes (`set`, `delete`, `increment`) so far.
+    pub fn operations(&self) -> (u64, u64) {
+        (
+            self.reads.load(Ordering::SeqCst),
+            self.writes.load(Ordering::SeqCst),
+        )
+    }
+
+    fn read(&self) {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn write(&self) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Every key currently stored, in order.
@@ -129,20 +165,24 @@ impl MemoryStore {
 
 impl KeyValue for MemoryStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read();
         Ok(self.lock()?.get(key).cloned())
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.write();
         self.lock()?.insert(key.to_string(), value.to_vec());
         Ok(())
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.write();
         self.lock()?.remove(key);
         Ok(())
     }
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        self.write();
         let mut entries = self.lock()?;
         let current = match entries.get(key) {
             None => 0,
@@ -157,6 +197,7 @@ impl KeyValue for MemoryStore {
     }
 
     fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.read();
         Ok(self
             .lock()?
             .range(prefix.to_string()..)
@@ -175,6 +216,8 @@ pub struct MemorySink {
     pub chunks: Vec<(Instant, Vec<u8>)>,
     /// When set, writes after this many body chunks fail as if the client hung up.
     pub hang_up_after: Option<usize>,
+    /// When the server finished the response, if it did so itself.
+    pub finished: Option<Instant>,
 }
 
 impl MemorySink {
@@ -201,10 +244,51 @@ impl ResponseSink for MemorySink {
     }
 
     fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected> {
-        if self.hang_up_after.is_some_and(|n| self.chunks.len() >= n) {
+        if self.finished.is_some() || self.hang_up_after.is_some_and(|n| self.chunks.len() >= n) {
             return Err(Disconnected);
         }
         self.chunks.push((Instant::now(), chunk.to_vec()));
         Ok(())
+    }
+
+    fn finish(&mut self) {
+        self.finished.get_or_insert_with(Instant::now);
+    }
+}
+
+/// What a [`ChannelSink`] passes on, as it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkEvent {
+    Head(u16, Headers),
+    Body(Vec<u8>),
+    Finished,
+}
+
+/// A sink whose writes arrive at a [`Receiver`] on another thread, as a client would see
+/// them. Dropping the receiver is the client hanging up: later writes fail.
+pub struct ChannelSink(Sender<SinkEvent>);
+
+impl ChannelSink {
+    pub fn new() -> (ChannelSink, Receiver<SinkEvent>) {
+        let (tx, rx) = channel();
+        (ChannelSink(tx), rx)
+    }
+}
+
+impl ResponseSink for ChannelSink {
+    fn head(&mut self, status: u16, headers: &Headers) -> Result<(), Disconnected> {
+        self.0
+            .send(SinkEvent::Head(status, headers.clone()))
+            .map_err(|_| Disconnected)
+    }
+
+    fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected> {
+        self.0
+            .send(SinkEvent::Body(chunk.to_vec()))
+            .map_err(|_| Disconnected)
+    }
+
+    fn finish(&mut self) {
+        let _ = self.0.send(SinkEvent::Finished);
     }
 }

@@ -49,6 +49,32 @@ pub trait KeyValue {
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError>;
     /// Every key that starts with `prefix`.
     fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
+    /// The integer [`increment`](KeyValue::increment) keeps at `key`, read without writing.
+    fn counter(&self, key: &str) -> Result<Option<i64>, StoreError> {
+        match self.get(key)? {
+            None => Ok(None),
+            Some(bytes) => decode_counter(&bytes)
+                .map(Some)
+                .ok_or_else(|| StoreError(format!("{key} does not hold a counter"))),
+        }
+    }
+}
+
+/// Reads a counter as the store's `increment` wrote it. Backends differ: Spin's SQLite
+/// store keeps an 8-byte little-endian i64, Redis (`INCRBY`) decimal text. Decimal text is
+/// all ASCII digits; a little-endian counter of this server's size never is.
+pub fn decode_counter(bytes: &[u8]) -> Option<i64> {
+    let decimal = !bytes.is_empty()
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| b.is_ascii_digit() || (i == 0 && *b == b'-'));
+    if decimal {
+        std::str::from_utf8(bytes).ok()?.parse().ok()
+    } else {
+        Some(i64::from_le_bytes(bytes.try_into().ok()?))
+    }
 }
 
 /// A store operation failed; the text is the host's reason, safe to log.
@@ -63,10 +89,12 @@ impl std::fmt::Display for StoreError {
 
 /// Where a response goes. `head` is called once, then `body` any number of times; each
 /// `body` call reaches the client as soon as the host can send it, which is what makes
-/// server-sent events stream.
+/// server-sent events stream. `finish` ends the response while the instance may go on
+/// working (a 202 sent before the work it acknowledges); the host finishes it otherwise.
 pub trait ResponseSink {
     fn head(&mut self, status: u16, headers: &Headers) -> Result<(), Disconnected>;
     fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected>;
+    fn finish(&mut self);
 }
 
 /// The client is gone: nothing more can be sent on this response.

@@ -1,6 +1,10 @@
-//! The Spin build's configuration source: Spin variables, declared in `spin.toml`.
+//! The Spin build's configuration (Spin variables, declared in `spin.toml`) and shared
+//! store (Spin's `default` key-value store through `wasi:keyvalue@0.2.0-draft2`; SQLite
+//! locally, Redis or another backend through Spin's runtime configuration).
 
-use super::KeyValue;
+use spin_sdk::wit::wasi::keyvalue::{atomics, store};
+
+use super::{KeyValue, StoreError};
 
 pub fn variable(name: &str) -> Result<Option<String>, String> {
     match spin_sdk::variables::get(name) {
@@ -10,6 +14,64 @@ pub fn variable(name: &str) -> Result<Option<String>, String> {
     }
 }
 
+/// Opens the `default` store. Failing that (the component lacks
+/// `key_value_stores = ["default"]`), the server runs without sessions, and says why.
 pub fn open_store() -> Option<Box<dyn KeyValue>> {
-    None
+    match store::open("default") {
+        Ok(bucket) => Some(Box::new(SpinStore(bucket))),
+        Err(e) => {
+            eprintln!(
+                "key-value store \"default\" unavailable ({}); sessions and /sse are off",
+                describe(&e)
+            );
+            None
+        }
+    }
+}
+
+struct SpinStore(store::Bucket);
+
+fn describe(error: &store::Error) -> String {
+    match error {
+        store::Error::NoSuchStore => "no such store".into(),
+        store::Error::AccessDenied => {
+            "access denied: list it in the component's key_value_stores in spin.toml".into()
+        }
+        store::Error::Other(reason) => reason.clone(),
+    }
+}
+
+fn failed(error: store::Error) -> StoreError {
+    StoreError(describe(&error))
+}
+
+impl KeyValue for SpinStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get(key).map_err(failed)
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.0.set(key, value).map_err(failed)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.0.delete(key).map_err(failed)
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        atomics::increment(&self.0, key, delta).map_err(failed)
+    }
+
+    fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.0.list_keys(cursor.as_deref()).map_err(failed)?;
+            keys.extend(page.keys.into_iter().filter(|k| k.starts_with(prefix)));
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(keys),
+            }
+        }
+    }
 }

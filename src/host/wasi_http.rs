@@ -3,6 +3,7 @@
 //! streaming sink, and provides [`Host`] from WASI clocks and randomness plus the build's
 //! own configuration source and store (`spin` or `portable`).
 
+use std::cell::OnceCell;
 use std::io::Read;
 
 use wasi::exports::http::incoming_handler::Guest;
@@ -24,7 +25,7 @@ struct Component;
 impl Guest for Component {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
         let host = WasiHost {
-            store: platform::open_store(),
+            store: OnceCell::new(),
         };
         let method = match request.method() {
             WasiMethod::Get => Method::Get,
@@ -78,7 +79,8 @@ impl Guest for Component {
 wasi::http::proxy::export!(Component with_types_in wasi);
 
 struct WasiHost {
-    store: Option<Box<dyn KeyValue>>,
+    /// Opened on first use, so requests that need no state never touch the store.
+    store: OnceCell<Option<Box<dyn KeyValue>>>,
 }
 
 impl Host for WasiHost {
@@ -101,7 +103,7 @@ impl Host for WasiHost {
     }
 
     fn store(&self) -> Option<&dyn KeyValue> {
-        self.store.as_deref()
+        self.store.get_or_init(platform::open_store).as_deref()
     }
 
     fn log(&self, line: &str) {
@@ -169,10 +171,8 @@ impl ResponseSink for WasiSink {
         }
         Ok(())
     }
-}
 
-impl WasiSink {
-    fn finish(mut self) {
+    fn finish(&mut self) {
         if self.response_out.is_some() {
             // The core always answers; this only guards against a path that did not.
             let _ = self.head(500, &Headers::new());
