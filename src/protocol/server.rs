@@ -244,3 +244,11 @@ fn failed(message: String) -> CallToolResult {
         structured_content: None,
     }
 }
+
+/// A request's answer as a JSON-RPC response frame (result or error).
+pub fn reply(exchange: &Exchange, request: &Request) -> Value {
+    match handle(exchange, request) {
+        Ok(result) => super::jsonrpc::success(&request.id, &result),
+        Err(error) => super::jsonrpc::failure(Some(&request.id), &error),
+    }
+}

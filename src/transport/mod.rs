@@ -6,7 +6,17 @@ use std::io::Read;
 use crate::http::{Request, Response};
 use crate::protocol::jsonrpc::{self, RequestId, RpcError};
 
+pub mod outbox;
+pub mod session;
+pub mod sse;
+pub mod stream;
 pub mod streamable;
+
+/// What the log line says about an MCP exchange.
+#[derive(Default)]
+pub struct Trace {
+    pub rpc_method: Option<String>,
+}
 
 /// A JSON-RPC error as a complete HTTP response.
 pub fn rpc_error(status: u16, id: Option<&RequestId>, error: &RpcError) -> Response {

@@ -2,14 +2,22 @@
 //!
 //! Which revision a POST speaks is decided here, per request. A request carrying the
 //! 2026-07-28 `_meta` envelope (or that revision's `MCP-Protocol-Version` header) is
-//! modern: its headers must mirror its body. Everything else is legacy, at the revision
-//! the `MCP-Protocol-Version` header names, or 2025-03-26 when it names none.
+//! modern and stateless: its headers must mirror its body. Everything else is legacy.
+//! With a shared store, legacy clients get a session from `initialize` (`Mcp-Session-Id`),
+//! must present it afterwards, can open a server→client stream with `GET`, and end the
+//! session with `DELETE`. Without a store (the portable build) legacy requests are
+//! stateless too, at the revision their `MCP-Protocol-Version` header names.
 
 use serde_json::{Map, Value};
 
-use super::{accepts, is_json, read_body, rpc_error};
+use super::outbox::Outbox;
+use super::session::{Kind, Session, SessionId, Sessions};
+use super::sse::{session_not_found, store_failure};
+use super::stream::{self, Framing, Stream};
+use super::{accepts, is_json, read_body, rpc_error, Trace};
 use crate::auth::Principal;
 use crate::config::Settings;
+use crate::host::{Host, ResponseSink};
 use crate::http::{Request, Response};
 use crate::protocol::jsonrpc::{
     self, Message, Payload, Rejected, RpcError, METHOD_NOT_FOUND, UNSUPPORTED_PROTOCOL_VERSION,
@@ -17,14 +25,18 @@ use crate::protocol::jsonrpc::{
 use crate::protocol::server::{self, Exchange};
 use crate::protocol::{meta, Revision};
 
-/// What the log line says about an MCP exchange.
-#[derive(Default)]
-pub struct Trace {
-    pub rpc_method: Option<String>,
+/// The methods `/mcp` answers, for `Allow`.
+pub fn allowed(host: &dyn Host) -> &'static str {
+    if host.store().is_some() {
+        "GET, POST, DELETE"
+    } else {
+        "POST"
+    }
 }
 
 /// Handles `POST /mcp` from an authenticated principal.
 pub fn post(
+    host: &dyn Host,
     settings: &Settings,
     principal: &Principal,
     request: &mut Request,
@@ -52,17 +64,24 @@ pub fn post(
         Ok(body) => body,
         Err(e) => return e.response(),
     };
-    let header_version = request.headers.get("mcp-protocol-version").map(str::trim);
+    let post = Post {
+        host,
+        settings,
+        principal,
+        request,
+        header_version: request.headers.get("mcp-protocol-version").map(str::trim),
+    };
     match jsonrpc::parse(&body) {
-        Err(rejected) => rejection(&rejected),
-        Ok(Payload::Single(Err(rejected))) => rejection(&rejected),
+        Err(rejected) | Ok(Payload::Single(Err(rejected))) => {
+            rpc_error(400, rejected.id.as_ref(), &rejected.error)
+        }
         Ok(Payload::Single(Ok(message))) => {
             trace.rpc_method = method_of(&message).map(str::to_string);
-            single(settings, principal, request, header_version, message)
+            post.single(message)
         }
         Ok(Payload::Batch(items)) => {
             trace.rpc_method = Some("(batch)".into());
-            batch(settings, principal, header_version, items)
+            post.batch(items)
         }
     }
 }
@@ -75,85 +94,337 @@ fn method_of(message: &Message) -> Option<&str> {
     }
 }
 
-fn rejection(rejected: &Rejected) -> Response {
-    rpc_error(400, rejected.id.as_ref(), &rejected.error)
+/// How a message will be served.
+enum Scope {
+    /// 2026-07-28: stateless, envelope already checked.
+    Modern(Revision),
+    /// `initialize`: negotiates, and opens a session when there is a store.
+    Initialize,
+    /// Any other legacy message, at this revision.
+    Legacy(Revision),
 }
 
-fn single(
-    settings: &Settings,
-    principal: &Principal,
-    request: &Request,
-    header_version: Option<&str>,
-    message: Message,
-) -> Response {
-    let revision = match revision_of(request, header_version, &message) {
-        Ok(revision) => revision,
-        Err((status, error)) => {
-            let id = match &message {
-                Message::Request(r) => Some(&r.id),
-                _ => None,
-            };
-            return rpc_error(status, id, &error);
+struct Post<'a> {
+    host: &'a dyn Host,
+    settings: &'a Settings,
+    principal: &'a Principal,
+    request: &'a Request<'a>,
+    header_version: Option<&'a str>,
+}
+
+impl Post<'_> {
+    fn exchange(&self, revision: Revision) -> Exchange<'_> {
+        Exchange {
+            revision,
+            principal: self.principal,
+            settings: self.settings,
         }
-    };
-    match message {
-        // Notifications (initialized, cancelled, …) and responses need no answer.
-        Message::Notification(_) | Message::Response { .. } => Response::empty(202),
-        Message::Request(request) => {
-            let exchange = Exchange {
-                revision,
-                principal,
-                settings,
-            };
-            match server::handle(&exchange, &request) {
-                Ok(result) => Response::json(200, &jsonrpc::success(&request.id, &result)),
-                Err(error) => {
-                    // 2026-07-28: an unimplemented method is a 404 so gateways can tell;
-                    // legacy revisions carry every JSON-RPC error in a 200.
-                    let status = if revision.is_modern() && error.code == METHOD_NOT_FOUND {
-                        404
-                    } else {
-                        200
-                    };
-                    rpc_error(status, Some(&request.id), &error)
+    }
+
+    fn single(&self, message: Message) -> Response {
+        let id = match &message {
+            Message::Request(r) => Some(r.id.clone()),
+            _ => None,
+        };
+        let scope = match self.scope(&message) {
+            Ok(scope) => scope,
+            Err(refusal) => return refusal.response(id.as_ref()),
+        };
+        let Message::Request(request) = message else {
+            // Notifications (initialized, cancelled, …) and responses need no answer.
+            return Response::empty(202);
+        };
+        match scope {
+            Scope::Initialize => self.initialize(&request),
+            Scope::Modern(revision) | Scope::Legacy(revision) => {
+                match server::handle(&self.exchange(revision), &request) {
+                    Ok(result) => Response::json(200, &jsonrpc::success(&request.id, &result)),
+                    Err(error) => {
+                        // 2026-07-28: an unimplemented method is a 404 so gateways can tell;
+                        // legacy revisions carry every JSON-RPC error in a 200.
+                        let status = if revision.is_modern() && error.code == METHOD_NOT_FOUND {
+                            404
+                        } else {
+                            200
+                        };
+                        rpc_error(status, Some(&request.id), &error)
+                    }
                 }
             }
         }
     }
+
+    /// `initialize`: the negotiated revision, and a session when the host has a store.
+    fn initialize(&self, request: &jsonrpc::Request) -> Response {
+        let revision = match server::negotiate(&request.params) {
+            Ok(revision) => revision,
+            Err(error) => return rpc_error(200, Some(&request.id), &error),
+        };
+        let reply = Response::json(200, &server::reply(&self.exchange(revision), request));
+        let Some(store) = self.host.store() else {
+            return reply;
+        };
+        let sessions = Sessions::new(self.host, store, self.settings.session_ttl_ms);
+        match sessions.create(Kind::StreamableHttp, self.principal, revision) {
+            Ok((id, _)) => reply.with_header("mcp-session-id", id.as_str()),
+            Err(e) => store_failure(self.host, &e),
+        }
+    }
+
+    /// Decides how a message is served, or refuses it.
+    fn scope(&self, message: &Message) -> Result<Scope, Refusal> {
+        if matches!(message, Message::Request(r) if r.method == "initialize") {
+            // The handshake negotiates in its body; no header or session is expected yet.
+            return Ok(Scope::Initialize);
+        }
+        let meta_version = match message {
+            Message::Request(r) => r.params.get("_meta"),
+            Message::Notification(n) => n.params.get("_meta"),
+            Message::Response { .. } => None,
+        }
+        .and_then(|m| m.get(meta::PROTOCOL_VERSION));
+        let modern_header = self
+            .header_version
+            .and_then(Revision::parse)
+            .is_some_and(Revision::is_modern);
+        if meta_version.is_some() || modern_header {
+            let revision =
+                modern_envelope(self.request, self.header_version, meta_version, message)
+                    .map_err(|(status, error)| Refusal::Rpc(status, error))?;
+            if revision.is_modern() {
+                return Ok(Scope::Modern(revision));
+            }
+        }
+        self.legacy_revision().map(Scope::Legacy)
+    }
+
+    /// The revision of a legacy message: its session's, when sessions exist, else the
+    /// `MCP-Protocol-Version` header's.
+    fn legacy_revision(&self) -> Result<Revision, Refusal> {
+        let header = match self.header_version {
+            None => None,
+            Some(text) => Some(
+                Revision::parse(text)
+                    .ok_or_else(|| Refusal::Rpc(400, unsupported_version(text)))?,
+            ),
+        };
+        let Some(store) = self.host.store() else {
+            return Ok(header.unwrap_or(Revision::DEFAULT_LEGACY));
+        };
+        let sessions = Sessions::new(self.host, store, self.settings.session_ttl_ms);
+        let (_, session) = find_session(&sessions, self.request, self.principal)?;
+        let negotiated = session.revision();
+        match header {
+            Some(header) if header != negotiated => Err(Refusal::Rpc(
+                400,
+                RpcError::invalid_request(format!(
+                    "MCP-Protocol-Version {header} does not match the revision this session \
+                     negotiated, {negotiated}"
+                )),
+            )),
+            _ => Ok(negotiated),
+        }
+    }
+
+    /// A JSON-RPC batch: only revision 2025-03-26 has them.
+    fn batch(&self, items: Vec<Result<Message, Rejected>>) -> Response {
+        let revision = match self.legacy_revision() {
+            Ok(revision) if revision.allows_batches() => revision,
+            Ok(revision) => {
+                return rpc_error(
+                    400,
+                    None,
+                    &RpcError::invalid_request(format!(
+                        "JSON-RPC batches are not allowed in protocol revision {revision}; \
+                         send one message per POST (batches exist only in 2025-03-26)"
+                    )),
+                )
+            }
+            Err(refusal) => return refusal.response(None),
+        };
+        let exchange = self.exchange(revision);
+        let mut replies = Vec::new();
+        for item in items {
+            match item {
+                Err(rejected) => {
+                    replies.push(jsonrpc::failure(rejected.id.as_ref(), &rejected.error))
+                }
+                Ok(Message::Request(request)) if request.method == "initialize" => {
+                    replies.push(jsonrpc::failure(
+                        Some(&request.id),
+                        &RpcError::invalid_request(
+                            "initialize must not be part of a JSON-RPC batch",
+                        ),
+                    ))
+                }
+                Ok(Message::Request(request)) => replies.push(server::reply(&exchange, &request)),
+                Ok(Message::Notification(_)) | Ok(Message::Response { .. }) => {}
+            }
+        }
+        if replies.is_empty() {
+            Response::empty(202)
+        } else {
+            Response::json(200, &Value::Array(replies))
+        }
+    }
 }
 
-/// The revision one message speaks, or the status and error that refuse it.
-fn revision_of(
+/// A request refused before any method ran.
+enum Refusal {
+    Rpc(u16, RpcError),
+    /// Unknown, expired or foreign session: 404, so the client initializes again.
+    NoSession,
+    Store(Response),
+}
+
+impl Refusal {
+    fn response(self, id: Option<&jsonrpc::RequestId>) -> Response {
+        match self {
+            Refusal::Rpc(status, error) => rpc_error(status, id, &error),
+            Refusal::NoSession => session_not_found("send initialize to start a new session"),
+            Refusal::Store(response) => response,
+        }
+    }
+}
+
+/// The session named by `Mcp-Session-Id`, live and owned by `principal`.
+fn find_session(
+    sessions: &Sessions,
     request: &Request,
-    header_version: Option<&str>,
-    message: &Message,
-) -> Result<Revision, (u16, RpcError)> {
-    if matches!(message, Message::Request(r) if r.method == "initialize") {
-        // The handshake negotiates its revision in the body; no header is expected yet.
-        return Ok(Revision::DEFAULT_LEGACY);
-    }
-    let meta_version = match message {
-        Message::Request(r) => r.params.get("_meta"),
-        Message::Notification(n) => n.params.get("_meta"),
-        Message::Response { .. } => None,
-    }
-    .and_then(|m| m.get(meta::PROTOCOL_VERSION));
-    let modern_header = header_version
-        .and_then(Revision::parse)
-        .is_some_and(Revision::is_modern);
-    if meta_version.is_some() || modern_header {
-        modern_envelope(request, header_version, meta_version, message)
-    } else {
-        legacy_revision(header_version).map_err(|error| (400, error))
+    principal: &Principal,
+) -> Result<(SessionId, Session), Refusal> {
+    let Some(text) = request.headers.get("mcp-session-id") else {
+        return Err(Refusal::Rpc(
+            400,
+            RpcError::invalid_request(
+                "this server issues sessions: send the Mcp-Session-Id header that initialize returned",
+            ),
+        ));
+    };
+    let Some(id) = SessionId::parse(text.trim()) else {
+        return Err(Refusal::NoSession);
+    };
+    match sessions.find(&id, Kind::StreamableHttp, principal) {
+        Ok(Some(session)) => Ok((id, session)),
+        Ok(None) => Err(Refusal::NoSession),
+        Err(e) => Err(Refusal::Store(store_failure(sessions.host, &e))),
     }
 }
 
-/// The revision of a legacy request, from its `MCP-Protocol-Version` header.
-fn legacy_revision(header_version: Option<&str>) -> Result<Revision, RpcError> {
-    match header_version {
-        None => Ok(Revision::DEFAULT_LEGACY),
-        Some(text) => Revision::parse(text).ok_or_else(|| unsupported_version(text)),
+/// `GET /mcp` with a session: the server→client stream, resumable with `Last-Event-ID`.
+pub fn get(
+    host: &dyn Host,
+    settings: &Settings,
+    principal: &Principal,
+    request: &Request,
+    sink: &mut dyn ResponseSink,
+) -> Option<Response> {
+    let Some(store) = host.store() else {
+        return Some(not_allowed(host));
+    };
+    if request.headers.get("mcp-session-id").is_none() {
+        // No session, no stream: 405 tells clients this server has none for them.
+        return Some(not_allowed(host));
     }
+    if !accepts(request, "text/event-stream") {
+        return Some(rpc_error(
+            406,
+            None,
+            &RpcError::invalid_request(
+                "GET opens an event stream: Accept must allow text/event-stream",
+            ),
+        ));
+    }
+    let sessions = Sessions::new(host, store, settings.session_ttl_ms);
+    let (id, _) = match find_session(&sessions, request, principal) {
+        Ok(found) => found,
+        Err(refusal) => return Some(refusal.response(None)),
+    };
+    let outbox = Outbox::new(store, &id);
+    let resume_after = match request.headers.get("last-event-id") {
+        Some(text) => match text.trim().parse::<u64>() {
+            Ok(seq) => seq,
+            Err(_) => {
+                return Some(rpc_error(
+                    400,
+                    None,
+                    &RpcError::invalid_request(
+                        "Last-Event-ID must be an event id this server sent (a number)",
+                    ),
+                ))
+            }
+        },
+        None => match outbox.delivered() {
+            Ok(seq) => seq,
+            Err(e) => return Some(store_failure(host, &e)),
+        },
+    };
+    let mut lease = [0u8; 16];
+    host.fill_random(&mut lease);
+    if let Err(e) = outbox.set_lease(&lease) {
+        return Some(store_failure(host, &e));
+    }
+    if sink.head(200, &stream::headers()).is_err() {
+        return None;
+    }
+    let end = Stream {
+        sessions: &sessions,
+        id: &id,
+        kind: Kind::StreamableHttp,
+        principal,
+        keepalive_ms: settings.keepalive_ms,
+        framing: Framing::Streamable,
+        lease: Some(lease.to_vec()),
+    }
+    .run(sink, resume_after + 1);
+    match end {
+        // Its own last bookkeeping write may have landed after the session's records were
+        // removed; clearing again leaves nothing behind.
+        stream::End::SessionGone => {
+            if let Err(e) = outbox.clear() {
+                host.log(&format!(
+                    "streamable: could not clear an ended session's outbox: {e}"
+                ));
+            }
+        }
+        stream::End::Store(e) => host.log(&format!("streamable: stream ended: {e}")),
+        stream::End::ClientGone | stream::End::Superseded => {}
+    }
+    None
+}
+
+/// `DELETE /mcp`: ends the session.
+pub fn delete(
+    host: &dyn Host,
+    settings: &Settings,
+    principal: &Principal,
+    request: &Request,
+) -> Response {
+    let Some(store) = host.store() else {
+        return not_allowed(host);
+    };
+    let sessions = Sessions::new(host, store, settings.session_ttl_ms);
+    match find_session(&sessions, request, principal) {
+        Ok((id, _)) => match sessions.end(&id) {
+            Ok(()) => Response::empty(204),
+            Err(e) => store_failure(host, &e),
+        },
+        Err(refusal) => refusal.response(None),
+    }
+}
+
+fn not_allowed(host: &dyn Host) -> Response {
+    let allow = allowed(host);
+    Response::json(
+        405,
+        &serde_json::json!({
+            "error": "method_not_allowed",
+            "error_description": format!(
+                "This endpoint accepts {allow}; GET and DELETE need a session (Mcp-Session-Id)."
+            ),
+        }),
+    )
+    .with_header("allow", allow)
 }
 
 fn unsupported_version(requested: &str) -> RpcError {
@@ -305,57 +576,4 @@ fn check_mcp_name(
         )));
     }
     Ok(())
-}
-
-/// A JSON-RPC batch: only revision 2025-03-26 has them (the default when no
-/// `MCP-Protocol-Version` header is sent).
-fn batch(
-    settings: &Settings,
-    principal: &Principal,
-    header_version: Option<&str>,
-    items: Vec<Result<Message, Rejected>>,
-) -> Response {
-    let revision = match legacy_revision(header_version) {
-        Ok(revision) if revision.allows_batches() => revision,
-        Ok(revision) => {
-            return rpc_error(
-                400,
-                None,
-                &RpcError::invalid_request(format!(
-                    "JSON-RPC batches are not allowed in protocol revision {revision}; \
-                     send one message per POST (batches exist only in 2025-03-26)"
-                )),
-            )
-        }
-        Err(error) => return rpc_error(400, None, &error),
-    };
-    let exchange = Exchange {
-        revision,
-        principal,
-        settings,
-    };
-    let mut replies = Vec::new();
-    for item in items {
-        match item {
-            Err(rejected) => replies.push(jsonrpc::failure(rejected.id.as_ref(), &rejected.error)),
-            Ok(Message::Request(request)) if request.method == "initialize" => {
-                replies.push(jsonrpc::failure(
-                    Some(&request.id),
-                    &RpcError::invalid_request("initialize must not be part of a JSON-RPC batch"),
-                ))
-            }
-            Ok(Message::Request(request)) => {
-                replies.push(match server::handle(&exchange, &request) {
-                    Ok(result) => jsonrpc::success(&request.id, &result),
-                    Err(error) => jsonrpc::failure(Some(&request.id), &error),
-                })
-            }
-            Ok(Message::Notification(_)) | Ok(Message::Response { .. }) => {}
-        }
-    }
-    if replies.is_empty() {
-        Response::empty(202)
-    } else {
-        Response::json(200, &Value::Array(replies))
-    }
 }

@@ -5,7 +5,7 @@ use crate::auth::{self, metadata};
 use crate::config::Settings;
 use crate::host::{Disconnected, Host, ResponseSink};
 use crate::http::{Headers, Method, Request, Response};
-use crate::transport::{self, streamable};
+use crate::transport::{self, sse, streamable, Trace as RpcTrace};
 
 mod home;
 
@@ -19,7 +19,9 @@ pub fn handle(host: &dyn Host, request: Request, sink: &mut dyn ResponseSink) {
         status: 0,
     };
     let mut trace = Trace::default();
-    route(host, request, &mut sink, &mut trace).send(&mut sink);
+    if let Some(response) = route(host, request, &mut sink, &mut trace) {
+        response.send(&mut sink);
+    }
     let line = serde_json::json!({
         "method": method.as_str(),
         "path": path,
@@ -34,7 +36,7 @@ pub fn handle(host: &dyn Host, request: Request, sink: &mut dyn ResponseSink) {
 #[derive(Default)]
 struct Trace {
     principal: Option<String>,
-    rpc: streamable::Trace,
+    rpc: RpcTrace,
 }
 
 /// Remembers the status for the log line.
@@ -52,25 +54,31 @@ impl ResponseSink for StatusRecorder<'_> {
     fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected> {
         self.inner.body(chunk)
     }
+
+    fn finish(&mut self) {
+        self.inner.finish()
+    }
 }
 
+/// Answers a request: a complete response, or `None` when the handler wrote to the sink
+/// itself (event streams, and acknowledgements sent before the work).
 fn route(
     host: &dyn Host,
     mut request: Request,
-    _sink: &mut dyn ResponseSink,
+    sink: &mut dyn ResponseSink,
     trace: &mut Trace,
-) -> Response {
+) -> Option<Response> {
     let settings = match Settings::load(host) {
         Ok(settings) => settings,
         Err(error) => {
             host.log(&format!("refusing requests: {error}"));
-            return Response::json(
+            return Some(Response::json(
                 500,
                 &serde_json::json!({
                     "error": "server_misconfigured",
                     "error_description": error.to_string(),
                 }),
-            );
+            ));
         }
     };
     let origin = settings
@@ -79,7 +87,7 @@ fn route(
         .or_else(|| request.origin.clone())
         .unwrap_or_else(|| "http://localhost".into());
     let path = request.path.clone();
-    match path.as_str() {
+    let response = match path.as_str() {
         "/" => match request.method {
             Method::Get | Method::Head => home::page(&settings, &origin, host.store().is_some()),
             _ => not_allowed("GET, HEAD"),
@@ -94,15 +102,47 @@ fn route(
         "/mcp" | "/sse" | "/sse/message" => {
             let principal = match auth::authenticate(&settings, &request) {
                 Ok(principal) => principal,
-                Err(error) => return auth::challenge(&error, &origin),
+                Err(error) => return Some(auth::challenge(&error, &origin)),
             };
             trace.principal = Some(principal.label.clone());
+            let rpc = &mut trace.rpc;
+            let streamable_get = path == "/mcp" || is_streamable_get(&request);
             match (path.as_str(), &request.method) {
-                ("/mcp", Method::Post) => {
-                    streamable::post(&settings, &principal, &mut request, &mut trace.rpc)
+                // POST /sse is Streamable HTTP too: mcp-remote's default strategy posts to
+                // the URL it was given (often …/sse) and stays on Streamable HTTP if that
+                // works, which spares a long-lived stream per client.
+                ("/mcp" | "/sse", Method::Post) => {
+                    streamable::post(host, &settings, &principal, &mut request, rpc)
                 }
-                ("/mcp", _) => not_allowed("POST"),
-                _ => no_sse_store(),
+                ("/mcp" | "/sse", Method::Get) if streamable_get => {
+                    return streamable::get(host, &settings, &principal, &request, sink)
+                }
+                ("/mcp" | "/sse", Method::Delete) => {
+                    streamable::delete(host, &settings, &principal, &request)
+                }
+                ("/mcp", _) => not_allowed(streamable::allowed(host)),
+                ("/sse", Method::Get) => match host.store() {
+                    Some(store) => {
+                        return sse::open(host, store, &settings, &principal, &request, sink)
+                    }
+                    None => no_sse_store(),
+                },
+                ("/sse", _) => not_allowed("GET, POST, DELETE"),
+                (_, Method::Post) => match host.store() {
+                    Some(store) => {
+                        return sse::post(
+                            host,
+                            store,
+                            &settings,
+                            &principal,
+                            &mut request,
+                            sink,
+                            rpc,
+                        )
+                    }
+                    None => no_sse_store(),
+                },
+                _ => not_allowed("POST"),
             }
         }
         _ => Response::json(
@@ -114,7 +154,17 @@ fn route(
                 ),
             }),
         ),
-    }
+    };
+    Some(response)
+}
+
+/// A `GET /sse` from a Streamable HTTP client (opening its server→client stream after
+/// `initialize` on the same URL) rather than an HTTP+SSE client opening a session: the
+/// former carries `Mcp-Session-Id` or `MCP-Protocol-Version`, which HTTP+SSE never sends
+/// on its first GET.
+fn is_streamable_get(request: &Request) -> bool {
+    request.headers.get("mcp-session-id").is_some()
+        || request.headers.get("mcp-protocol-version").is_some()
 }
 
 fn well_known(request: &Request, settings: &Settings, origin: &str, resource: &str) -> Response {

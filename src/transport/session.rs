@@ -1,0 +1,164 @@
+//! Sessions of the legacy transports, kept in the host's shared key-value store so that
+//! any instance on any node can serve any request of a session.
+//!
+//! A record is bound to the principal that created it: presented by anyone else, the id
+//! is as unknown as a made-up one (404). Records expire after `session_ttl_seconds`
+//! without activity; the expiry is rewritten only once half of it has passed, so a busy
+//! session costs one read per request, not a write.
+
+use serde::{Deserialize, Serialize};
+
+use super::outbox::Outbox;
+use crate::auth::Principal;
+use crate::host::{Host, KeyValue, StoreError};
+use crate::protocol::Revision;
+
+/// Random bytes in a session id: 160 bits, more than the 128 the issue of ids needs.
+const ID_BYTES: usize = 20;
+
+/// A session id: 40 lowercase hex characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SessionId(String);
+
+impl SessionId {
+    pub fn generate(host: &dyn Host) -> SessionId {
+        let mut bytes = [0u8; ID_BYTES];
+        host.fill_random(&mut bytes);
+        SessionId(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// Accepts only ids this server could have issued, so nothing else reaches the store.
+    pub fn parse(text: &str) -> Option<SessionId> {
+        let well_formed = text.len() == ID_BYTES * 2
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        well_formed.then(|| SessionId(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which transport a session belongs to; an id from one is unknown to the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// HTTP+SSE (2024-11-05): `GET /sse` plus `POST /sse/message`.
+    Sse,
+    /// Streamable HTTP with `Mcp-Session-Id` (2025-03-26 to 2025-11-25).
+    StreamableHttp,
+}
+
+/// The stored record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub kind: Kind,
+    /// [`Principal::id`] of the creator.
+    pub principal: String,
+    /// The revision `initialize` negotiated.
+    pub revision: String,
+    /// Unix milliseconds after which the session is gone.
+    pub expires_at: u64,
+}
+
+impl Session {
+    /// The negotiated revision (the transport's own when the record holds an unknown one).
+    pub fn revision(&self) -> Revision {
+        Revision::parse(&self.revision).unwrap_or(match self.kind {
+            Kind::Sse => Revision::V2024_11_05,
+            Kind::StreamableHttp => Revision::DEFAULT_LEGACY,
+        })
+    }
+}
+
+/// The sessions in one store.
+pub struct Sessions<'a> {
+    pub host: &'a dyn Host,
+    pub store: &'a dyn KeyValue,
+    pub ttl_ms: u64,
+}
+
+fn key(id: &SessionId) -> String {
+    format!("session:{id}")
+}
+
+impl<'a> Sessions<'a> {
+    pub fn new(host: &'a dyn Host, store: &'a dyn KeyValue, ttl_ms: u64) -> Sessions<'a> {
+        Sessions {
+            host,
+            store,
+            ttl_ms,
+        }
+    }
+
+    /// Starts a session for `principal`.
+    pub fn create(
+        &self,
+        kind: Kind,
+        principal: &Principal,
+        revision: Revision,
+    ) -> Result<(SessionId, Session), StoreError> {
+        let id = SessionId::generate(self.host);
+        let session = Session {
+            kind,
+            principal: principal.id.clone(),
+            revision: revision.as_str().to_string(),
+            expires_at: self.host.now_unix_ms() + self.ttl_ms,
+        };
+        self.save(&id, &session)?;
+        Ok((id, session))
+    }
+
+    pub fn save(&self, id: &SessionId, session: &Session) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(session).map_err(|e| StoreError(e.to_string()))?;
+        self.store.set(&key(id), &bytes)
+    }
+
+    /// The live session `id` of `kind` owned by `principal`, its expiry pushed back when
+    /// half of it has passed. `None` for unknown, expired, foreign or other-kind ids.
+    pub fn find(
+        &self,
+        id: &SessionId,
+        kind: Kind,
+        principal: &Principal,
+    ) -> Result<Option<Session>, StoreError> {
+        let Some(mut session) = self.read(id)? else {
+            return Ok(None);
+        };
+        if session.kind != kind || session.principal != principal.id {
+            return Ok(None);
+        }
+        let now = self.host.now_unix_ms();
+        if session.expires_at <= now {
+            self.end(id)?;
+            return Ok(None);
+        }
+        if session.expires_at - now < self.ttl_ms / 2 {
+            session.expires_at = now + self.ttl_ms;
+            self.save(id, &session)?;
+        }
+        Ok(Some(session))
+    }
+
+    /// The record as stored, whoever owns it; `None` when absent or unreadable.
+    pub fn read(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        Ok(self
+            .store
+            .get(&key(id))?
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+    }
+
+    /// Ends a session: its record and everything in its outbox.
+    pub fn end(&self, id: &SessionId) -> Result<(), StoreError> {
+        self.store.delete(&key(id))?;
+        Outbox::new(self.store, id).clear()
+    }
+}

@@ -1,0 +1,237 @@
+//! The HTTP+SSE transport of revision 2024-11-05: `GET /sse` opens an event stream whose
+//! first event names the URL to POST messages to; each POST is acknowledged with 202 and
+//! its answer travels over the stream.
+//!
+//! The stream and the POSTs may run in different instances on different machines; they
+//! meet only in the shared store (session record and outbox). Nothing about a session
+//! lives in component memory.
+
+use super::outbox::Outbox;
+use super::session::{Kind, SessionId, Sessions};
+use super::stream::{self, Framing, Stream};
+use super::{accepts, is_json, read_body, rpc_error, Trace};
+use crate::auth::Principal;
+use crate::config::Settings;
+use crate::host::{Host, KeyValue, ResponseSink};
+use crate::http::{Request, Response};
+use crate::protocol::jsonrpc::{self, Message, Payload, RpcError};
+use crate::protocol::server::{self, Exchange};
+use crate::protocol::Revision;
+
+/// JSON-RPC code of "no such session" (from the implementation-defined range).
+pub const SESSION_NOT_FOUND: i64 = -32001;
+
+/// `GET /sse`: opens a session and streams its outbox until the client goes away.
+pub fn open(
+    host: &dyn Host,
+    store: &dyn KeyValue,
+    settings: &Settings,
+    principal: &Principal,
+    request: &Request,
+    sink: &mut dyn ResponseSink,
+) -> Option<Response> {
+    if !accepts(request, "text/event-stream") {
+        return Some(rpc_error(
+            406,
+            None,
+            &RpcError::invalid_request(
+                "GET /sse opens an event stream: Accept must allow text/event-stream",
+            ),
+        ));
+    }
+    let sessions = Sessions::new(host, store, settings.session_ttl_ms);
+    let id = match sessions.create(Kind::Sse, principal, Revision::V2024_11_05) {
+        Ok((id, _)) => id,
+        Err(e) => return Some(store_failure(host, &e)),
+    };
+    if sink.head(200, &stream::headers()).is_err() {
+        let _ = sessions.end(&id);
+        return None;
+    }
+    // The endpoint is a path, so it is right whatever host name the client used; a proxy
+    // that mounts this server under a prefix says so with X-Forwarded-Prefix.
+    let endpoint = format!("{}/sse/message?sessionId={id}", forwarded_prefix(request));
+    let end = match sink.body(&stream::event(None, "endpoint", endpoint.as_bytes())) {
+        Err(_) => stream::End::ClientGone,
+        Ok(()) => Stream {
+            sessions: &sessions,
+            id: &id,
+            kind: Kind::Sse,
+            principal,
+            keepalive_ms: settings.keepalive_ms,
+            framing: Framing::Sse,
+            lease: None,
+        }
+        .run(sink, 1),
+    };
+    if let stream::End::Store(e) = &end {
+        host.log(&format!("sse: stream ended: {e}"));
+    }
+    // The session lives exactly as long as its stream.
+    if let Err(e) = sessions.end(&id) {
+        host.log(&format!("sse: could not remove session records: {e}"));
+    }
+    None
+}
+
+/// `POST /sse/message?sessionId=…`: answers 202 at once, then handles the message and
+/// queues the reply for the session's stream.
+pub fn post(
+    host: &dyn Host,
+    store: &dyn KeyValue,
+    settings: &Settings,
+    principal: &Principal,
+    request: &mut Request,
+    sink: &mut dyn ResponseSink,
+    trace: &mut Trace,
+) -> Option<Response> {
+    let ids = request.query_param("sessionId");
+    let Some(text) = ids.first() else {
+        return Some(rpc_error(
+            400,
+            None,
+            &RpcError::invalid_request(
+                "missing the sessionId query parameter; POST to the URL the stream's endpoint event gave",
+            ),
+        ));
+    };
+    let sessions = Sessions::new(host, store, settings.session_ttl_ms);
+    let found = match SessionId::parse(text) {
+        None => None,
+        Some(id) => match sessions.find(&id, Kind::Sse, principal) {
+            Ok(session) => session.map(|s| (id, s)),
+            Err(e) => return Some(store_failure(host, &e)),
+        },
+    };
+    let Some((id, mut session)) = found else {
+        return Some(session_not_found("open a new stream with GET /sse"));
+    };
+    if !is_json(request) {
+        return Some(rpc_error(
+            415,
+            None,
+            &RpcError::invalid_request("messages must be sent with Content-Type: application/json"),
+        ));
+    }
+    let body = match read_body(request, settings.max_body_bytes) {
+        Ok(body) => body,
+        Err(e) => return Some(e.response()),
+    };
+    let revision = session.revision();
+    let messages = match jsonrpc::parse(&body) {
+        Err(rejected) | Ok(Payload::Single(Err(rejected))) => {
+            return Some(rpc_error(400, rejected.id.as_ref(), &rejected.error))
+        }
+        Ok(Payload::Single(Ok(message))) => vec![Ok(message)],
+        Ok(Payload::Batch(_)) if !revision.allows_batches() => {
+            return Some(rpc_error(
+                400,
+                None,
+                &RpcError::invalid_request(format!(
+                    "JSON-RPC batches are not allowed in protocol revision {revision}"
+                )),
+            ))
+        }
+        Ok(Payload::Batch(items)) => items,
+    };
+    trace.rpc_method = match messages.as_slice() {
+        [Ok(Message::Request(r))] => Some(r.method.clone()),
+        [Ok(Message::Notification(n))] => Some(n.method.clone()),
+        [_] => None,
+        _ => Some("(batch)".into()),
+    };
+    // Acknowledge before working: the answer goes over the stream.
+    let _ = sink.head(202, &Default::default());
+    sink.finish();
+
+    let batched = messages.len() > 1;
+    let mut replies = Vec::new();
+    for message in messages {
+        let request = match message {
+            Ok(Message::Request(request)) => request,
+            Ok(_) => continue,
+            Err(rejected) => {
+                replies.push(jsonrpc::failure(rejected.id.as_ref(), &rejected.error));
+                continue;
+            }
+        };
+        let mut exchange_revision = revision;
+        if request.method == "initialize" {
+            match server::negotiate(&request.params) {
+                Ok(negotiated) => {
+                    exchange_revision = negotiated;
+                    session.revision = negotiated.as_str().to_string();
+                    if let Err(e) = sessions.save(&id, &session) {
+                        host.log(&format!(
+                            "sse: could not record the negotiated revision: {e}"
+                        ));
+                    }
+                }
+                Err(error) => {
+                    replies.push(jsonrpc::failure(Some(&request.id), &error));
+                    continue;
+                }
+            }
+        }
+        let exchange = Exchange {
+            revision: exchange_revision,
+            principal,
+            settings,
+        };
+        replies.push(server::reply(&exchange, &request));
+    }
+    let outgoing = match (batched, replies.len()) {
+        (_, 0) => return None,
+        (false, _) => replies.swap_remove(0),
+        (true, _) => serde_json::Value::Array(replies),
+    };
+    if let Err(e) = Outbox::new(store, &id).push(outgoing.to_string().as_bytes()) {
+        host.log(&format!("sse: could not queue a reply: {e}"));
+    }
+    None
+}
+
+/// 404 for an id that is unknown, expired, or another principal's.
+pub fn session_not_found(what_to_do: &str) -> Response {
+    rpc_error(
+        404,
+        None,
+        &RpcError::new(
+            SESSION_NOT_FOUND,
+            format!(
+                "Session not found: it expired, ended, or was never issued to you; {what_to_do}"
+            ),
+        ),
+    )
+}
+
+/// 503 when the shared store fails: the request may be retried.
+pub fn store_failure(host: &dyn Host, error: &crate::host::StoreError) -> Response {
+    host.log(&format!("store failure: {error}"));
+    rpc_error(
+        503,
+        None,
+        &RpcError::internal("the session store is unavailable; retry shortly"),
+    )
+    .with_header("retry-after", "1")
+}
+
+/// The path prefix a reverse proxy mounted this server under (`X-Forwarded-Prefix`), if
+/// it is a plain path.
+fn forwarded_prefix(request: &Request) -> String {
+    let Some(prefix) = request.headers.get("x-forwarded-prefix") else {
+        return String::new();
+    };
+    let prefix = prefix.trim().trim_end_matches('/');
+    let plain = prefix.starts_with('/')
+        && prefix.len() <= 256
+        && !prefix.contains("..")
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-._~".contains(&b));
+    if plain {
+        prefix.to_string()
+    } else {
+        String::new()
+    }
+}

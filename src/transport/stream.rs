@@ -1,0 +1,175 @@
+//! An event stream fed from a session's outbox: the long-lived response of `GET /sse`
+//! (legacy HTTP+SSE) and of `GET /mcp` with a session (Streamable HTTP).
+//!
+//! The instance holding the stream polls the outbox in the shared store. Polling is
+//! adaptive: every few milliseconds right after a message, backing off to a slower pace
+//! while idle; each poll is one read. Comment lines keep idle connections open through
+//! proxies and reveal a client that has gone (the write fails).
+
+use super::outbox::{Outbox, MAX_BACKLOG};
+use super::session::{Kind, SessionId, Sessions};
+use crate::auth::Principal;
+use crate::host::{ResponseSink, StoreError};
+use crate::http::Headers;
+
+/// Poll interval right after activity, and the ceiling it backs off to while idle.
+const POLL_MIN_MS: u64 = 5;
+const POLL_MAX_MS: u64 = 50;
+/// How often the stream re-reads its session (expiry, DELETE, takeover).
+const SESSION_CHECK_MS: u64 = 1000;
+/// How long a taken sequence number may stay empty (its writer died mid-push) before
+/// the stream moves past it.
+const GAP_WAIT_MS: u64 = 2000;
+/// Delivered messages a Streamable HTTP stream keeps for `Last-Event-ID` replay.
+pub const REPLAY_WINDOW: u64 = 32;
+
+/// How events are framed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// HTTP+SSE (2024-11-05): `event: message`, no ids; delivered messages are deleted.
+    Sse,
+    /// Streamable HTTP: `id: <seq>` on each event so a client can resume with
+    /// `Last-Event-ID`; the last [`REPLAY_WINDOW`] delivered messages are kept.
+    Streamable,
+}
+
+/// Why a stream ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum End {
+    /// A write failed: the client went away.
+    ClientGone,
+    /// The session expired or was deleted.
+    SessionGone,
+    /// Another stream of the same session took over.
+    Superseded,
+    Store(StoreError),
+}
+
+impl From<StoreError> for End {
+    fn from(e: StoreError) -> End {
+        End::Store(e)
+    }
+}
+
+/// The response headers of an event stream.
+pub fn headers() -> Headers {
+    Headers::from([
+        ("content-type", "text/event-stream"),
+        ("cache-control", "no-cache"),
+        // Tells nginx-style proxies not to buffer the stream (Streamable HTTP §"Receiving").
+        ("x-accel-buffering", "no"),
+    ])
+}
+
+/// One server-sent event.
+pub fn event(id: Option<u64>, name: &str, data: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(data.len() + 32);
+    if let Some(id) = id {
+        frame.extend_from_slice(format!("id: {id}\n").as_bytes());
+    }
+    frame.extend_from_slice(format!("event: {name}\ndata: ").as_bytes());
+    // Messages are compact JSON (one line); split any newline into data lines anyway.
+    for (i, line) in data.split(|b| *b == b'\n').enumerate() {
+        if i > 0 {
+            frame.extend_from_slice(b"\ndata: ");
+        }
+        frame.extend_from_slice(line);
+    }
+    frame.extend_from_slice(b"\n\n");
+    frame
+}
+
+pub struct Stream<'a> {
+    pub sessions: &'a Sessions<'a>,
+    pub id: &'a SessionId,
+    pub kind: Kind,
+    pub principal: &'a Principal,
+    pub keepalive_ms: u64,
+    pub framing: Framing,
+    /// This stream's claim on the outbox, when streams of the session may be replaced.
+    pub lease: Option<Vec<u8>>,
+}
+
+impl Stream<'_> {
+    /// Delivers messages from sequence number `next` on until the stream ends.
+    pub fn run(&self, sink: &mut dyn ResponseSink, mut next: u64) -> End {
+        match self.pump(sink, &mut next) {
+            Ok(never) => match never {},
+            Err(end) => end,
+        }
+    }
+
+    fn pump(
+        &self,
+        sink: &mut dyn ResponseSink,
+        next: &mut u64,
+    ) -> Result<std::convert::Infallible, End> {
+        let host = self.sessions.host;
+        let outbox = Outbox::new(self.sessions.store, self.id);
+        let mut interval = POLL_MIN_MS;
+        let mut last_write = host.now_unix_ms();
+        let mut last_check = last_write;
+        let mut gap_since: Option<u64> = None;
+        loop {
+            let head = outbox.head()?;
+            let mut delivered = false;
+            while *next <= head {
+                let Some(message) = outbox.get(*next)? else {
+                    let now = host.now_unix_ms();
+                    let since = *gap_since.get_or_insert(now);
+                    if now.saturating_sub(since) < GAP_WAIT_MS && head - *next < MAX_BACKLOG {
+                        break;
+                    }
+                    host.log(&format!(
+                        "stream: session outbox message {next} never arrived; skipping it"
+                    ));
+                    *next += 1;
+                    gap_since = None;
+                    continue;
+                };
+                let id = (self.framing == Framing::Streamable).then_some(*next);
+                sink.body(&event(id, "message", &message))
+                    .map_err(|_| End::ClientGone)?;
+                match self.framing {
+                    Framing::Sse => outbox.remove(*next)?,
+                    Framing::Streamable if *next > REPLAY_WINDOW => {
+                        outbox.remove(*next - REPLAY_WINDOW)?
+                    }
+                    Framing::Streamable => {}
+                }
+                *next += 1;
+                delivered = true;
+                gap_since = None;
+            }
+            let now = host.now_unix_ms();
+            if delivered {
+                last_write = now;
+                if self.framing == Framing::Streamable {
+                    outbox.set_delivered(*next - 1)?;
+                }
+            } else if now.saturating_sub(last_write) >= self.keepalive_ms {
+                sink.body(b": keepalive\n\n").map_err(|_| End::ClientGone)?;
+                last_write = now;
+            }
+            if now.saturating_sub(last_check) >= SESSION_CHECK_MS {
+                last_check = now;
+                if self
+                    .sessions
+                    .find(self.id, self.kind, self.principal)?
+                    .is_none()
+                {
+                    return Err(End::SessionGone);
+                }
+                if self.lease.is_some() && outbox.lease()? != self.lease {
+                    return Err(End::Superseded);
+                }
+            }
+            interval = if delivered || gap_since.is_some() {
+                POLL_MIN_MS
+            } else {
+                (interval * 2).min(POLL_MAX_MS)
+            };
+            host.sleep_ms(interval);
+        }
+    }
+}
