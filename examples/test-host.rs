@@ -1,0 +1,405 @@
+//! A test host for the Spin build: serves the component over HTTP with wasmtime and
+//! provides what Spin would give it: WASI, Spin variables (defaults from `spin.toml`,
+//! overridden with `--var name=value` or `SPIN_VARIABLE_NAME`), and the `default`
+//! key-value store (`wasi:keyvalue@0.2.0-draft2`), one store shared by every request, as
+//! Spin's is. Counters are kept as 8-byte little-endian integers, as Spin's SQLite store
+//! keeps them.
+//!
+//! It is not Spin: the real Spin is checked separately. It exists so the tests and
+//! benchmarks can drive the Spin build's shared-state paths under a real engine.
+//!
+//! ```text
+//! cargo run --example test-host -- [--addr 127.0.0.1:3000] [--manifest spin.toml]
+//!                                  [--var name=value]... [component.wasm]
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use hyper::server::conn::http1;
+use tokio::net::TcpListener;
+use wasmtime::component::{Component, Linker, Resource, ResourceTable, ResourceType, Val};
+use wasmtime::{Config, Engine, Result, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+/// What every request's instance shares: the store and the resolved variables.
+struct Shared {
+    store: Mutex<BTreeMap<String, Vec<u8>>>,
+    variables: HashMap<String, String>,
+    stores: Vec<String>,
+}
+
+struct Instance {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    shared: Arc<Shared>,
+}
+
+impl WasiView for Instance {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for Instance {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: Default::default(),
+        }
+    }
+}
+
+/// The `bucket` resource; every handle is the one shared store.
+struct Bucket;
+
+fn ok(value: Option<Val>) -> Val {
+    Val::Result(Ok(value.map(Box::new)))
+}
+
+fn kv_error(case: &str, detail: Option<String>) -> Val {
+    Val::Result(Err(Some(Box::new(Val::Variant(
+        case.into(),
+        detail.map(|d| Box::new(Val::String(d))),
+    )))))
+}
+
+fn string(val: &Val) -> Result<String> {
+    match val {
+        Val::String(s) => Ok(s.clone()),
+        other => wasmtime::bail!("expected a string, got {other:?}"),
+    }
+}
+
+fn bytes(val: &Val) -> Result<Vec<u8>> {
+    match val {
+        Val::List(items) => items
+            .iter()
+            .map(|v| match v {
+                Val::U8(b) => Ok(*b),
+                other => wasmtime::bail!("expected u8, got {other:?}"),
+            })
+            .collect(),
+        other => wasmtime::bail!("expected list<u8>, got {other:?}"),
+    }
+}
+
+/// Defines a function whose first parameter borrows the bucket: `op` computes the result
+/// from the shared state, then the borrow is released, which the dynamic API leaves to
+/// the host (asynchronously, as the store runs async).
+fn bucket_method(
+    instance: &mut wasmtime::component::LinkerInstance<'_, Instance>,
+    name: &str,
+    op: fn(&Shared, &[Val]) -> Result<Val>,
+) -> Result<()> {
+    instance.func_new_async(name, move |mut cx, _, params, results| {
+        Box::new(async move {
+            let shared = cx.data().shared.clone();
+            results[0] = op(&shared, params)?;
+            match &params[0] {
+                Val::Resource(bucket) => bucket.resource_drop_async(&mut cx).await,
+                other => wasmtime::bail!("expected a bucket, got {other:?}"),
+            }
+        })
+    })
+}
+
+fn list(data: Vec<u8>) -> Val {
+    Val::List(data.into_iter().map(Val::U8).collect())
+}
+
+/// `wasi:keyvalue/{store,atomics}@0.2.0-draft2`, through the dynamic linker API (no WIT
+/// needed): the functions receive and return component values.
+fn add_keyvalue(linker: &mut Linker<Instance>) -> Result<()> {
+    let mut store = linker.instance("wasi:keyvalue/store@0.2.0-draft2")?;
+    store.resource("bucket", ResourceType::host::<Bucket>(), |_, _| Ok(()))?;
+    store.func_new("open", |mut cx, _, params, results| {
+        let name = string(&params[0])?;
+        results[0] = if !cx.data().shared.stores.contains(&name) {
+            // What Spin answers for a store missing from key_value_stores.
+            kv_error("access-denied", None)
+        } else if name != "default" {
+            kv_error("no-such-store", None)
+        } else {
+            let handle = Resource::<Bucket>::new_own(0).try_into_resource_any(&mut cx)?;
+            ok(Some(Val::Resource(handle)))
+        };
+        Ok(())
+    })?;
+    bucket_method(&mut store, "[method]bucket.get", |shared, params| {
+        let value = shared
+            .store
+            .lock()
+            .unwrap()
+            .get(&string(&params[1])?)
+            .cloned();
+        Ok(ok(Some(Val::Option(value.map(|v| Box::new(list(v)))))))
+    })?;
+    bucket_method(&mut store, "[method]bucket.set", |shared, params| {
+        let (key, value) = (string(&params[1])?, bytes(&params[2])?);
+        shared.store.lock().unwrap().insert(key, value);
+        Ok(ok(None))
+    })?;
+    bucket_method(&mut store, "[method]bucket.delete", |shared, params| {
+        shared.store.lock().unwrap().remove(&string(&params[1])?);
+        Ok(ok(None))
+    })?;
+    bucket_method(&mut store, "[method]bucket.exists", |shared, params| {
+        let exists = shared
+            .store
+            .lock()
+            .unwrap()
+            .contains_key(&string(&params[1])?);
+        Ok(ok(Some(Val::Bool(exists))))
+    })?;
+    bucket_method(&mut store, "[method]bucket.list-keys", |shared, _| {
+        let keys = shared
+            .store
+            .lock()
+            .unwrap()
+            .keys()
+            .cloned()
+            .map(Val::String)
+            .collect();
+        Ok(ok(Some(Val::Record(vec![
+            ("keys".into(), Val::List(keys)),
+            ("cursor".into(), Val::Option(None)),
+        ]))))
+    })?;
+
+    let mut atomics = linker.instance("wasi:keyvalue/atomics@0.2.0-draft2")?;
+    bucket_method(&mut atomics, "increment", |shared, params| {
+        let key = string(&params[1])?;
+        let Val::S64(delta) = params[2] else {
+            wasmtime::bail!("increment: delta must be s64");
+        };
+        let mut store = shared.store.lock().unwrap();
+        let current = match store.get(&key) {
+            None => 0,
+            Some(v) => i64::from_le_bytes(v.as_slice().try_into().map_err(|_| {
+                wasmtime::format_err!("increment: {key} does not hold an 8-byte counter")
+            })?),
+        };
+        let next = current + delta;
+        store.insert(key, next.to_le_bytes().to_vec());
+        Ok(ok(Some(Val::S64(next))))
+    })?;
+    Ok(())
+}
+
+/// `fermyon:spin/variables@2.0.0`.
+fn add_variables(linker: &mut Linker<Instance>) -> Result<()> {
+    let mut variables = linker.instance("fermyon:spin/variables@2.0.0")?;
+    variables.func_new("get", |cx, _, params, results| {
+        let name = string(&params[0])?;
+        results[0] = match cx.data().shared.variables.get(&name) {
+            Some(value) => ok(Some(Val::String(value.clone()))),
+            None => Val::Result(Err(Some(Box::new(Val::Variant(
+                "undefined".into(),
+                Some(Box::new(Val::String(format!("no variable for {name:?}")))),
+            ))))),
+        };
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// What `spin.toml` says about the component: its source, stores and variables, with
+/// `{{ name }}` templates resolved against the application's variables.
+fn read_manifest(
+    path: &str,
+    overrides: &HashMap<String, String>,
+) -> Result<(String, Vec<String>, HashMap<String, String>)> {
+    let manifest: toml::Table = std::fs::read_to_string(path)?.parse()?;
+    let mut app = HashMap::new();
+    for (name, declaration) in manifest
+        .get("variables")
+        .and_then(|v| v.as_table())
+        .into_iter()
+        .flatten()
+    {
+        let value = overrides
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(format!("SPIN_VARIABLE_{}", name.to_uppercase())).ok())
+            .or_else(|| {
+                declaration
+                    .get("default")
+                    .and_then(|d| d.as_str())
+                    .map(str::to_string)
+            });
+        match value {
+            Some(value) => app.insert(name.clone(), value),
+            None => wasmtime::bail!("variable {name} is required and has no value"),
+        };
+    }
+    let components = manifest["component"]
+        .as_table()
+        .ok_or_else(|| wasmtime::format_err!("no [component]"))?;
+    let (_, component) = components
+        .iter()
+        .next()
+        .ok_or_else(|| wasmtime::format_err!("no component"))?;
+    let source = component["source"].as_str().unwrap_or_default().to_string();
+    let stores = component
+        .get("key_value_stores")
+        .and_then(|s| s.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut variables = HashMap::new();
+    for (name, template) in component
+        .get("variables")
+        .and_then(|v| v.as_table())
+        .into_iter()
+        .flatten()
+    {
+        let template = template.as_str().unwrap_or_default().trim();
+        let value = match template
+            .strip_prefix("{{")
+            .and_then(|t| t.strip_suffix("}}"))
+        {
+            Some(reference) => app
+                .get(reference.trim())
+                .cloned()
+                .ok_or_else(|| wasmtime::format_err!("{name} refers to undeclared {reference}"))?,
+            None => template.to_string(),
+        };
+        variables.insert(name.clone(), value);
+    }
+    Ok((source, stores, variables))
+}
+
+struct Server {
+    pre: ProxyPre<Instance>,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    async fn handle(
+        &self,
+        request: hyper::Request<hyper::body::Incoming>,
+    ) -> Result<hyper::Response<HyperOutgoingBody>> {
+        let mut store = Store::new(
+            self.pre.engine(),
+            Instance {
+                wasi: WasiCtx::builder().inherit_stderr().build(),
+                http: WasiHttpCtx::new(),
+                table: ResourceTable::new(),
+                shared: self.shared.clone(),
+            },
+        );
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let request = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, request)?;
+        let out = store.data_mut().http().new_response_outparam(sender)?;
+        let pre = self.pre.clone();
+        // The instance may run on after the response head is sent (event streams).
+        let task = tokio::task::spawn(async move {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, request, out)
+                .await
+        });
+        match receiver.await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => match task.await {
+                Ok(Ok(())) => wasmtime::bail!("the component never set a response"),
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(e.into()),
+            },
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let mut addr = "127.0.0.1:3000".to_string();
+    let mut manifest = "spin.toml".to_string();
+    let mut overrides = HashMap::new();
+    let mut wasm = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--addr" => addr = args.next().expect("--addr ADDRESS"),
+            "--manifest" => manifest = args.next().expect("--manifest PATH"),
+            "--var" => {
+                let pair = args.next().expect("--var NAME=VALUE");
+                let (name, value) = pair.split_once('=').expect("--var NAME=VALUE");
+                overrides.insert(name.to_string(), value.to_string());
+            }
+            "-h" | "--help" => {
+                println!("usage: test-host [--addr HOST:PORT] [--manifest spin.toml] [--var NAME=VALUE]... [component.wasm]");
+                return Ok(());
+            }
+            path => wasm = Some(path.to_string()),
+        }
+    }
+    let (source, stores, variables) = read_manifest(&manifest, &overrides)?;
+    let wasm = wasm.unwrap_or(source);
+
+    let engine = Engine::new(&Config::new())?;
+    let component = Component::from_file(&engine, &wasm)?;
+    let mut linker = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    add_keyvalue(&mut linker)?;
+    add_variables(&mut linker)?;
+    let pre = ProxyPre::new(linker.instantiate_pre(&component)?)?;
+    let server = Arc::new(Server {
+        pre,
+        shared: Arc::new(Shared {
+            store: Mutex::new(BTreeMap::new()),
+            variables,
+            stores,
+        }),
+    });
+
+    let listener = TcpListener::bind(&addr).await?;
+    println!(
+        "test host serving {wasm} on http://{}/",
+        listener.local_addr()?
+    );
+    loop {
+        let (connection, _) = listener.accept().await?;
+        let server = server.clone();
+        tokio::task::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let server = server.clone();
+                async move {
+                    let response = server.handle(request).await;
+                    if let Err(e) = &response {
+                        eprintln!("test host: request failed: {e:?}");
+                    }
+                    response
+                }
+            });
+            if let Err(e) = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(connection), service)
+                .await
+            {
+                if !e.is_incomplete_message() {
+                    eprintln!("test host: connection error: {e}");
+                }
+            }
+        });
+    }
+}
