@@ -169,3 +169,28 @@ fn spin_toml_declares_every_variable() {
         Some(0)
     );
 }
+
+#[test]
+fn the_runtime_config_example_points_the_default_store_at_redis() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/runtime-config.example.toml"
+    ))
+    .unwrap();
+    let config: toml::Table = text.parse().expect("runtime-config.example.toml is TOML");
+    let store = &config["key_value_store"]["default"];
+    assert_eq!(store["type"].as_str(), Some("redis"));
+    assert!(store["url"].as_str().unwrap().starts_with("redis://"));
+}
+
+#[test]
+fn with_a_shared_store_the_home_page_offers_sse() {
+    let host = host().with_store(remote_mcp_server::host::memory::MemoryStore::new());
+    let page = send(&host, "GET", "/", &[], b"").text();
+    assert!(
+        page.contains("Transport Type: SSE\nURL:            http://mcp.test/sse"),
+        "{page}"
+    );
+    assert!(page.contains("\"http://mcp.test/sse\",\n        \"--header\""));
+    assert!(!page.contains("not available here"));
+}

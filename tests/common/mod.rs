@@ -224,3 +224,135 @@ pub fn assert_error(revision: &str, response: &Value) {
 }
 
 pub const LEGACY: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+
+// ---------------------------------------------------------------------------------------
+// Event streams
+
+use remote_mcp_server::host::memory::{ChannelSink, MemoryStore, SinkEvent};
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+/// A server-sent event as a client parses it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: Option<String>,
+    pub name: String,
+    pub data: String,
+}
+
+impl Event {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap_or_else(|e| panic!("{e}: {}", self.data))
+    }
+}
+
+/// The client end of a streaming response running on another thread.
+pub struct Stream {
+    pub rx: Receiver<SinkEvent>,
+    pub status: u16,
+    pub headers: Headers,
+    buffer: String,
+    pub comments: usize,
+    pub thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Stream {
+    /// Runs `GET path` on its own thread, as one instance of the component.
+    pub fn open(host: MemoryHost, path: &str, headers: &[(&str, &str)]) -> Stream {
+        let (mut sink, rx) = ChannelSink::new();
+        let mut all = Headers::new();
+        for (name, value) in headers {
+            all.append(name, *value);
+        }
+        let path = path.to_string();
+        let thread = std::thread::spawn(move || {
+            let request = Request::new(
+                Method::Get,
+                &path,
+                all,
+                Some(ORIGIN.into()),
+                Box::new(std::io::empty()),
+            );
+            remote_mcp_server::handle(&host, request, &mut sink);
+            use remote_mcp_server::host::ResponseSink;
+            sink.finish();
+        });
+        let (status, headers) = match rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(SinkEvent::Head(status, headers)) => (status, headers),
+            other => panic!("expected response headers, got {other:?}"),
+        };
+        Stream {
+            rx,
+            status,
+            headers,
+            buffer: String::new(),
+            comments: 0,
+            thread: Some(thread),
+        }
+    }
+
+    /// The next event, skipping comments; `None` if none arrives within `timeout` or the
+    /// response ended.
+    pub fn next_event(&mut self, timeout: Duration) -> Option<Event> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = Event {
+                    id: None,
+                    name: "message".into(),
+                    data: String::new(),
+                };
+                let mut data = Vec::new();
+                let mut comment = true;
+                for line in block.lines() {
+                    if line.starts_with(':') || line.is_empty() {
+                        continue;
+                    }
+                    comment = false;
+                    let (field, value) = line.split_once(':').unwrap_or((line, ""));
+                    let value = value.strip_prefix(' ').unwrap_or(value);
+                    match field {
+                        "id" => event.id = Some(value.to_string()),
+                        "event" => event.name = value.to_string(),
+                        "data" => data.push(value.to_string()),
+                        _ => {}
+                    }
+                }
+                if comment {
+                    self.comments += 1;
+                    continue;
+                }
+                event.data = data.join("\n");
+                return Some(event);
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(SinkEvent::Body(bytes)) => {
+                    self.buffer.push_str(&String::from_utf8_lossy(&bytes))
+                }
+                Ok(SinkEvent::Head(..)) => panic!("second response head"),
+                Ok(SinkEvent::Finished) | Err(_) => return None,
+            }
+        }
+    }
+
+    /// Hangs up like a client closing the connection, and waits for the server side to
+    /// notice and finish.
+    pub fn hang_up(mut self) {
+        let thread = self.thread.take();
+        drop(self);
+        if let Some(thread) = thread {
+            thread.join().expect("the stream's instance ended cleanly");
+        }
+    }
+}
+
+/// An instance of the component for the stream tests: real time, short keep-alives, the
+/// given shared store.
+pub fn instance(store: &Arc<MemoryStore>) -> MemoryHost {
+    MemoryHost::new()
+        .with_store(store.clone())
+        .with_real_time()
+        .with_variable("keepalive_seconds", "0.05")
+}
