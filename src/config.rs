@@ -15,52 +15,150 @@ pub struct Variable {
     /// Used when the variable is unset or empty.
     pub default: &'static str,
     pub description: &'static str,
+    /// Holds credentials: declared `secret = true` in `spin.toml`, never echoed in errors.
+    pub secret: bool,
 }
 
 pub const AUTH_MODE: Variable = Variable {
     name: "auth_mode",
     default: "passthrough",
     description: "Who gets in. `passthrough`: any well-formed bearer token is accepted \
-                  and handed to tools (the demo's behaviour; never for production).",
+                  (the demo's behaviour; never for production). `static`: the tokens in \
+                  `static_tokens`. `jwt`: JWTs signed by `jwt_issuer`.",
+    secret: false,
+};
+pub const STATIC_TOKENS: Variable = Variable {
+    name: "static_tokens",
+    default: "",
+    description: "For `static` mode: comma-separated `label=sha256:<hex>` (the SHA-256 of \
+                  the token) or `label=plain:<token>` entries, each optionally followed by \
+                  space-separated scopes. A secret.",
+    secret: true,
+};
+pub const JWT_ISSUER: Variable = Variable {
+    name: "jwt_issuer",
+    default: "",
+    description: "For `jwt` mode: the `iss` every token must carry, such as \
+                  `https://login.example.com/`.",
+    secret: false,
+};
+pub const JWT_JWKS_URL: Variable = Variable {
+    name: "jwt_jwks_url",
+    default: "",
+    description: "For `jwt` mode: the issuer's JWKS URL. Its origin must also be in \
+                  `jwt_jwks_origin` so Spin lets the component fetch it.",
+    secret: false,
+};
+pub const JWT_JWKS_ORIGIN: Variable = Variable {
+    name: "jwt_jwks_origin",
+    default: "https://jwks.invalid",
+    description: "Spin only: the origin (`https://login.example.com`) the component may \
+                  fetch keys from; `spin.toml` puts it in `allowed_outbound_hosts`. The \
+                  default names a reserved host that reaches nothing.",
+    secret: false,
+};
+pub const JWT_JWKS: Variable = Variable {
+    name: "jwt_jwks",
+    default: "",
+    description: "For `jwt` mode: a JWKS document given inline instead of a URL.",
+    secret: false,
+};
+pub const JWT_AUDIENCE: Variable = Variable {
+    name: "jwt_audience",
+    default: "",
+    description: "For `jwt` mode: comma-separated accepted `aud` values. Empty: this \
+                  server's resource URLs (its origin, and the origin with /mcp or /sse).",
+    secret: false,
+};
+pub const JWT_HS256_SECRET: Variable = Variable {
+    name: "jwt_hs256_secret",
+    default: "",
+    description: "For `jwt` mode: a shared secret that also accepts HS256 tokens. A secret; \
+                  empty disables HS256.",
+    secret: true,
+};
+pub const JWT_LEEWAY_SECONDS: Variable = Variable {
+    name: "jwt_leeway_seconds",
+    default: "60",
+    description: "Clock skew allowed when checking `exp` and `nbf`.",
+    secret: false,
+};
+pub const JWKS_CACHE_SECONDS: Variable = Variable {
+    name: "jwks_cache_seconds",
+    default: "300",
+    description: "How long fetched keys are reused (in the shared store). A token with an \
+                  unknown key id refetches at most every 30 seconds.",
+    secret: false,
+};
+pub const TOOL_SCOPES: Variable = Variable {
+    name: "tool_scopes",
+    default: "getToken=token:read",
+    description: "Scopes each tool requires outside `passthrough` mode: comma-separated \
+                  `tool=scope scope`. Tools not listed need none.",
+    secret: false,
+};
+pub const RESOURCE_DOCUMENTATION: Variable = Variable {
+    name: "resource_documentation",
+    default: "",
+    description: "A URL with documentation for people, published in the protected \
+                  resource metadata.",
+    secret: false,
 };
 pub const PUBLIC_URL: Variable = Variable {
     name: "public_url",
     default: "",
     description: "The origin clients use to reach this server (`https://mcp.example.com`), \
                   when a proxy in front changes it. Empty: taken from each request.",
+    secret: false,
 };
 pub const AUTHORIZATION_SERVERS: Variable = Variable {
     name: "authorization_servers",
     default: "",
     description: "Comma-separated issuer URLs published as `authorization_servers` in the \
                   protected resource metadata. Empty: none published.",
+    secret: false,
 };
 pub const MAX_BODY_BYTES: Variable = Variable {
     name: "max_body_bytes",
     default: "4194304",
     description: "Largest request body accepted, in bytes; larger ones get 413.",
+    secret: false,
 };
 pub const PAGE_SIZE: Variable = Variable {
     name: "page_size",
     default: "50",
     description: "Items per page of `tools/list` (and every other list).",
+    secret: false,
 };
 pub const SESSION_TTL_SECONDS: Variable = Variable {
     name: "session_ttl_seconds",
     default: "3600",
     description: "How long a session lives without activity (an open stream counts as \
                   activity). Expired sessions get 404 and clients start a new one.",
+    secret: false,
 };
 pub const KEEPALIVE_SECONDS: Variable = Variable {
     name: "keepalive_seconds",
     default: "15",
     description: "Interval of the comment lines that keep idle event streams open through \
                   proxies; also how soon a vanished client is noticed. Decimals allowed.",
+    secret: false,
 };
 
 /// Every variable, in the order the README and `spin.toml` list them.
 pub const VARIABLES: &[&Variable] = &[
     &AUTH_MODE,
+    &STATIC_TOKENS,
+    &JWT_ISSUER,
+    &JWT_JWKS_URL,
+    &JWT_JWKS_ORIGIN,
+    &JWT_JWKS,
+    &JWT_AUDIENCE,
+    &JWT_HS256_SECRET,
+    &JWT_LEEWAY_SECONDS,
+    &JWKS_CACHE_SECONDS,
+    &TOOL_SCOPES,
+    &RESOURCE_DOCUMENTATION,
     &PUBLIC_URL,
     &AUTHORIZATION_SERVERS,
     &MAX_BODY_BYTES,
@@ -86,13 +184,69 @@ pub fn env_name(name: &str) -> String {
 pub enum AuthMode {
     /// Any well-formed token is accepted and becomes the principal.
     Passthrough,
+    /// Only the configured tokens, compared by hash in constant time.
+    Static(Vec<StaticToken>),
+    /// JWTs signed by the configured issuer.
+    Jwt(JwtSettings),
 }
 
 impl AuthMode {
     pub fn as_str(&self) -> &'static str {
         match self {
             AuthMode::Passthrough => "passthrough",
+            AuthMode::Static(_) => "static",
+            AuthMode::Jwt(_) => "jwt",
         }
+    }
+}
+
+/// One accepted token of `static` mode.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StaticToken {
+    /// Names the caller in logs and sessions.
+    pub label: String,
+    /// SHA-256 of the token; the token itself is never kept.
+    pub sha256: [u8; 32],
+    pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for StaticToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StaticToken({}, {:?})", self.label, self.scopes)
+    }
+}
+
+/// Where `jwt` mode finds the issuer's keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    /// Fetched over HTTP and cached.
+    Url(String),
+    /// A JWKS document from the configuration.
+    Inline(String),
+    /// Only the HS256 secret.
+    None,
+}
+
+/// The `jwt` mode's settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JwtSettings {
+    pub issuer: String,
+    pub keys: KeySource,
+    /// Accepted `aud` values; `None` means this server's own resource URLs.
+    pub audiences: Option<Vec<String>>,
+    pub hs256_secret: Option<Vec<u8>>,
+    pub leeway_s: u64,
+    pub cache_ms: u64,
+}
+
+impl std::fmt::Debug for JwtSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtSettings")
+            .field("issuer", &self.issuer)
+            .field("keys", &self.keys)
+            .field("audiences", &self.audiences)
+            .field("hs256", &self.hs256_secret.is_some())
+            .finish()
     }
 }
 
@@ -107,6 +261,9 @@ pub struct Settings {
     pub page_size: usize,
     pub session_ttl_ms: u64,
     pub keepalive_ms: u64,
+    /// Scopes each tool requires, in tool order; enforced outside `passthrough` mode.
+    pub tool_scopes: Vec<(String, Vec<String>)>,
+    pub resource_documentation: Option<String>,
 }
 
 /// A variable that could not be read or has a wrong value.
@@ -144,10 +301,12 @@ impl Settings {
     pub fn load(host: &dyn Host) -> Result<Settings, ConfigError> {
         let auth_mode = match read(host, &AUTH_MODE)?.as_str() {
             "passthrough" => AuthMode::Passthrough,
+            "static" => AuthMode::Static(static_tokens(&read(host, &STATIC_TOKENS)?)?),
+            "jwt" => AuthMode::Jwt(jwt_settings(host)?),
             other => {
                 return Err(problem(
                     &AUTH_MODE,
-                    format!("unknown mode {other:?}; expected `passthrough`"),
+                    format!("unknown mode {other:?}; expected `passthrough`, `static` or `jwt`"),
                 ))
             }
         };
@@ -155,20 +314,8 @@ impl Settings {
             "" => None,
             url => Some(parse_origin(url).map_err(|p| problem(&PUBLIC_URL, p))?),
         };
-        let authorization_servers = read(host, &AUTHORIZATION_SERVERS)?
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|url| {
-                if url.starts_with("https://") || url.starts_with("http://") {
-                    Ok(url.to_string())
-                } else {
-                    Err(problem(
-                        &AUTHORIZATION_SERVERS,
-                        format!("{url:?} is not an http(s) URL"),
-                    ))
-                }
-            })
+        let authorization_servers = split_list(&read(host, &AUTHORIZATION_SERVERS)?)
+            .map(|url| http_url(&AUTHORIZATION_SERVERS, url))
             .collect::<Result<_, _>>()?;
         Ok(Settings {
             auth_mode,
@@ -178,6 +325,11 @@ impl Settings {
             page_size: positive(host, &PAGE_SIZE)?,
             session_ttl_ms: positive(host, &SESSION_TTL_SECONDS)? as u64 * 1000,
             keepalive_ms: seconds_as_ms(host, &KEEPALIVE_SECONDS)?,
+            tool_scopes: tool_scopes(&read(host, &TOOL_SCOPES)?)?,
+            resource_documentation: match read(host, &RESOURCE_DOCUMENTATION)?.as_str() {
+                "" => None,
+                url => Some(http_url(&RESOURCE_DOCUMENTATION, url)?),
+            },
         })
     }
 }
@@ -206,6 +358,186 @@ fn positive(host: &dyn Host, variable: &'static Variable) -> Result<usize, Confi
             format!("expected a positive whole number, got {text:?}"),
         )),
     }
+}
+
+/// `label=sha256:<hex> scope…` / `label=plain:<token> scope…`, comma-separated. Errors name
+/// the entry by its label or position, never by its credential.
+fn static_tokens(text: &str) -> Result<Vec<StaticToken>, ConfigError> {
+    use sha2::{Digest, Sha256};
+    let mut tokens = Vec::new();
+    for (n, entry) in split_list(text).enumerate() {
+        let bad = |why: &str| problem(&STATIC_TOKENS, format!("entry {} {why}", n + 1));
+        let (label, rest) = entry
+            .split_once('=')
+            .ok_or_else(|| bad("must look like label=sha256:<hex> or label=plain:<token>"))?;
+        let label = label.trim();
+        if label.is_empty()
+            || !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b))
+        {
+            return Err(bad("has a label that is not letters, digits, . _ @ -"));
+        }
+        let mut words = rest.split_whitespace();
+        let credential = words.next().unwrap_or_default();
+        let scopes: Vec<String> = words.map(str::to_string).collect();
+        let sha256 = if let Some(hex) = credential.strip_prefix("sha256:") {
+            decode_hex32(hex).ok_or_else(|| {
+                problem(
+                    &STATIC_TOKENS,
+                    format!("entry {label:?}: sha256: must be followed by 64 hex digits"),
+                )
+            })?
+        } else if let Some(token) = credential.strip_prefix("plain:") {
+            if token.is_empty() {
+                return Err(problem(
+                    &STATIC_TOKENS,
+                    format!("entry {label:?}: empty plain: token"),
+                ));
+            }
+            Sha256::digest(token.as_bytes()).into()
+        } else {
+            return Err(problem(
+                &STATIC_TOKENS,
+                format!("entry {label:?}: the credential must start with sha256: or plain:"),
+            ));
+        };
+        tokens.push(StaticToken {
+            label: label.to_string(),
+            sha256,
+            scopes,
+        });
+    }
+    if tokens.is_empty() {
+        return Err(problem(
+            &STATIC_TOKENS,
+            "static mode needs at least one token; with none, nobody could get in".into(),
+        ));
+    }
+    Ok(tokens)
+}
+
+fn decode_hex32(hex: &str) -> Option<[u8; 32]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        let digit = |b: u8| (b as char).to_digit(16);
+        out[i] = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
+    }
+    Some(out)
+}
+
+fn jwt_settings(host: &dyn Host) -> Result<JwtSettings, ConfigError> {
+    let issuer = read(host, &JWT_ISSUER)?;
+    if issuer.is_empty() {
+        return Err(problem(
+            &JWT_ISSUER,
+            "jwt mode needs the issuer every token must name".into(),
+        ));
+    }
+    let hs256_secret = match read(host, &JWT_HS256_SECRET)? {
+        secret if secret.is_empty() => None,
+        secret if secret.len() < 32 => {
+            return Err(problem(
+                &JWT_HS256_SECRET,
+                "must be at least 32 characters; shorter secrets can be guessed".into(),
+            ))
+        }
+        secret => Some(secret.into_bytes()),
+    };
+    let keys = match (
+        read(host, &JWT_JWKS_URL)?.as_str(),
+        read(host, &JWT_JWKS)?.as_str(),
+    ) {
+        ("", "") if hs256_secret.is_some() => KeySource::None,
+        ("", "") => return Err(problem(
+            &JWT_JWKS_URL,
+            "jwt mode needs the issuer's keys: set jwt_jwks_url (or jwt_jwks, or jwt_hs256_secret)"
+                .into(),
+        )),
+        (url, "") => KeySource::Url(http_url(&JWT_JWKS_URL, url)?),
+        ("", inline) => {
+            let parsed: serde_json::Value = serde_json::from_str(inline)
+                .map_err(|e| problem(&JWT_JWKS, format!("is not JSON: {e}")))?;
+            if !parsed.get("keys").is_some_and(serde_json::Value::is_array) {
+                return Err(problem(
+                    &JWT_JWKS,
+                    "must be a JWKS document: {\"keys\": [...]}".into(),
+                ));
+            }
+            KeySource::Inline(inline.to_string())
+        }
+        _ => {
+            return Err(problem(
+                &JWT_JWKS,
+                "set either jwt_jwks_url or jwt_jwks, not both".into(),
+            ))
+        }
+    };
+    let audiences = {
+        let list: Vec<String> = split_list(&read(host, &JWT_AUDIENCE)?)
+            .map(str::to_string)
+            .collect();
+        (!list.is_empty()).then_some(list)
+    };
+    let leeway_s = read(host, &JWT_LEEWAY_SECONDS)?
+        .parse::<u64>()
+        .map_err(|_| {
+            problem(
+                &JWT_LEEWAY_SECONDS,
+                "expected a whole number of seconds".into(),
+            )
+        })?;
+    Ok(JwtSettings {
+        issuer,
+        keys,
+        audiences,
+        hs256_secret,
+        leeway_s,
+        cache_ms: positive(host, &JWKS_CACHE_SECONDS)? as u64 * 1000,
+    })
+}
+
+/// `tool=scope scope, tool2=scope`.
+fn tool_scopes(text: &str) -> Result<Vec<(String, Vec<String>)>, ConfigError> {
+    split_list(text)
+        .map(|entry| {
+            let (tool, scopes) = entry.split_once('=').ok_or_else(|| {
+                problem(&TOOL_SCOPES, format!("{entry:?} must look like tool=scope"))
+            })?;
+            let tool = tool.trim();
+            if crate::tools::find(tool).is_none() {
+                return Err(problem(
+                    &TOOL_SCOPES,
+                    format!("there is no tool called {tool:?}"),
+                ));
+            }
+            Ok((
+                tool.to_string(),
+                scopes.split_whitespace().map(str::to_string).collect(),
+            ))
+        })
+        .collect()
+}
+
+fn split_list(text: &str) -> impl Iterator<Item = &str> {
+    text.split([',', ';', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+fn http_url(variable: &'static Variable, url: &str) -> Result<String, ConfigError> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| problem(variable, format!("{url:?} is not an http(s) URL")))?;
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
+        return Err(problem(variable, format!("{url:?} is not an http(s) URL")));
+    }
+    Ok(url.to_string())
 }
 
 /// A positive number of seconds, decimals allowed (`0.5`), as milliseconds.

@@ -8,7 +8,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use super::{Disconnected, Host, KeyValue, ResponseSink, StoreError};
+use super::{Disconnected, Fetched, Host, KeyValue, ResponseSink, StoreError};
 use crate::http::Headers;
 
 /// One component instance's view of the machine. Clone it (or share its store) to model
@@ -24,6 +24,44 @@ pub struct MemoryHost {
     real_time: bool,
     random: Arc<AtomicU64>,
     logs: Arc<Mutex<Vec<String>>>,
+    web: Arc<MemoryWeb>,
+}
+
+/// What `http_get` reaches: URLs a test has published, and a record of every fetch.
+#[derive(Default)]
+pub struct MemoryWeb {
+    pages: Mutex<HashMap<String, Fetched>>,
+    fetches: Mutex<Vec<String>>,
+}
+
+impl MemoryWeb {
+    /// Serves `body` at `url` with status 200 (replacing what was there).
+    pub fn publish(&self, url: &str, body: &str) {
+        if let Ok(mut pages) = self.pages.lock() {
+            pages.insert(
+                url.to_string(),
+                Fetched {
+                    status: 200,
+                    body: body.as_bytes().to_vec(),
+                },
+            );
+        }
+    }
+
+    /// Makes `url` unreachable.
+    pub fn take_down(&self, url: &str) {
+        if let Ok(mut pages) = self.pages.lock() {
+            pages.remove(url);
+        }
+    }
+
+    /// How many times `url` was fetched.
+    pub fn fetches(&self, url: &str) -> usize {
+        self.fetches
+            .lock()
+            .map(|f| f.iter().filter(|u| *u == url).count())
+            .unwrap_or_default()
+    }
 }
 
 impl MemoryHost {
@@ -61,6 +99,11 @@ impl MemoryHost {
     /// Moves the clock forward.
     pub fn advance_ms(&self, millis: u64) {
         self.clock.fetch_add(millis, Ordering::SeqCst);
+    }
+
+    /// The web this host reaches; shared by its clones.
+    pub fn web(&self) -> &MemoryWeb {
+        &self.web
     }
 
     /// Every line logged so far, by any clone of this host.
@@ -116,6 +159,18 @@ impl Host for MemoryHost {
         if let Ok(mut logs) = self.logs.lock() {
             logs.push(line.to_string());
         }
+    }
+
+    fn http_get(&self, url: &str) -> Result<Fetched, String> {
+        if let Ok(mut fetches) = self.web.fetches.lock() {
+            fetches.push(url.to_string());
+        }
+        self.web
+            .pages
+            .lock()
+            .ok()
+            .and_then(|pages| pages.get(url).cloned())
+            .ok_or_else(|| format!("connection refused: {url}"))
     }
 }
 

@@ -37,7 +37,20 @@ pub trait Host {
 
     /// Writes one line to the operator's log. Callers never pass secrets here.
     fn log(&self, line: &str);
+
+    /// Fetches `url` with GET (issuer keys). `Err` explains a failure to get any answer.
+    fn http_get(&self, url: &str) -> Result<Fetched, String>;
 }
+
+/// An answer to [`Host::http_get`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fetched {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// Bodies larger than this are not read (a JWKS is a few kilobytes).
+pub const MAX_FETCH_BYTES: usize = 1024 * 1024;
 
 /// A key-value store shared across instances (and, with a networked backend, machines).
 pub trait KeyValue {

@@ -17,7 +17,7 @@ use wasi::io::streams::{InputStream, OutputStream, StreamError};
 use super::portable as platform;
 #[cfg(feature = "spin")]
 use super::spin as platform;
-use super::{Disconnected, Host, KeyValue, ResponseSink};
+use super::{Disconnected, Fetched, Host, KeyValue, ResponseSink, MAX_FETCH_BYTES};
 use crate::http::{Headers, Method, Request};
 
 struct Component;
@@ -109,6 +109,10 @@ impl Host for WasiHost {
     fn log(&self, line: &str) {
         eprintln!("{line}");
     }
+
+    fn http_get(&self, url: &str) -> Result<Fetched, String> {
+        http_get(url)
+    }
 }
 
 /// The request body as a reader. Field order matters: the stream is a child of the body
@@ -182,4 +186,69 @@ impl ResponseSink for WasiSink {
             let _ = OutgoingBody::finish(body, None);
         }
     }
+}
+
+/// `GET url` through `wasi:http/outgoing-handler`, body read up to [`MAX_FETCH_BYTES`].
+fn http_get(url: &str) -> Result<Fetched, String> {
+    use wasi::http::outgoing_handler;
+    use wasi::http::types::{ErrorCode, OutgoingRequest, RequestOptions};
+
+    let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (Scheme::Https, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (Scheme::Http, rest)
+    } else {
+        return Err(format!("{url} is not an http(s) URL"));
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let request = OutgoingRequest::new(Fields::new());
+    let _ = request.set_scheme(Some(&scheme));
+    let _ = request.set_authority(Some(authority));
+    let _ = request.set_path_with_query(Some(path));
+    let options = RequestOptions::new();
+    let _ = options.set_connect_timeout(Some(5_000_000_000));
+    let _ = options.set_first_byte_timeout(Some(5_000_000_000));
+    let describe = |e: ErrorCode| match e {
+        ErrorCode::HttpRequestDenied => format!(
+            "the host denied the request to {authority}: on Spin, set jwt_jwks_origin to its \
+             origin so allowed_outbound_hosts includes it"
+        ),
+        other => format!("request to {url} failed: {other:?}"),
+    };
+    let pending = outgoing_handler::handle(request, Some(options)).map_err(describe)?;
+    pending.subscribe().block();
+    let response = match pending.get() {
+        Some(Ok(Ok(response))) => response,
+        Some(Ok(Err(e))) => return Err(describe(e)),
+        _ => return Err(format!("request to {url} produced no response")),
+    };
+    let status = response.status();
+    let body = response
+        .consume()
+        .map_err(|()| format!("no body from {url}"))?;
+    let mut bytes = Vec::new();
+    {
+        let stream = body.stream().map_err(|()| format!("no body from {url}"))?;
+        loop {
+            match stream.blocking_read(64 * 1024) {
+                Ok(chunk) => bytes.extend_from_slice(&chunk),
+                Err(StreamError::Closed) => break,
+                Err(StreamError::LastOperationFailed(e)) => {
+                    return Err(format!("reading {url}: {}", e.to_debug_string()))
+                }
+            }
+            if bytes.len() > MAX_FETCH_BYTES {
+                return Err(format!(
+                    "{url} answered with more than {MAX_FETCH_BYTES} bytes"
+                ));
+            }
+        }
+    }
+    Ok(Fetched {
+        status,
+        body: bytes,
+    })
 }
