@@ -1,9 +1,9 @@
 //! OAuth 2.0 Protected Resource Metadata (RFC 9728): where clients learn which
-//! authorization servers issue tokens for this server.
+//! authorization servers issue tokens for this server, and which scopes it knows.
 
 use serde::Serialize;
 
-use crate::config::Settings;
+use crate::config::{AuthMode, Settings};
 use crate::http::Response;
 
 /// Path of the metadata document for the server as a whole.
@@ -19,21 +19,49 @@ struct ProtectedResource<'a> {
     /// The resource identifier: the origin for the root document, or origin + path for
     /// the path-suffixed documents (RFC 9728 §3.1).
     resource: String,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    authorization_servers: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    authorization_servers: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    scopes_supported: Vec<&'a str>,
     bearer_methods_supported: [&'static str; 1],
     resource_name: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_documentation: Option<&'a str>,
 }
 
 /// The metadata document for `resource_path` ("" for the root document, "/mcp", …).
 pub fn document(settings: &Settings, origin: &str, resource_path: &str) -> Response {
+    let mut authorization_servers: Vec<&str> = settings
+        .authorization_servers
+        .iter()
+        .map(String::as_str)
+        .collect();
+    if let AuthMode::Jwt(jwt) = &settings.auth_mode {
+        // The issuer is the authorization server unless another was configured.
+        if authorization_servers.is_empty() {
+            authorization_servers.push(&jwt.issuer);
+        }
+    }
+    // Scopes mean something only where they are enforced.
+    let mut scopes_supported: Vec<&str> = match settings.auth_mode {
+        AuthMode::Passthrough => Vec::new(),
+        _ => settings
+            .tool_scopes
+            .iter()
+            .flat_map(|(_, scopes)| scopes.iter().map(String::as_str))
+            .collect(),
+    };
+    scopes_supported.sort_unstable();
+    scopes_supported.dedup();
     Response::json(
         200,
         &ProtectedResource {
             resource: format!("{origin}{resource_path}"),
-            authorization_servers: &settings.authorization_servers,
+            authorization_servers,
+            scopes_supported,
             bearer_methods_supported: ["header"],
             resource_name: crate::SERVER_TITLE,
+            resource_documentation: settings.resource_documentation.as_deref(),
         },
     )
 }

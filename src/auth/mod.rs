@@ -1,16 +1,27 @@
 //! Who is calling. Bearer tokens come only in the `Authorization` header (RFC 6750 §2.1);
-//! a policy from the configuration turns a token into a [`Principal`] or a challenge.
+//! the configured policy turns a token into a [`Principal`] or a refusal:
+//!
+//! * `passthrough`: any well-formed token (the demo; tools see it, scopes are not checked);
+//! * `static`: configured tokens, kept as SHA-256 hashes, compared in constant time;
+//! * `jwt`: JWS signatures checked against the issuer's keys, then `iss`, `aud`, `exp`,
+//!   `nbf`; the principal is the token's subject.
 //!
 //! Tokens never reach a log line or an error message: [`Secret`] prints as `[redacted]`,
-//! and principals are logged by their label, a short fingerprint that cannot be replayed.
+//! and principals are logged by their label (a static token's label, a JWT's `sub`, or a
+//! short fingerprint in passthrough mode), none of which can be replayed.
+
+use std::collections::BTreeSet;
 
 use sha2::{Digest, Sha256};
 
 use crate::config::{AuthMode, Settings};
+use crate::host::Host;
 use crate::http::{Request, Response};
 
 mod bearer;
+pub mod jwt;
 pub mod metadata;
+mod static_tokens;
 
 pub use bearer::{extract, BearerError, MAX_AUTHORIZATION_BYTES};
 
@@ -35,53 +46,163 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// What a principal may do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Grants {
+    /// Everything (passthrough mode checks no scopes).
+    All,
+    /// These OAuth scopes.
+    Scopes(BTreeSet<String>),
+}
+
 /// The authenticated caller of one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     /// Stable identity that sessions are bound to. Not for logs.
     pub id: String,
-    /// How logs name the caller: a label or a short fingerprint, never a credential.
+    /// How logs name the caller: a label or subject, never a credential.
     pub label: String,
     /// The `Authorization` header as received, for tools that act on the caller's behalf.
     pub authorization: Secret,
+    pub grants: Grants,
 }
 
-/// Authenticates a request under the configured policy.
-pub fn authenticate(settings: &Settings, request: &Request) -> Result<Principal, BearerError> {
-    let (header, token) = extract(request)?;
-    match settings.auth_mode {
+impl Principal {
+    /// The scopes in `required` this principal lacks.
+    pub fn missing<'a>(&self, required: &'a [String]) -> Vec<&'a str> {
+        match &self.grants {
+            Grants::All => Vec::new(),
+            Grants::Scopes(held) => required
+                .iter()
+                .filter(|s| !held.contains(*s))
+                .map(String::as_str)
+                .collect(),
+        }
+    }
+}
+
+/// Why a request was not authenticated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthError {
+    /// No usable bearer token in the request.
+    Bearer(BearerError),
+    /// A token that is not valid here (RFC 6750 `invalid_token`); the text says why,
+    /// without repeating the token.
+    InvalidToken(String),
+    /// The token could not be checked now: the issuer's keys are out of reach.
+    Unavailable(String),
+}
+
+/// Authenticates a request under the configured policy. `origin` is this server's public
+/// origin (the default JWT audience).
+pub fn authenticate(
+    settings: &Settings,
+    host: &dyn Host,
+    request: &Request,
+    origin: &str,
+) -> Result<Principal, AuthError> {
+    let (header, token) = extract(request).map_err(AuthError::Bearer)?;
+    let authorization = Secret::new(header);
+    match &settings.auth_mode {
         AuthMode::Passthrough => {
             let digest = hex(&Sha256::digest(token.as_bytes()));
             Ok(Principal {
                 label: format!("token:{}", &digest[..8]),
                 id: format!("token-sha256:{digest}"),
-                authorization: Secret::new(header),
+                authorization,
+                grants: Grants::All,
+            })
+        }
+        AuthMode::Static(tokens) => {
+            let entry = static_tokens::find(tokens, token).ok_or_else(|| {
+                AuthError::InvalidToken("The access token is not one this server accepts.".into())
+            })?;
+            Ok(Principal {
+                id: format!("static:{}", entry.label),
+                label: entry.label.clone(),
+                authorization,
+                grants: Grants::Scopes(entry.scopes.iter().cloned().collect()),
+            })
+        }
+        AuthMode::Jwt(jwt_settings) => {
+            let claims = jwt::verify(token, jwt_settings, host, origin)?;
+            Ok(Principal {
+                id: format!("jwt:{}|{}", claims.issuer, claims.subject),
+                label: log_safe(&claims.subject),
+                authorization,
+                grants: Grants::Scopes(claims.scopes),
             })
         }
     }
+}
+
+/// A subject as it may appear in a log line: printable, bounded.
+fn log_safe(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(64).collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The response that refuses a request for `error`: 401 with a `WWW-Authenticate`
-/// challenge pointing at the protected resource metadata (RFC 9728 §5.1), or 400 for a
-/// request that is malformed rather than unauthenticated (RFC 6750 §3.1).
-pub fn challenge(error: &BearerError, origin: &str) -> Response {
+/// The `WWW-Authenticate` challenge every refusal carries: the realm and where the
+/// protected resource metadata is (RFC 9728 §5.1), plus RFC 6750 error attributes.
+fn challenge_header(origin: &str, error: Option<(&str, &str)>, scope: Option<&str>) -> String {
     let mut header = format!(
         "Bearer realm=\"mcp\", resource_metadata=\"{}\"",
         metadata::document_url(origin)
     );
-    if let Some(code) = error.code() {
+    if let Some((code, description)) = error {
         header.push_str(&format!(
             ", error=\"{code}\", error_description=\"{}\"",
-            error.description()
+            quotable(description)
         ));
     }
+    if let Some(scope) = scope {
+        header.push_str(&format!(", scope=\"{}\"", quotable(scope)));
+    }
+    header
+}
+
+/// RFC 6750 §3: attribute values exclude `"` and `\` and control characters.
+fn quotable(text: &str) -> String {
+    text.chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .collect()
+}
+
+/// The response that refuses an unauthenticated request: 401 (or 400 for a malformed
+/// request, RFC 6750 §3.1), or 503 when the token could not be checked.
+pub fn challenge(error: &AuthError, origin: &str) -> Response {
+    let (status, code, description) = match error {
+        AuthError::Bearer(bearer) => (bearer.status(), bearer.code(), bearer.description()),
+        AuthError::InvalidToken(why) => (401, Some("invalid_token"), why.clone()),
+        AuthError::Unavailable(why) => {
+            let body = serde_json::json!({
+                "error": "temporarily_unavailable",
+                "error_description": format!("The access token could not be checked: {why}"),
+            });
+            return Response::json(503, &body).with_header("retry-after", "5");
+        }
+    };
     let body = serde_json::json!({
-        "error": error.code().unwrap_or("unauthorized"),
-        "error_description": error.description(),
+        "error": code.unwrap_or("unauthorized"),
+        "error_description": description,
     });
-    Response::json(error.status(), &body).with_header("www-authenticate", header)
+    let header = challenge_header(origin, code.map(|c| (c, description.as_str())), None);
+    Response::json(status, &body).with_header("www-authenticate", header)
+}
+
+/// The `WWW-Authenticate` value of a 403 for missing scopes (RFC 6750 §3.1
+/// `insufficient_scope`), naming the scopes the request needs.
+pub fn insufficient_scope_header(origin: &str, scopes: &[&str]) -> String {
+    let scope = scopes.join(" ");
+    challenge_header(
+        origin,
+        Some((
+            "insufficient_scope",
+            &format!("This call needs the scope {scope}."),
+        )),
+        Some(&scope),
+    )
 }

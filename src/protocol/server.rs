@@ -5,7 +5,7 @@ use base64::Engine;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::jsonrpc::{kind_of, Request, RpcError};
+use super::jsonrpc::{kind_of, Request, RpcError, INSUFFICIENT_SCOPE};
 use super::meta;
 use super::model::{
     CacheScope, Cacheable, CallToolResult, Content, DiscoverResult, Implementation,
@@ -13,7 +13,7 @@ use super::model::{
 };
 use super::Revision;
 use crate::auth::Principal;
-use crate::config::Settings;
+use crate::config::{AuthMode, Settings};
 use crate::tools::{self, schema, Invocation};
 
 /// How long clients may cache `server/discover` and list results (2026-07-28 caching).
@@ -47,8 +47,60 @@ fn capabilities() -> ServerCapabilities {
     }
 }
 
+impl Exchange<'_> {
+    /// The scopes `tool` requires (none in passthrough mode).
+    fn required_scopes(&self, tool: &str) -> &[String] {
+        if self.settings.auth_mode == AuthMode::Passthrough {
+            return &[];
+        }
+        self.settings
+            .tool_scopes
+            .iter()
+            .find(|(name, _)| name == tool)
+            .map(|(_, scopes)| scopes.as_slice())
+            .unwrap_or(&[])
+    }
+
+    fn may_call(&self, tool: &str) -> bool {
+        self.principal
+            .missing(self.required_scopes(tool))
+            .is_empty()
+    }
+
+    /// Whether tool lists can differ between callers (and so must not be shared).
+    fn lists_depend_on_caller(&self) -> bool {
+        self.settings.auth_mode != AuthMode::Passthrough
+            && self.settings.tool_scopes.iter().any(|(_, s)| !s.is_empty())
+    }
+}
+
+/// Refuses a request the principal lacks scopes for, before anything runs or is
+/// acknowledged: transports answer it with 403 and `insufficient_scope`.
+pub fn authorize(exchange: &Exchange, request: &Request) -> Result<(), RpcError> {
+    if request.method != "tools/call" {
+        return Ok(());
+    }
+    let Some(name) = request.params.get("name").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    let missing = exchange.principal.missing(exchange.required_scopes(name));
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(RpcError::new(
+        INSUFFICIENT_SCOPE,
+        format!(
+            "Insufficient scope: calling {name:?} needs the scope {}, which this access token \
+             does not grant",
+            missing.join(" ")
+        ),
+    )
+    .with_data(serde_json::json!({ "requiredScopes": missing })))
+}
+
 /// Answers a request: the result object, or the JSON-RPC error.
 pub fn handle(exchange: &Exchange, request: &Request) -> Result<Value, RpcError> {
+    authorize(exchange, request)?;
     let revision = exchange.revision;
     let result = match (request.method.as_str(), revision.is_modern()) {
         ("initialize", false) => to_value(&initialize(&request.params)?),
@@ -149,7 +201,13 @@ fn decode_cursor(params: &Map<String, Value>, len: usize) -> Result<usize, RpcEr
 
 fn list_tools(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, RpcError> {
     let revision = exchange.revision;
-    let all = tools::REGISTRY;
+    // Only the tools this caller may call (2026-07-28 tools: the set MAY vary by the
+    // authorization presented).
+    let all: Vec<&tools::ToolDef> = tools::REGISTRY
+        .iter()
+        .copied()
+        .filter(|tool| exchange.may_call(tool.name))
+        .collect();
     let start = decode_cursor(params, all.len())?;
     let end = (start + exchange.settings.page_size).min(all.len());
     let mut page = Vec::with_capacity(end - start);
@@ -170,7 +228,11 @@ fn list_tools(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value,
         next_cursor: (end < all.len()).then(|| encode_cursor(end)),
         cache: revision.is_modern().then_some(Cacheable {
             ttl_ms: LIST_TTL_MS,
-            cache_scope: CacheScope::Public,
+            cache_scope: if exchange.lists_depend_on_caller() {
+                CacheScope::Private
+            } else {
+                CacheScope::Public
+            },
         }),
     }))
 }

@@ -23,6 +23,22 @@ pub fn rpc_error(status: u16, id: Option<&RequestId>, error: &RpcError) -> Respo
     Response::json(status, &jsonrpc::failure(id, error))
 }
 
+/// 403 for a call the token lacks scopes for: the JSON-RPC error says which, and so does
+/// `WWW-Authenticate` (RFC 6750 `insufficient_scope`), for clients that step up.
+pub fn insufficient_scope(origin: &str, id: Option<&RequestId>, error: &RpcError) -> Response {
+    let scopes: Vec<&str> = error
+        .data
+        .as_ref()
+        .and_then(|d| d.get("requiredScopes"))
+        .and_then(serde_json::Value::as_array)
+        .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default();
+    rpc_error(403, id, error).with_header(
+        "www-authenticate",
+        crate::auth::insufficient_scope_header(origin, &scopes),
+    )
+}
+
 /// Whether the `Content-Type` header names `application/json` (parameters such as
 /// `charset` allowed).
 pub fn is_json(request: &Request) -> bool {

@@ -9,7 +9,7 @@
 use super::outbox::Outbox;
 use super::session::{Kind, SessionId, Sessions};
 use super::stream::{self, Framing, Stream};
-use super::{accepts, is_json, read_body, rpc_error, Trace};
+use super::{accepts, insufficient_scope, is_json, read_body, rpc_error, Trace};
 use crate::auth::Principal;
 use crate::config::Settings;
 use crate::host::{Host, KeyValue, ResponseSink};
@@ -75,12 +75,15 @@ pub fn open(
 }
 
 /// `POST /sse/message?sessionId=…`: answers 202 at once, then handles the message and
-/// queues the reply for the session's stream.
+/// queues the reply for the session's stream. A call the token lacks scopes for is
+/// refused with 403 instead, before anything is queued.
+#[allow(clippy::too_many_arguments)]
 pub fn post(
     host: &dyn Host,
     store: &dyn KeyValue,
     settings: &Settings,
     principal: &Principal,
+    origin: &str,
     request: &mut Request,
     sink: &mut dyn ResponseSink,
     trace: &mut Trace,
@@ -140,6 +143,18 @@ pub fn post(
         [_] => None,
         _ => Some("(batch)".into()),
     };
+    let exchange = Exchange {
+        revision,
+        principal,
+        settings,
+    };
+    for message in &messages {
+        if let Ok(Message::Request(request)) = message {
+            if let Err(error) = server::authorize(&exchange, request) {
+                return Some(insufficient_scope(origin, Some(&request.id), &error));
+            }
+        }
+    }
     // Acknowledge before working: the answer goes over the stream.
     let _ = sink.head(202, &Default::default());
     sink.finish();

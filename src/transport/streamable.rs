@@ -14,13 +14,14 @@ use super::outbox::Outbox;
 use super::session::{Kind, Session, SessionId, Sessions};
 use super::sse::{session_not_found, store_failure};
 use super::stream::{self, Framing, Stream};
-use super::{accepts, is_json, read_body, rpc_error, Trace};
+use super::{accepts, insufficient_scope, is_json, read_body, rpc_error, Trace};
 use crate::auth::Principal;
 use crate::config::Settings;
 use crate::host::{Host, ResponseSink};
 use crate::http::{Request, Response};
 use crate::protocol::jsonrpc::{
-    self, Message, Payload, Rejected, RpcError, METHOD_NOT_FOUND, UNSUPPORTED_PROTOCOL_VERSION,
+    self, Message, Payload, Rejected, RpcError, INSUFFICIENT_SCOPE, METHOD_NOT_FOUND,
+    UNSUPPORTED_PROTOCOL_VERSION,
 };
 use crate::protocol::server::{self, Exchange};
 use crate::protocol::{meta, Revision};
@@ -34,11 +35,12 @@ pub fn allowed(host: &dyn Host) -> &'static str {
     }
 }
 
-/// Handles `POST /mcp` from an authenticated principal.
+/// Handles `POST /mcp` from an authenticated principal; `origin` is this server's.
 pub fn post(
     host: &dyn Host,
     settings: &Settings,
     principal: &Principal,
+    origin: &str,
     request: &mut Request,
     trace: &mut Trace,
 ) -> Response {
@@ -68,6 +70,7 @@ pub fn post(
         host,
         settings,
         principal,
+        origin,
         request,
         header_version: request.headers.get("mcp-protocol-version").map(str::trim),
     };
@@ -108,6 +111,7 @@ struct Post<'a> {
     host: &'a dyn Host,
     settings: &'a Settings,
     principal: &'a Principal,
+    origin: &'a str,
     request: &'a Request<'a>,
     header_version: Option<&'a str>,
 }
@@ -139,6 +143,9 @@ impl Post<'_> {
             Scope::Modern(revision) | Scope::Legacy(revision) => {
                 match server::handle(&self.exchange(revision), &request) {
                     Ok(result) => Response::json(200, &jsonrpc::success(&request.id, &result)),
+                    Err(error) if error.code == INSUFFICIENT_SCOPE => {
+                        insufficient_scope(self.origin, Some(&request.id), &error)
+                    }
                     Err(error) => {
                         // 2026-07-28: an unimplemented method is a 404 so gateways can tell;
                         // legacy revisions carry every JSON-RPC error in a 200.

@@ -21,11 +21,19 @@ pub fn page(settings: &Settings, origin: &str, has_store: bool) -> Response {
             format!("{origin}/mcp"),
         )
     };
-    let auth_note = match settings.auth_mode {
+    let auth_note = match &settings.auth_mode {
         AuthMode::Passthrough => {
             "<p class=\"warning\" id=\"auth-warning\"><strong>Every well-formed bearer token is \
              accepted</strong> and handed to the tools (passthrough mode, for demos). Configure \
              another mode before exposing this server.</p>"
+        }
+        AuthMode::Static(_) => {
+            "<p>Only the tokens this server was configured with are accepted.</p>"
+        }
+        AuthMode::Jwt(_) => {
+            "<p>Tokens are JWTs from the authorization server listed in the \
+             <a href=\"/.well-known/oauth-protected-resource\">protected resource metadata</a>; \
+             MCP clients that support OAuth find it there.</p>"
         }
     };
     let revisions: Vec<&str> = Revision::ALL.iter().rev().map(|r| r.as_str()).collect();

@@ -28,6 +28,7 @@ pub fn handle(host: &dyn Host, request: Request, sink: &mut dyn ResponseSink) {
         "status": sink.status,
         "rpc": trace.rpc.rpc_method,
         "principal": trace.principal,
+        "auth": trace.auth_mode,
         "ms": host.now_unix_ms().saturating_sub(started),
     });
     host.log(&line.to_string());
@@ -36,6 +37,8 @@ pub fn handle(host: &dyn Host, request: Request, sink: &mut dyn ResponseSink) {
 #[derive(Default)]
 struct Trace {
     principal: Option<String>,
+    /// The auth mode, so a log reader sees at once when every token is accepted.
+    auth_mode: Option<&'static str>,
     rpc: RpcTrace,
 }
 
@@ -81,6 +84,7 @@ fn route(
             ));
         }
     };
+    trace.auth_mode = Some(settings.auth_mode.as_str());
     let origin = settings
         .public_url
         .clone()
@@ -100,9 +104,16 @@ fn route(
             well_known(&request, &settings, &origin, "/sse")
         }
         "/mcp" | "/sse" | "/sse/message" => {
-            let principal = match auth::authenticate(&settings, &request) {
+            let principal = match auth::authenticate(&settings, host, &request, &origin) {
                 Ok(principal) => principal,
-                Err(error) => return Some(auth::challenge(&error, &origin)),
+                Err(error) => {
+                    if let auth::AuthError::InvalidToken(why) | auth::AuthError::Unavailable(why) =
+                        &error
+                    {
+                        host.log(&format!("refused a token: {why}"));
+                    }
+                    return Some(auth::challenge(&error, &origin));
+                }
             };
             trace.principal = Some(principal.label.clone());
             let rpc = &mut trace.rpc;
@@ -112,7 +123,7 @@ fn route(
                 // the URL it was given (often …/sse) and stays on Streamable HTTP if that
                 // works, which spares a long-lived stream per client.
                 ("/mcp" | "/sse", Method::Post) => {
-                    streamable::post(host, &settings, &principal, &mut request, rpc)
+                    streamable::post(host, &settings, &principal, &origin, &mut request, rpc)
                 }
                 ("/mcp" | "/sse", Method::Get) if streamable_get => {
                     return streamable::get(host, &settings, &principal, &request, sink)
@@ -135,6 +146,7 @@ fn route(
                             store,
                             &settings,
                             &principal,
+                            &origin,
                             &mut request,
                             sink,
                             rpc,

@@ -1,0 +1,409 @@
+//! `jwt` mode: JWS compact tokens (RFC 7515) signed with RS256, ES256 or EdDSA by the
+//! issuer's keys, or HS256 with a configured secret; then the claims, checked against
+//! this server and the host's clock.
+//!
+//! Keys come from the issuer's JWKS URL and are cached in the shared store for
+//! `jwks_cache_seconds`. A token whose key id is unknown triggers one refetch (key
+//! rotation), at most every [`REFETCH_INTERVAL_MS`], so a flood of forged tokens cannot
+//! hammer the issuer. Without a store (the portable build) keys are fetched for every
+//! request that needs them.
+//!
+//! Each key type verifies exactly one algorithm, and symmetric keys from a JWKS verify
+//! nothing, so a token cannot choose a weaker check than its key allows. Refusals say
+//! what is wrong (expired, wrong audience, unknown key) but never repeat the token.
+
+use std::collections::BTreeSet;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::AuthError;
+use crate::config::{JwtSettings, KeySource};
+use crate::host::Host;
+
+/// Least time between two fetches caused by unknown key ids.
+pub const REFETCH_INTERVAL_MS: u64 = 30_000;
+
+/// What a verified token says about its bearer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claims {
+    pub issuer: String,
+    pub subject: String,
+    pub scopes: BTreeSet<String>,
+}
+
+/// The signature algorithms this server verifies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Algorithm {
+    Rs256,
+    Es256,
+    EdDsa,
+    Hs256,
+}
+
+/// A public key from a JWKS (RFC 7517), as far as this server uses it.
+#[derive(Clone, Debug, Deserialize)]
+struct Jwk {
+    kty: String,
+    kid: Option<String>,
+    alg: Option<String>,
+    #[serde(rename = "use")]
+    usage: Option<String>,
+    crv: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+}
+
+impl Jwk {
+    /// The one algorithm this key verifies: its type decides, a declared `alg` must agree,
+    /// and encryption keys and symmetric keys verify nothing.
+    fn algorithm(&self) -> Option<Algorithm> {
+        let by_type = match (self.kty.as_str(), self.crv.as_deref()) {
+            ("RSA", _) => Algorithm::Rs256,
+            ("EC", Some("P-256")) => Algorithm::Es256,
+            ("OKP", Some("Ed25519")) => Algorithm::EdDsa,
+            _ => return None,
+        };
+        let declared = match self.alg.as_deref() {
+            None => true,
+            Some(alg) => alg_named(alg) == Some(by_type),
+        };
+        (declared && self.usage.as_deref() != Some("enc")).then_some(by_type)
+    }
+}
+
+fn alg_named(name: &str) -> Option<Algorithm> {
+    match name {
+        "RS256" => Some(Algorithm::Rs256),
+        "ES256" => Some(Algorithm::Es256),
+        "EdDSA" => Some(Algorithm::EdDsa),
+        "HS256" => Some(Algorithm::Hs256),
+        _ => None,
+    }
+}
+
+fn invalid(why: impl Into<String>) -> AuthError {
+    AuthError::InvalidToken(why.into())
+}
+
+/// Verifies `token` and returns its claims. `origin` is this server's public origin, from
+/// which the default accepted audiences derive.
+pub fn verify(
+    token: &str,
+    settings: &JwtSettings,
+    host: &dyn Host,
+    origin: &str,
+) -> Result<Claims, AuthError> {
+    let mut parts = token.split('.');
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid(
+            "The access token is not a JWT (expected three dot-separated parts).",
+        ));
+    };
+    let decode = |part: &str, what: &str| {
+        URL_SAFE_NO_PAD
+            .decode(part)
+            .map_err(|_| invalid(format!("The JWT {what} is not base64url.")))
+    };
+    let header: Value = serde_json::from_slice(&decode(header_b64, "header")?)
+        .map_err(|_| invalid("The JWT header is not JSON."))?;
+    let signature = decode(signature_b64, "signature")?;
+    let algorithm = match header.get("alg").and_then(Value::as_str) {
+        Some("none") | None => return Err(invalid("Unsigned JWTs (alg none) are not accepted.")),
+        Some("HS256") if settings.hs256_secret.is_none() => {
+            return Err(invalid(
+                "HS256-signed JWTs are not accepted by this server.",
+            ))
+        }
+        Some(name) => alg_named(name).ok_or_else(|| {
+            invalid(format!(
+                "JWTs signed with {} are not accepted; use RS256, ES256 or EdDSA.",
+                name.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(16)
+                    .collect::<String>()
+            ))
+        })?,
+    };
+    // The signature covers the encoded header and payload exactly as sent.
+    let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+    let verified = match (algorithm, &settings.hs256_secret) {
+        (Algorithm::Hs256, Some(secret)) => verify_hmac(secret, signed, &signature),
+        _ => {
+            let kid = header.get("kid").and_then(Value::as_str);
+            let key = issuer_key(settings, host, algorithm, kid)?;
+            verify_with(&key, algorithm, signed, &signature)
+        }
+    };
+    if !verified {
+        return Err(invalid(
+            "The JWT signature does not verify with the issuer's key.",
+        ));
+    }
+    let claims: Value = serde_json::from_slice(&decode(payload_b64, "payload")?)
+        .map_err(|_| invalid("The JWT payload is not JSON."))?;
+    check_claims(&claims, settings, host.now_unix_ms() / 1000, origin)
+}
+
+fn verify_hmac(secret: &[u8], signed: &[u8], signature: &[u8]) -> bool {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(signed);
+    // Constant-time comparison.
+    mac.verify_slice(signature).is_ok()
+}
+
+fn verify_with(key: &Jwk, algorithm: Algorithm, signed: &[u8], signature: &[u8]) -> bool {
+    let b64 = |field: &Option<String>| {
+        field
+            .as_deref()
+            .and_then(|f| URL_SAFE_NO_PAD.decode(f).ok())
+    };
+    match algorithm {
+        Algorithm::Rs256 => {
+            use rsa::signature::Verifier;
+            let (Some(n), Some(e)) = (b64(&key.n), b64(&key.e)) else {
+                return false;
+            };
+            let Ok(public) = rsa::RsaPublicKey::new(
+                rsa::BigUint::from_bytes_be(&n),
+                rsa::BigUint::from_bytes_be(&e),
+            ) else {
+                return false;
+            };
+            let verifier = rsa::pkcs1v15::VerifyingKey::<Sha256>::new(public);
+            rsa::pkcs1v15::Signature::try_from(signature)
+                .is_ok_and(|s| verifier.verify(signed, &s).is_ok())
+        }
+        Algorithm::Es256 => {
+            use p256::ecdsa::signature::Verifier;
+            let (Some(x), Some(y)) = (b64(&key.x), b64(&key.y)) else {
+                return false;
+            };
+            if x.len() != 32 || y.len() != 32 {
+                return false;
+            }
+            // An uncompressed SEC1 point; JWS signatures are r ‖ s (RFC 7518 §3.4).
+            let point = [&[4u8][..], &x, &y].concat();
+            let Ok(verifier) = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point) else {
+                return false;
+            };
+            p256::ecdsa::Signature::from_slice(signature)
+                .is_ok_and(|s| verifier.verify(signed, &s).is_ok())
+        }
+        Algorithm::EdDsa => {
+            let Some(x) = b64(&key.x).and_then(|x| <[u8; 32]>::try_from(x).ok()) else {
+                return false;
+            };
+            let (Ok(verifier), Ok(signature)) = (
+                ed25519_dalek::VerifyingKey::from_bytes(&x),
+                ed25519_dalek::Signature::from_slice(signature),
+            ) else {
+                return false;
+            };
+            verifier.verify_strict(signed, &signature).is_ok()
+        }
+        Algorithm::Hs256 => false,
+    }
+}
+
+fn check_claims(
+    claims: &Value,
+    settings: &JwtSettings,
+    now: u64,
+    origin: &str,
+) -> Result<Claims, AuthError> {
+    let issuer = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if issuer != settings.issuer {
+        return Err(invalid(
+            "The JWT was not issued by this server's authorization server (iss).",
+        ));
+    }
+    let accepted: Vec<String> = match &settings.audiences {
+        Some(list) => list.clone(),
+        None => ["", "/", "/mcp", "/sse"]
+            .iter()
+            .map(|p| format!("{origin}{p}"))
+            .collect(),
+    };
+    let audiences: Vec<&str> = match claims.get("aud") {
+        Some(Value::String(one)) => vec![one],
+        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if !audiences.iter().any(|a| accepted.iter().any(|b| a == b)) {
+        return Err(invalid(format!(
+            "The JWT is meant for another resource: its aud must include {}.",
+            accepted.first().map(String::as_str).unwrap_or(origin)
+        )));
+    }
+    let leeway = settings.leeway_s as f64;
+    match claims.get("exp").and_then(Value::as_f64) {
+        None => return Err(invalid("The JWT has no expiry (exp).")),
+        Some(exp) if now as f64 > exp + leeway => return Err(invalid("The JWT has expired.")),
+        Some(_) => {}
+    }
+    if let Some(nbf) = claims.get("nbf").and_then(Value::as_f64) {
+        if now as f64 + leeway < nbf {
+            return Err(invalid("The JWT is not valid yet (nbf)."));
+        }
+    }
+    let subject = match claims.get("sub").and_then(Value::as_str) {
+        Some(sub) if !sub.is_empty() => sub.to_string(),
+        _ => return Err(invalid("The JWT names no subject (sub).")),
+    };
+    // `scope` (RFC 8693, space-separated) or `scp` (array or string, as some issuers use).
+    let mut scopes = BTreeSet::new();
+    for field in ["scope", "scp"] {
+        match claims.get(field) {
+            Some(Value::String(list)) => scopes.extend(list.split_whitespace().map(str::to_string)),
+            Some(Value::Array(items)) => {
+                scopes.extend(items.iter().filter_map(Value::as_str).map(str::to_string))
+            }
+            _ => {}
+        }
+    }
+    Ok(Claims {
+        issuer: issuer.to_string(),
+        subject,
+        scopes,
+    })
+}
+
+/// The issuer key for `algorithm` and `kid`, from the configured key source.
+fn issuer_key(
+    settings: &JwtSettings,
+    host: &dyn Host,
+    algorithm: Algorithm,
+    kid: Option<&str>,
+) -> Result<Jwk, AuthError> {
+    let keys = match &settings.keys {
+        KeySource::Inline(text) => parse_set(text.as_bytes()).map_err(AuthError::Unavailable)?,
+        KeySource::None => Vec::new(),
+        KeySource::Url(url) => fetch_keys(url, settings, host, kid)?,
+    };
+    let usable: Vec<Jwk> = keys
+        .into_iter()
+        .filter(|k| k.algorithm() == Some(algorithm))
+        .collect();
+    match kid {
+        Some(kid) => usable
+            .into_iter()
+            .find(|k| k.kid.as_deref() == Some(kid))
+            .ok_or_else(|| {
+                invalid("The JWT is signed with a key the issuer does not publish (unknown kid).")
+            }),
+        None => match <[Jwk; 1]>::try_from(usable) {
+            Ok([only]) => Ok(only),
+            Err(usable) if usable.is_empty() => Err(invalid(
+                "The issuer publishes no key for this JWT's algorithm.",
+            )),
+            Err(_) => Err(invalid(
+                "The JWT names no key (kid) and the issuer has several.",
+            )),
+        },
+    }
+}
+
+/// The keys of a JWKS; keys of kinds this server cannot read are skipped (issuers publish
+/// encryption keys and newer algorithms beside their signing keys).
+fn parse_set(bytes: &[u8]) -> Result<Vec<Jwk>, String> {
+    let raw: Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("the JWKS is not JSON: {e}"))?;
+    Ok(raw
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or("the JWKS has no \"keys\" array")?
+        .iter()
+        .filter_map(|k| serde_json::from_value::<Jwk>(k.clone()).ok())
+        .collect())
+}
+
+/// A JWKS as cached in the store.
+#[derive(Serialize, Deserialize)]
+struct Cached {
+    fetched_at: u64,
+    jwks: String,
+}
+
+fn fetch_keys(
+    url: &str,
+    settings: &JwtSettings,
+    host: &dyn Host,
+    kid: Option<&str>,
+) -> Result<Vec<Jwk>, AuthError> {
+    let now = host.now_unix_ms();
+    let Some(store) = host.store() else {
+        return fetch(url, host)
+            .map(|(keys, _)| keys)
+            .map_err(AuthError::Unavailable);
+    };
+    let key = format!(
+        "jwks:{}",
+        &super::hex(&Sha256::digest(url.as_bytes()))[..32]
+    );
+    let cached = store
+        .get(&key)
+        .ok()
+        .flatten()
+        .and_then(|bytes| serde_json::from_slice::<Cached>(&bytes).ok())
+        .and_then(|c| {
+            parse_set(c.jwks.as_bytes())
+                .ok()
+                .map(|keys| (c.fetched_at, keys))
+        });
+    if let Some((fetched_at, keys)) = &cached {
+        let age = now.saturating_sub(*fetched_at);
+        let knows_kid = kid.is_none_or(|kid| keys.iter().any(|k| k.kid.as_deref() == Some(kid)));
+        let fresh = age < settings.cache_ms;
+        // Fresh keys serve; an unknown kid refetches them, but at most every interval.
+        if fresh && (knows_kid || age < REFETCH_INTERVAL_MS) {
+            return Ok(keys.clone());
+        }
+    }
+    match fetch(url, host) {
+        Ok((keys, body)) => {
+            let record = Cached {
+                fetched_at: now,
+                jwks: body,
+            };
+            if let Ok(bytes) = serde_json::to_vec(&record) {
+                if let Err(e) = store.set(&key, &bytes) {
+                    host.log(&format!("jwt: could not cache the JWKS: {e}"));
+                }
+            }
+            Ok(keys)
+        }
+        Err(why) => match cached {
+            // Better stale keys than no service while the issuer is unreachable.
+            Some((_, keys)) => {
+                host.log(&format!("jwt: using cached keys; refetch failed: {why}"));
+                Ok(keys)
+            }
+            None => Err(AuthError::Unavailable(why)),
+        },
+    }
+}
+
+fn fetch(url: &str, host: &dyn Host) -> Result<(Vec<Jwk>, String), String> {
+    let answer = host.http_get(url)?;
+    if answer.status != 200 {
+        return Err(format!("the JWKS at {url} answered HTTP {}", answer.status));
+    }
+    let body =
+        String::from_utf8(answer.body).map_err(|_| format!("the JWKS at {url} is not UTF-8"))?;
+    let keys = parse_set(body.as_bytes()).map_err(|e| format!("{url}: {e}"))?;
+    Ok((keys, body))
+}
