@@ -5,6 +5,9 @@
 //! Spin's is. Counters are kept as 8-byte little-endian integers, as Spin's SQLite store
 //! keeps them.
 //!
+//! Outbound HTTP goes only to the origins in the component's `allowed_outbound_hosts`
+//! (variable templates resolved), as in Spin; anything else is denied.
+//!
 //! It is not Spin: the real Spin is checked separately. It exists so the tests and
 //! benchmarks can drive the Spin build's shared-state paths under a real engine.
 //!
@@ -14,6 +17,7 @@
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use hyper::server::conn::http1;
@@ -25,13 +29,16 @@ use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_http::{
+    RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
+};
 
 /// What every request's instance shares: the store and the resolved variables.
 struct Shared {
     store: Mutex<BTreeMap<String, Vec<u8>>>,
     variables: HashMap<String, String>,
     stores: Vec<String>,
+    outbound: Arc<Vec<String>>,
 }
 
 struct Instance {
@@ -39,6 +46,57 @@ struct Instance {
     http: WasiHttpCtx,
     table: ResourceTable,
     shared: Arc<Shared>,
+    outbound: Outbound,
+}
+
+/// Spin's `allowed_outbound_hosts`: requests to other origins are denied.
+struct Outbound {
+    /// `scheme://host:port` of each allowed origin.
+    allowed: Arc<Vec<String>>,
+}
+
+/// `scheme://host:port`, with the scheme's default port filled in.
+fn origin(uri: &http::Uri) -> Option<String> {
+    let scheme = uri.scheme_str()?;
+    let port = uri.port_u16().or(match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    })?;
+    Some(format!("{scheme}://{}:{port}", uri.host()?))
+}
+
+impl WasiHttpHooks for Outbound {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = wasmtime_wasi_http::Result<(
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+                )>,
+            > + Send,
+    > {
+        _ = fut;
+        let target = origin(request.uri()).unwrap_or_default();
+        if !self.allowed.contains(&target) {
+            eprintln!(
+                "test host: outbound request to {target} denied: not in allowed_outbound_hosts"
+            );
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = _> + Send>,
+            ))
+        })
+    }
 }
 
 impl WasiView for Instance {
@@ -55,7 +113,7 @@ impl WasiHttpView for Instance {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: Default::default(),
+            hooks: &mut self.outbound,
         }
     }
 }
@@ -214,12 +272,17 @@ fn add_variables(linker: &mut Linker<Instance>) -> Result<()> {
     Ok(())
 }
 
-/// What `spin.toml` says about the component: its source, stores and variables, with
-/// `{{ name }}` templates resolved against the application's variables.
-fn read_manifest(
-    path: &str,
-    overrides: &HashMap<String, String>,
-) -> Result<(String, Vec<String>, HashMap<String, String>)> {
+/// What `spin.toml` says about the component, with `{{ name }}` templates resolved
+/// against the application's variables.
+struct Manifest {
+    source: String,
+    stores: Vec<String>,
+    variables: HashMap<String, String>,
+    /// Allowed outbound origins, `scheme://host:port`.
+    outbound: Vec<String>,
+}
+
+fn read_manifest(path: &str, overrides: &HashMap<String, String>) -> Result<Manifest> {
     let manifest: toml::Table = std::fs::read_to_string(path)?.parse()?;
     let mut app = HashMap::new();
     for (name, declaration) in manifest
@@ -260,6 +323,18 @@ fn read_manifest(
                 .collect()
         })
         .unwrap_or_default();
+    let resolve = |template: &str| -> Result<String> {
+        let template = template.trim();
+        match template
+            .strip_prefix("{{")
+            .and_then(|t| t.strip_suffix("}}"))
+        {
+            Some(reference) => app.get(reference.trim()).cloned().ok_or_else(|| {
+                wasmtime::format_err!("{template} refers to an undeclared variable")
+            }),
+            None => Ok(template.to_string()),
+        }
+    };
     let mut variables = HashMap::new();
     for (name, template) in component
         .get("variables")
@@ -267,20 +342,35 @@ fn read_manifest(
         .into_iter()
         .flatten()
     {
-        let template = template.as_str().unwrap_or_default().trim();
-        let value = match template
-            .strip_prefix("{{")
-            .and_then(|t| t.strip_suffix("}}"))
-        {
-            Some(reference) => app
-                .get(reference.trim())
-                .cloned()
-                .ok_or_else(|| wasmtime::format_err!("{name} refers to undeclared {reference}"))?,
-            None => template.to_string(),
-        };
-        variables.insert(name.clone(), value);
+        variables.insert(
+            name.clone(),
+            resolve(template.as_str().unwrap_or_default())?,
+        );
     }
-    Ok((source, stores, variables))
+    let mut outbound = Vec::new();
+    for host in component
+        .get("allowed_outbound_hosts")
+        .and_then(|h| h.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let resolved = resolve(host.as_str().unwrap_or_default())?;
+        if resolved.is_empty() {
+            continue;
+        }
+        let uri: http::Uri = resolved
+            .parse()
+            .map_err(|e| wasmtime::format_err!("allowed_outbound_hosts entry {resolved:?}: {e}"))?;
+        outbound.push(origin(&uri).ok_or_else(|| {
+            wasmtime::format_err!("allowed_outbound_hosts entry {resolved:?} is not scheme://host")
+        })?);
+    }
+    Ok(Manifest {
+        source,
+        stores,
+        variables,
+        outbound,
+    })
 }
 
 struct Server {
@@ -300,6 +390,9 @@ impl Server {
                 http: WasiHttpCtx::new(),
                 table: ResourceTable::new(),
                 shared: self.shared.clone(),
+                outbound: Outbound {
+                    allowed: self.shared.outbound.clone(),
+                },
             },
         );
         let (sender, receiver) = tokio::sync::oneshot::channel();
@@ -352,8 +445,8 @@ async fn main() -> Result<()> {
             path => wasm = Some(path.to_string()),
         }
     }
-    let (source, stores, variables) = read_manifest(&manifest, &overrides)?;
-    let wasm = wasm.unwrap_or(source);
+    let manifest = read_manifest(&manifest, &overrides)?;
+    let wasm = wasm.unwrap_or(manifest.source);
 
     let engine = Engine::new(&Config::new())?;
     let component = Component::from_file(&engine, &wasm)?;
@@ -367,8 +460,9 @@ async fn main() -> Result<()> {
         pre,
         shared: Arc::new(Shared {
             store: Mutex::new(BTreeMap::new()),
-            variables,
-            stores,
+            variables: manifest.variables,
+            stores: manifest.stores,
+            outbound: Arc::new(manifest.outbound),
         }),
     });
 

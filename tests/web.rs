@@ -164,9 +164,17 @@ fn spin_toml_declares_every_variable() {
         component["source"].as_str(),
         Some("target/wasm32-wasip2/release/remote_mcp_server.wasm")
     );
+    // Outbound requests go only to the JWKS origin, through its variable.
+    let hosts: Vec<&str> = component["allowed_outbound_hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h.as_str())
+        .collect();
+    assert_eq!(hosts, ["{{ jwt_jwks_origin }}"]);
     assert_eq!(
-        component["allowed_outbound_hosts"].as_array().map(Vec::len),
-        Some(0)
+        component["key_value_stores"].as_array().unwrap()[0].as_str(),
+        Some("default")
     );
 }
 

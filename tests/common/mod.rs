@@ -87,9 +87,13 @@ pub fn bearer() -> String {
 
 /// POSTs a JSON body to /mcp with a token and the headers every client sends, plus `extra`.
 pub fn post(host: &MemoryHost, extra: &[(&str, &str)], body: &Value) -> Reply {
-    let auth = bearer();
+    post_as(host, &bearer(), extra, body)
+}
+
+/// [`post`] with the given `Authorization` value.
+pub fn post_as(host: &MemoryHost, auth: &str, extra: &[(&str, &str)], body: &Value) -> Reply {
     let mut headers = vec![
-        ("authorization", auth.as_str()),
+        ("authorization", auth),
         ("content-type", "application/json"),
         ("accept", "application/json, text/event-stream"),
     ];
@@ -117,7 +121,12 @@ pub fn envelope() -> Value {
 }
 
 /// A well-formed 2026-07-28 request: `_meta` in the body, mirrored headers.
-pub fn modern(host: &MemoryHost, method: &str, mut params: Value) -> Reply {
+pub fn modern(host: &MemoryHost, method: &str, params: Value) -> Reply {
+    modern_as(host, &bearer(), method, params)
+}
+
+/// [`modern`] with the given `Authorization` value.
+pub fn modern_as(host: &MemoryHost, auth: &str, method: &str, mut params: Value) -> Reply {
     params["_meta"] = envelope();
     let name = params
         .get("name")
@@ -131,8 +140,9 @@ pub fn modern(host: &MemoryHost, method: &str, mut params: Value) -> Reply {
     if let Some(name) = &name {
         extra.push(("mcp-name", name.as_str()));
     }
-    post(
+    post_as(
         host,
+        auth,
         &extra,
         &json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params}),
     )

@@ -1,0 +1,207 @@
+// jwt mode end to end: the Spin build under the test host, configured to trust a JWKS
+// that this test serves on loopback with keys it generates. A real SDK client connects
+// with minted tokens; expired tokens, missing scopes and a key rotation are exercised.
+//
+// Needs MCP_TEST_HOST (the test host binary) and MCP_SPIN_WASM; scripts/test sets both.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+
+const HOST = process.env.MCP_TEST_HOST;
+const WASM = process.env.MCP_SPIN_WASM;
+const skip = !HOST || !WASM;
+const MANIFEST = fileURLToPath(new URL('../../spin.toml', import.meta.url));
+const ISSUER = 'https://issuer.e2e.test/';
+
+let jwks = { keys: [] };
+let jwksServer;
+let jwksPort;
+const servers = [];
+let base;
+const signers = {};
+
+/// Starts the test host with the Spin build in jwt mode; returns its base URL.
+async function startHost(extraVars) {
+  const probe = createServer();
+  const port = await listen(probe); // a free port, released for the test host
+  await new Promise((resolve) => probe.close(resolve));
+  const vars = [
+    'auth_mode=jwt',
+    `jwt_issuer=${ISSUER}`,
+    `jwt_jwks_url=http://127.0.0.1:${jwksPort}/jwks`,
+    'jwks_cache_seconds=1',
+    ...extraVars,
+  ];
+  const server = spawn(
+    HOST,
+    ['--addr', `127.0.0.1:${port}`, '--manifest', MANIFEST, ...vars.flatMap((v) => ['--var', v]), WASM],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  servers.push(server);
+  await new Promise((resolve, reject) => {
+    server.stdout.on('data', (chunk) => String(chunk).includes('serving') && resolve());
+    server.on('exit', (code) => reject(new Error(`test host exited with ${code}`)));
+  });
+  return `http://127.0.0.1:${port}`;
+}
+
+async function newKey(kid, alg) {
+  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
+  signers[kid] = { privateKey, alg };
+  return jwk;
+}
+
+async function mint(kid, { sub = 'alice', scope = '', expiresIn = '10m', aud } = {}) {
+  const { privateKey, alg } = signers[kid];
+  return new SignJWT({ scope })
+    .setProtectedHeader({ alg, kid })
+    .setIssuer(ISSUER)
+    .setSubject(sub)
+    .setAudience(aud ?? `${base}/mcp`)
+    .setIssuedAt()
+    .setExpirationTime(expiresIn)
+    .sign(privateKey);
+}
+
+function listen(httpServer) {
+  return new Promise((resolve) => httpServer.listen(0, '127.0.0.1', () => resolve(httpServer.address().port)));
+}
+
+before(async () => {
+  if (skip) return;
+  jwks = { keys: [await newKey('k1', 'RS256'), await newKey('e1', 'ES256')] };
+  jwksServer = createServer((req, res) => {
+    res.writeHead(req.url === '/jwks' ? 200 : 404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(jwks));
+  });
+  jwksPort = await listen(jwksServer);
+  base = await startHost([`jwt_jwks_origin=http://127.0.0.1:${jwksPort}`]);
+});
+
+after(() => {
+  servers.forEach((server) => server.kill());
+  jwksServer?.close();
+});
+
+async function connect(token) {
+  const client = new Client({ name: 'e2e-jwt', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL('/mcp', base), {
+    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+  });
+  await client.connect(transport);
+  return client;
+}
+
+test('a minted token with the scope sees both tools and calls them', { skip }, async () => {
+  const token = await mint('k1', { scope: 'token:read' });
+  const client = await connect(token);
+  const { tools } = await client.listTools();
+  assert.deepEqual(tools.map((t) => t.name), ['add', 'getToken']);
+  const sum = await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } });
+  assert.deepEqual(sum.content, [{ type: 'text', text: '5' }]);
+  const echo = await client.callTool({ name: 'getToken', arguments: {} });
+  assert.equal(echo.content[0].text, `User's token: Bearer ${token}`);
+  await client.close();
+
+  // ES256 works the same way.
+  const ec = await connect(await mint('e1'));
+  assert.deepEqual((await ec.callTool({ name: 'add', arguments: { a: 1, b: 1 } })).content[0].text, '2');
+  await ec.close();
+});
+
+test('without the scope: getToken is hidden, and calling it is 403 insufficient_scope', { skip }, async () => {
+  const client = await connect(await mint('k1'));
+  const { tools } = await client.listTools();
+  assert.deepEqual(tools.map((t) => t.name), ['add']);
+  await assert.rejects(client.callTool({ name: 'getToken', arguments: {} }), (error) => {
+    assert.equal(error.code, 403);
+    return true;
+  });
+  await client.close();
+
+  // The same refusal for a stateless 2026-07-28 request.
+  const token = await mint('k1');
+  const response = await fetch(new URL('/mcp', base), {
+    method: 'POST',
+    headers: {
+      Authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'getToken',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: {
+        name: 'getToken',
+        arguments: {},
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      },
+    }),
+  });
+  assert.equal(response.status, 403);
+  assert.match(response.headers.get('www-authenticate'), /error="insufficient_scope".*scope="token:read"/);
+  assert.match((await response.json()).error.message, /token:read/);
+});
+
+test('an expired token gets 401 invalid_token', { skip }, async () => {
+  const expired = await mint('k1', { expiresIn: Math.floor(Date.now() / 1000) - 3600 });
+  await assert.rejects(connect(expired), (error) => {
+    assert.equal(error.code, 401);
+    return true;
+  });
+  const response = await fetch(new URL('/mcp', base), {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${expired}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+  });
+  assert.equal(response.status, 401);
+  const challenge = response.headers.get('www-authenticate');
+  assert.match(challenge, /error="invalid_token"/);
+  assert.match(challenge, /error_description="The JWT has expired\."/);
+  assert.ok(!challenge.includes(expired));
+});
+
+test('a key rotation at the issuer is picked up', { skip }, async () => {
+  assert.equal((await (await connect(await mint('k1'))).listTools()).tools.length, 1);
+  jwks = { keys: [await newKey('k2', 'RS256')] };
+  await new Promise((resolve) => setTimeout(resolve, 1200)); // past jwks_cache_seconds
+  const client = await connect(await mint('k2', { scope: 'token:read' }));
+  assert.equal((await client.listTools()).tools.length, 2);
+  await client.close();
+  // The retired key no longer verifies.
+  await assert.rejects(connect(await mint('k1')), (error) => error.code === 401);
+});
+
+test('the protected resource metadata names the issuer and the scopes', { skip }, async () => {
+  const metadata = await (await fetch(new URL('/.well-known/oauth-protected-resource/mcp', base))).json();
+  assert.equal(metadata.resource, `${base}/mcp`);
+  assert.deepEqual(metadata.authorization_servers, [ISSUER]);
+  assert.deepEqual(metadata.scopes_supported, ['token:read']);
+});
+
+test('a JWKS host missing from allowed_outbound_hosts is refused, and the error says what to set', { skip }, async () => {
+  // jwt_jwks_origin left at its default: the manifest allows no real host.
+  const denied = await startHost([]);
+  const response = await fetch(new URL('/mcp', denied), {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${await mint('k2')}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+  });
+  assert.equal(response.status, 503);
+  assert.match((await response.json()).error_description, /jwt_jwks_origin/);
+});

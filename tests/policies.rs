@@ -1,0 +1,735 @@
+//! Token validation: the static and jwt policies, scopes, and the protected resource
+//! metadata that describes them. Tokens are minted here with an independent JWT
+//! implementation (jsonwebtoken) from keys generated for this run.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use common::*;
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use remote_mcp_server::host::memory::{MemoryHost, MemoryStore};
+use serde_json::{json, Value};
+
+const ISSUER: &str = "https://issuer.test/";
+const JWKS_URL: &str = "https://issuer.test/jwks";
+/// The memory host's clock, in seconds.
+const NOW: u64 = 1_767_225_600;
+
+struct Key {
+    encoding: EncodingKey,
+    algorithm: Algorithm,
+    kid: &'static str,
+    /// The public JWK, when it is not derived from `encoding`.
+    public: Option<Value>,
+}
+
+impl Key {
+    fn jwk(&self) -> Value {
+        if let Some(public) = &self.public {
+            return public.clone();
+        }
+        let mut jwk = Jwk::from_encoding_key(&self.encoding, self.algorithm).unwrap();
+        jwk.common.key_id = Some(self.kid.to_string());
+        serde_json::to_value(jwk).unwrap()
+    }
+
+    fn sign(&self, claims: &Value) -> String {
+        let mut header = Header::new(self.algorithm);
+        header.kid = Some(self.kid.to_string());
+        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
+    }
+}
+
+struct Keys {
+    rsa: Key,
+    ec: Key,
+    ed: Key,
+    /// A second RSA key: the issuer's next key after rotation.
+    next: Key,
+}
+
+fn keys() -> &'static Keys {
+    static KEYS: OnceLock<Keys> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        let mut rng = rand::thread_rng();
+        let rsa_key = |kid| {
+            let private = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+            Key {
+                encoding: EncodingKey::from_rsa_der(private.to_pkcs1_der().unwrap().as_bytes()),
+                algorithm: Algorithm::RS256,
+                kid,
+                public: None,
+            }
+        };
+        let ec = p256::ecdsa::SigningKey::random(&mut rng);
+        let ed = ed25519_dalek::SigningKey::generate(&mut rng);
+        Keys {
+            rsa: rsa_key("rsa-1"),
+            ec: Key {
+                encoding: EncodingKey::from_ec_der(
+                    p256::pkcs8::EncodePrivateKey::to_pkcs8_der(&ec)
+                        .unwrap()
+                        .as_bytes(),
+                ),
+                algorithm: Algorithm::ES256,
+                kid: "ec-1",
+                public: None,
+            },
+            ed: Key {
+                encoding: EncodingKey::from_ed_der(ed.to_pkcs8_der().unwrap().as_bytes()),
+                algorithm: Algorithm::EdDSA,
+                kid: "ed-1",
+                public: Some(json!({
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "alg": "EdDSA",
+                    "kid": "ed-1",
+                    "x": base64::Engine::encode(
+                        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                        ed.verifying_key().as_bytes()
+                    ),
+                })),
+            },
+            next: rsa_key("rsa-2"),
+        }
+    })
+}
+
+fn jwks(keys: &[&Key]) -> String {
+    json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()}).to_string()
+}
+
+fn claims(sub: &str, scope: &str) -> Value {
+    json!({
+        "iss": ISSUER,
+        "sub": sub,
+        "aud": "http://mcp.test/mcp",
+        "iat": NOW,
+        "exp": NOW + 3600,
+        "scope": scope,
+    })
+}
+
+/// A Spin-like host (with a store) in jwt mode, the issuer's JWKS published.
+fn jwt_host() -> MemoryHost {
+    let k = keys();
+    let host = host()
+        .with_store(MemoryStore::new())
+        .with_variable("auth_mode", "jwt")
+        .with_variable("jwt_issuer", ISSUER)
+        .with_variable("jwt_jwks_url", JWKS_URL);
+    host.web().publish(JWKS_URL, &jwks(&[&k.rsa, &k.ec, &k.ed]));
+    host
+}
+
+fn bearer_of(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// tools/call add, as a 2026-07-28 request (stateless: no session in the way).
+fn add_as(host: &MemoryHost, token: &str) -> Reply {
+    modern_as(
+        host,
+        &bearer_of(token),
+        "tools/call",
+        json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
+    )
+}
+
+fn assert_refused(reply: &Reply, words: &str) {
+    assert_eq!(reply.status, 401, "{}", reply.text());
+    let challenge = reply.header("www-authenticate").expect("a challenge");
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert!(challenge
+        .contains("resource_metadata=\"http://mcp.test/.well-known/oauth-protected-resource\""));
+    let description = reply.json()["error_description"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        description.contains(words),
+        "{description:?} should say {words:?}"
+    );
+}
+
+// --- static -------------------------------------------------------------------------------
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn static_tokens_accept_exactly_the_configured_ones() {
+    let entries = format!(
+        "alice=sha256:{} token:read, ci=plain:local-dev-token",
+        sha256_hex("alice-secret-token")
+    );
+    let host = host()
+        .with_variable("auth_mode", "static")
+        .with_variable("static_tokens", &entries);
+
+    let alice = post_as(
+        &host,
+        "Bearer alice-secret-token",
+        &[],
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "getToken", "arguments": {}}}),
+    );
+    assert_eq!(
+        alice.json()["result"]["content"][0]["text"],
+        "User's token: Bearer alice-secret-token"
+    );
+    let ci = post_as(
+        &host,
+        "Bearer local-dev-token",
+        &[],
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    );
+    assert_eq!(ci.status, 200);
+    // ci has no token:read, so getToken is not offered.
+    let listed = ci.json();
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["add"]);
+
+    for wrong in [
+        "alice-secret-tokem",
+        "local-dev-token2",
+        "sha256",
+        &sha256_hex("alice-secret-token"),
+    ] {
+        let reply = post_as(
+            &host,
+            &bearer_of(wrong),
+            &[],
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
+        );
+        assert_refused(&reply, "not one this server accepts");
+        assert!(!reply.text().contains(wrong));
+    }
+    let logs = host.logs().join("\n");
+    assert!(
+        logs.contains("\"principal\":\"alice\"") && logs.contains("\"principal\":\"ci\""),
+        "{logs}"
+    );
+    assert!(!logs.contains("alice-secret-token") && !logs.contains("local-dev-token"));
+}
+
+#[test]
+fn static_misconfiguration_fails_closed_without_echoing_tokens() {
+    let cases = [
+        ("", "at least one token"),
+        ("alice", "entry 1 must look like"),
+        ("alice=sha256:abc", "64 hex digits"),
+        (
+            "alice=secret-in-config",
+            "must start with sha256: or plain:",
+        ),
+        ("bad label=plain:x", "label"),
+    ];
+    for (entries, words) in cases {
+        let host = host()
+            .with_variable("auth_mode", "static")
+            .with_variable("static_tokens", entries);
+        let reply = post(
+            &host,
+            &[],
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
+        );
+        assert_eq!(reply.status, 500, "{entries:?}");
+        let description = reply.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            description.contains("`static_tokens`") && description.contains(words),
+            "{description}"
+        );
+        assert!(!description.contains("secret-in-config"));
+    }
+}
+
+// --- jwt ----------------------------------------------------------------------------------
+
+#[test]
+fn each_signature_algorithm_verifies() {
+    let host = jwt_host();
+    let k = keys();
+    for key in [&k.rsa, &k.ec, &k.ed] {
+        let reply = add_as(&host, &key.sign(&claims("alice", "")));
+        assert_eq!(reply.status, 200, "{:?}: {}", key.algorithm, reply.text());
+        assert_eq!(reply.json()["result"]["content"][0]["text"], "3");
+    }
+    let secret = "an-hs256-secret-of-at-least-32-chars!";
+    let hs = host.clone().with_variable("jwt_hs256_secret", secret);
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims("svc", ""),
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(add_as(&hs, &token).status, 200);
+    let forged = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims("svc", ""),
+        &EncodingKey::from_secret(b"another-secret-of-at-least-32-chars!!"),
+    )
+    .unwrap();
+    assert_refused(&add_as(&hs, &forged), "signature does not verify");
+}
+
+fn hand_made(header: Value, payload: Value, signature: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    format!(
+        "{}.{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(payload.to_string().as_bytes()),
+        b64(signature)
+    )
+}
+
+#[test]
+fn weak_or_foreign_algorithms_are_refused() {
+    let host = jwt_host();
+    let k = keys();
+    let body = claims("mallory", "token:read");
+    assert_refused(
+        &add_as(&host, &hand_made(json!({"alg": "none"}), body.clone(), b"")),
+        "alg none",
+    );
+    // HS256 needs a configured secret; the RSA public key must not serve as one.
+    let public_n = k.rsa.jwk()["n"].as_str().unwrap().to_string();
+    let confused = jsonwebtoken::encode(
+        &Header {
+            kid: Some("rsa-1".into()),
+            ..Header::new(Algorithm::HS256)
+        },
+        &body,
+        &EncodingKey::from_secret(public_n.as_bytes()),
+    )
+    .unwrap();
+    assert_refused(&add_as(&host, &confused), "HS256");
+    // A signature by the EC key presented under the RSA key's id.
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("rsa-1".into());
+    let swapped = jsonwebtoken::encode(&header, &body, &k.ec.encoding).unwrap();
+    assert_refused(&add_as(&host, &swapped), "unknown kid");
+    assert_refused(
+        &add_as(&host, &hand_made(json!({"alg": "PS512"}), body, b"x")),
+        "not accepted",
+    );
+
+    // A real signature over another payload: the subject was swapped after signing.
+    for key in [&k.rsa, &k.ec, &k.ed] {
+        let genuine = key.sign(&claims("alice", ""));
+        let forged_payload = hand_made(json!({}), claims("admin", "token:read"), b"");
+        let payload = forged_payload.split('.').nth(1).unwrap();
+        let parts: Vec<&str> = genuine.split('.').collect();
+        let tampered = format!("{}.{payload}.{}", parts[0], parts[2]);
+        assert_refused(&add_as(&host, &tampered), "signature does not verify");
+    }
+}
+
+#[test]
+fn claims_must_fit_this_server_and_the_clock() {
+    let host = jwt_host();
+    let rsa = &keys().rsa;
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut c = claims("alice", "");
+        change(&mut c);
+        add_as(&host, &rsa.sign(&c))
+    };
+    assert_refused(&with(&|c| c["iss"] = json!("https://evil.test/")), "(iss)");
+    assert_refused(
+        &with(&|c| c["aud"] = json!("https://other.test/mcp")),
+        "aud must include",
+    );
+    assert_eq!(
+        with(&|c| c["aud"] = json!(["https://other.test", "http://mcp.test"])).status,
+        200
+    );
+    assert_refused(&with(&|c| c["exp"] = json!(NOW - 61)), "expired");
+    assert_eq!(
+        with(&|c| c["exp"] = json!(NOW - 59)).status,
+        200,
+        "within the 60 s leeway"
+    );
+    assert_refused(&with(&|c| c["nbf"] = json!(NOW + 120)), "not valid yet");
+    assert_refused(
+        &with(&|c| {
+            c.as_object_mut().unwrap().remove("exp");
+        }),
+        "no expiry",
+    );
+    assert_refused(
+        &with(&|c| {
+            c.as_object_mut().unwrap().remove("sub");
+        }),
+        "no subject",
+    );
+    // A configured audience replaces the default ones.
+    let strict = host.clone().with_variable("jwt_audience", "api://mcp");
+    assert_refused(
+        &add_as(&strict, &rsa.sign(&claims("alice", ""))),
+        "aud must include api://mcp",
+    );
+}
+
+#[test]
+fn malformed_tokens_get_precise_refusals() {
+    let host = jwt_host();
+    assert_refused(&add_as(&host, "not-a-jwt"), "three dot-separated parts");
+    assert_refused(&add_as(&host, "a.b.c"), "not base64url");
+    assert_refused(
+        &add_as(&host, "eyJhbGciOiJSUzI1NiJ9.e30.AAAA"),
+        "does not verify",
+    );
+    let huge = format!("{}.{}.x", "a".repeat(5000), "b".repeat(5000));
+    assert_eq!(add_as(&host, &huge).status, 400);
+}
+
+#[test]
+fn keys_are_cached_and_a_rotation_is_picked_up_once() {
+    let host = jwt_host();
+    let k = keys();
+    for _ in 0..3 {
+        assert_eq!(add_as(&host, &k.rsa.sign(&claims("alice", ""))).status, 200);
+    }
+    assert_eq!(
+        host.web().fetches(JWKS_URL),
+        1,
+        "cached after the first fetch"
+    );
+
+    // The issuer rotates to a new key; the first token signed with it triggers one refetch.
+    host.advance_ms(31_000);
+    host.web().publish(JWKS_URL, &jwks(&[&k.next]));
+    assert_eq!(
+        add_as(&host, &k.next.sign(&claims("alice", ""))).status,
+        200
+    );
+    assert_eq!(host.web().fetches(JWKS_URL), 2);
+
+    // A flood of unknown key ids does not hammer the issuer.
+    let mut header = Header::new(Algorithm::RS256);
+    for n in 0..20 {
+        header.kid = Some(format!("forged-{n}"));
+        let token = jsonwebtoken::encode(&header, &claims("mallory", ""), &k.rsa.encoding).unwrap();
+        assert_refused(&add_as(&host, &token), "unknown kid");
+    }
+    assert_eq!(
+        host.web().fetches(JWKS_URL),
+        2,
+        "no refetch within 30 s of the last"
+    );
+    host.advance_ms(31_000);
+    header.kid = Some("forged-again".into());
+    assert_refused(
+        &add_as(
+            &host,
+            &jsonwebtoken::encode(&header, &claims("m", ""), &k.rsa.encoding).unwrap(),
+        ),
+        "unknown kid",
+    );
+    assert_eq!(
+        host.web().fetches(JWKS_URL),
+        3,
+        "one refetch once the interval passed"
+    );
+
+    // Once the cache is stale, an unknown kid refetches at once (no 30 s wait).
+    let quick = host.clone().with_variable("jwks_cache_seconds", "1");
+    quick.advance_ms(2_000);
+    header.kid = Some("forged-stale".into());
+    assert_refused(
+        &add_as(
+            &quick,
+            &jsonwebtoken::encode(&header, &claims("m", ""), &k.rsa.encoding).unwrap(),
+        ),
+        "unknown kid",
+    );
+    assert_eq!(host.web().fetches(JWKS_URL), 4);
+}
+
+#[test]
+fn an_unreachable_issuer_is_503_and_stale_keys_are_used_meanwhile() {
+    let host = jwt_host();
+    let token = keys().rsa.sign(&claims("alice", ""));
+    host.web().take_down(JWKS_URL);
+    let reply = add_as(&host, &token);
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.header("retry-after"), Some("5"));
+    assert!(reply.json()["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("could not be checked"));
+
+    host.web().publish(JWKS_URL, &jwks(&[&keys().rsa]));
+    assert_eq!(add_as(&host, &token).status, 200);
+    host.advance_ms(600_000); // the cache is stale now
+    host.web().take_down(JWKS_URL);
+    assert_eq!(
+        add_as(&host, &token).status,
+        200,
+        "stale keys beat no service"
+    );
+}
+
+#[test]
+fn without_a_store_keys_are_fetched_per_request() {
+    let host = host()
+        .with_variable("auth_mode", "jwt")
+        .with_variable("jwt_issuer", ISSUER)
+        .with_variable("jwt_jwks_url", JWKS_URL);
+    host.web().publish(JWKS_URL, &jwks(&[&keys().ec]));
+    let token = keys().ec.sign(&claims("alice", ""));
+    assert_eq!(add_as(&host, &token).status, 200);
+    assert_eq!(add_as(&host, &token).status, 200);
+    assert_eq!(host.web().fetches(JWKS_URL), 2);
+    // An inline JWKS needs no fetch at all.
+    let inline = host
+        .clone()
+        .with_variable("jwt_jwks_url", "")
+        .with_variable("jwt_jwks", &jwks(&[&keys().ec]));
+    assert_eq!(add_as(&inline, &token).status, 200);
+    assert_eq!(host.web().fetches(JWKS_URL), 2);
+}
+
+#[test]
+fn jwt_misconfiguration_fails_closed_naming_the_variable() {
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (&[("jwt_jwks_url", JWKS_URL)], "`jwt_issuer`"),
+        (&[("jwt_issuer", ISSUER)], "`jwt_jwks_url`"),
+        (
+            &[("jwt_issuer", ISSUER), ("jwt_jwks_url", "issuer.test/jwks")],
+            "`jwt_jwks_url`",
+        ),
+        (
+            &[("jwt_issuer", ISSUER), ("jwt_jwks", "{not json")],
+            "`jwt_jwks`",
+        ),
+        (
+            &[("jwt_issuer", ISSUER), ("jwt_hs256_secret", "tiny-s3cret")],
+            "`jwt_hs256_secret`",
+        ),
+    ];
+    for (variables, named) in cases {
+        let mut host = host().with_variable("auth_mode", "jwt");
+        for (name, value) in variables {
+            host = host.with_variable(name, value);
+        }
+        let reply = add_as(&host, "whatever");
+        assert_eq!(reply.status, 500, "{variables:?}");
+        let description = reply.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(description.contains(named), "{description}");
+        assert!(
+            !description.contains("tiny-s3cret"),
+            "secrets are not echoed"
+        );
+    }
+}
+
+// --- scopes -------------------------------------------------------------------------------
+
+#[test]
+fn tools_list_shows_only_what_the_token_may_call() {
+    let host = jwt_host();
+    let rsa = &keys().rsa;
+    let list = |scope: &str| {
+        modern_as(
+            &host,
+            &bearer_of(&rsa.sign(&claims("alice", scope))),
+            "tools/list",
+            json!({}),
+        )
+        .json()
+    };
+    let without = list("");
+    assert_schema("2026-07-28", "ListToolsResultResponse", &without);
+    let names: Vec<&str> = without["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["add"]);
+    assert_eq!(
+        without["result"]["cacheScope"], "private",
+        "lists differ per caller"
+    );
+    let with = list("token:read other");
+    assert_eq!(with["result"]["tools"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_call_without_its_scope_is_403_naming_the_scope() {
+    let host = jwt_host();
+    let token = keys().rsa.sign(&claims("alice", ""));
+    let reply = modern_as(
+        &host,
+        &bearer_of(&token),
+        "tools/call",
+        json!({"name": "getToken", "arguments": {}}),
+    );
+    assert_eq!(reply.status, 403);
+    assert_eq!(
+        reply.header("www-authenticate"),
+        Some("Bearer realm=\"mcp\", resource_metadata=\"http://mcp.test/.well-known/oauth-protected-resource\", error=\"insufficient_scope\", error_description=\"This call needs the scope token:read.\", scope=\"token:read\"")
+    );
+    let body = reply.json();
+    assert_schema("2026-07-28", "JSONRPCErrorResponse", &body);
+    assert_eq!(body["id"], 7);
+    assert_eq!(
+        body["error"]["data"]["requiredScopes"],
+        json!(["token:read"])
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("token:read"));
+
+    let granted = keys().rsa.sign(&claims("alice", "token:read"));
+    let reply = modern_as(
+        &host,
+        &bearer_of(&granted),
+        "tools/call",
+        json!({"name": "getToken", "arguments": {}}),
+    );
+    assert_eq!(
+        reply.json()["result"]["content"][0]["text"],
+        format!("User's token: Bearer {granted}")
+    );
+
+    // Scopes are configurable per tool.
+    let strict = host
+        .clone()
+        .with_variable("tool_scopes", "add=math getToken=token:read");
+    assert_eq!(add_as(&strict, &granted).status, 403);
+    let bad = host.clone().with_variable("tool_scopes", "subtract=math");
+    assert_eq!(add_as(&bad, &granted).status, 500);
+}
+
+#[test]
+fn passthrough_checks_no_scopes() {
+    let host = host();
+    let reply = modern(
+        &host,
+        "tools/call",
+        json!({"name": "getToken", "arguments": {}}),
+    );
+    assert_eq!(reply.status, 200);
+}
+
+#[test]
+fn sessions_follow_the_subject_not_the_token() {
+    let host = jwt_host();
+    let rsa = &keys().rsa;
+    let first = rsa.sign(&claims("alice", "token:read"));
+    let init = post_as(
+        &host,
+        &bearer_of(&first),
+        &[],
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}),
+    );
+    let session = init.header("mcp-session-id").unwrap().to_string();
+    let ping = |token: &str| {
+        post_as(
+            &host,
+            &bearer_of(token),
+            &[("mcp-session-id", &session)],
+            &json!({"jsonrpc": "2.0", "id": 2, "method": "ping"}),
+        )
+        .status
+    };
+    // A refreshed token of the same subject continues the session.
+    let mut refreshed = claims("alice", "token:read");
+    refreshed["exp"] = json!(NOW + 7200);
+    assert_eq!(ping(&rsa.sign(&refreshed)), 200);
+    // Another subject, even with a valid token, does not.
+    assert_eq!(ping(&rsa.sign(&claims("bob", "token:read"))), 404);
+    let logs = host.logs().join("\n");
+    assert!(logs.contains("\"principal\":\"alice\""));
+    assert!(!logs.contains(&first), "tokens never reach the log");
+}
+
+#[test]
+fn sse_refuses_a_call_without_its_scope_before_acknowledging_it() {
+    let store = MemoryStore::new();
+    let base = instance(&store)
+        .with_variable("auth_mode", "jwt")
+        .with_variable("jwt_issuer", ISSUER)
+        .with_variable("jwt_jwks", &jwks(&[&keys().rsa]));
+    let token = keys().rsa.sign(
+        &json!({"iss": ISSUER, "sub": "alice", "aud": "http://mcp.test", "exp": 4_000_000_000u64}),
+    );
+    let auth = bearer_of(&token);
+    let mut stream = Stream::open(base.clone(), "/sse", &[("authorization", &auth)]);
+    let endpoint = stream
+        .next_event(std::time::Duration::from_secs(5))
+        .unwrap()
+        .data;
+    let reply = send(&base, "POST", &endpoint, &[("authorization", &auth), ("content-type", "application/json")],
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "getToken", "arguments": {}}}).to_string().as_bytes());
+    assert_eq!(reply.status, 403);
+    assert!(reply
+        .header("www-authenticate")
+        .unwrap()
+        .contains("scope=\"token:read\""));
+    assert_eq!(reply.json()["id"], 3);
+    assert!(reply.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("token:read"));
+    stream.hang_up();
+}
+
+// --- metadata -----------------------------------------------------------------------------
+
+#[test]
+fn protected_resource_metadata_reflects_the_configuration() {
+    let host = jwt_host().with_variable("resource_documentation", "https://docs.example.com/mcp");
+    let doc = send(
+        &host,
+        "GET",
+        "/.well-known/oauth-protected-resource/mcp",
+        &[],
+        b"",
+    )
+    .json();
+    assert_eq!(doc["resource"], "http://mcp.test/mcp");
+    assert_eq!(doc["authorization_servers"], json!([ISSUER]));
+    assert_eq!(doc["scopes_supported"], json!(["token:read"]));
+    assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
+    assert_eq!(
+        doc["resource_documentation"],
+        "https://docs.example.com/mcp"
+    );
+
+    let passthrough = send(
+        &common::host(),
+        "GET",
+        "/.well-known/oauth-protected-resource",
+        &[],
+        b"",
+    )
+    .json();
+    assert!(
+        passthrough.get("scopes_supported").is_none(),
+        "not enforced, so not advertised"
+    );
+}
