@@ -1,6 +1,7 @@
 //! The protocol layer: JSON-RPC framing, revisions, MCP's types, and what each method does.
 //! It knows nothing of HTTP; the transport layer decides the revision and hands requests in.
 
+pub mod call;
 pub mod jsonrpc;
 pub mod model;
 pub mod server;
@@ -14,4 +15,6 @@ pub mod meta {
     pub const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
     pub const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
     pub const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+    pub const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+    pub const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
 }

@@ -20,13 +20,36 @@ pub struct Implementation {
 pub struct ServerCapabilities {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tools: Option<ListCapability>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourcesCapability>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompts: Option<ListCapability>,
+    /// `completion/complete` is answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completions: Option<Empty>,
+    /// The server sends `notifications/message`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logging: Option<Empty>,
 }
+
+/// `{}`.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Empty {}
 
 /// The capability object of a list feature.
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListCapability {
     /// Whether the server sends `notifications/*/list_changed`.
+    pub list_changed: bool,
+}
+
+/// `ServerCapabilities.resources`.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourcesCapability {
+    /// Clients may subscribe to updates of single resources.
+    pub subscribe: bool,
     pub list_changed: bool,
 }
 
@@ -81,6 +104,9 @@ pub struct Tool<'a> {
     pub description: &'a str,
     /// A JSON Schema object describing the arguments.
     pub input_schema: &'a RawValue,
+    /// JSON Schema of `structuredContent` (2025-06-18 on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<&'a RawValue>,
     /// Hints about the tool's behaviour (2025-03-26 on).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub annotations: Option<&'a ToolAnnotations>,
@@ -122,15 +148,143 @@ pub struct CallToolResult {
     pub structured_content: Option<Value>,
 }
 
-/// `ContentBlock`: one piece of a tool's output.
+/// `ContentBlock`: one piece of a tool's output or a prompt message.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[serde(tag = "type")]
 pub enum Content {
+    #[serde(rename = "text")]
     Text { text: String },
+    /// Base64 image data.
+    #[serde(rename = "image", rename_all = "camelCase")]
+    Image { data: String, mime_type: String },
+    /// Base64 audio data (2025-03-26 on).
+    #[serde(rename = "audio", rename_all = "camelCase")]
+    Audio { data: String, mime_type: String },
+    /// A resource's contents, inline.
+    #[serde(rename = "resource")]
+    Resource { resource: ResourceContents },
+    /// A pointer to a resource the client may read (2025-06-18 on).
+    #[serde(rename = "resource_link", rename_all = "camelCase")]
+    ResourceLink {
+        uri: String,
+        name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mime_type: Option<String>,
+    },
 }
 
 impl Content {
     pub fn text(text: impl Into<String>) -> Content {
         Content::Text { text: text.into() }
+    }
+}
+
+/// `TextResourceContents` / `BlobResourceContents`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ResourceContents {
+    #[serde(rename_all = "camelCase")]
+    Text {
+        uri: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mime_type: Option<String>,
+        text: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Blob {
+        uri: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mime_type: Option<String>,
+        /// Base64.
+        blob: String,
+    },
+}
+
+impl ResourceContents {
+    pub fn text(uri: &str, mime_type: &str, text: impl Into<String>) -> ResourceContents {
+        ResourceContents::Text {
+            uri: uri.to_string(),
+            mime_type: Some(mime_type.to_string()),
+            text: text.into(),
+        }
+    }
+
+    pub fn blob(uri: &str, mime_type: &str, base64: impl Into<String>) -> ResourceContents {
+        ResourceContents::Blob {
+            uri: uri.to_string(),
+            mime_type: Some(mime_type.to_string()),
+            blob: base64.into(),
+        }
+    }
+}
+
+/// `Resource`: a resource as `resources/list` shows it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resource<'a> {
+    pub uri: &'a str,
+    pub name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<&'a str>,
+    pub description: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<&'a str>,
+}
+
+/// `ResourceTemplate`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceTemplate<'a> {
+    pub uri_template: &'a str,
+    pub name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<&'a str>,
+    pub description: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<&'a str>,
+}
+
+/// `Prompt`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Prompt<'a> {
+    pub name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<&'a str>,
+    pub description: &'a str,
+    pub arguments: &'a [PromptArgument],
+}
+
+/// `PromptArgument`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PromptArgument {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub required: bool,
+}
+
+/// `PromptMessage`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PromptMessage {
+    pub role: Role,
+    pub content: Content,
+}
+
+/// `Role`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+impl PromptMessage {
+    pub fn user(content: Content) -> PromptMessage {
+        PromptMessage {
+            role: Role::User,
+            content,
+        }
     }
 }
