@@ -24,7 +24,8 @@ pub const AUTH_MODE: Variable = Variable {
     default: "passthrough",
     description: "Who gets in. `passthrough`: any well-formed bearer token is accepted \
                   (the demo's behaviour; never for production). `static`: the tokens in \
-                  `static_tokens`. `jwt`: JWTs signed by `jwt_issuer`.",
+                  `static_tokens`. `jwt`: JWTs signed by `jwt_issuer`. `none`: no \
+                  authentication at all, for conformance test suites only.",
     secret: false,
 };
 pub const STATIC_TOKENS: Variable = Variable {
@@ -104,11 +105,42 @@ pub const RESOURCE_DOCUMENTATION: Variable = Variable {
                   resource metadata.",
     secret: false,
 };
+pub const STATE_SECRET: Variable = Variable {
+    name: "state_secret",
+    default: "",
+    description: "Signs the requestState of 2026-07-28 input rounds. Empty: a random key \
+                  kept in the shared store (the portable build then cannot sign). A secret.",
+    secret: true,
+};
+pub const CONFORMANCE_FIXTURES: Variable = Variable {
+    name: "conformance_fixtures",
+    default: "off",
+    description: "`on` adds the tools, resources and prompts the official MCP conformance \
+                  suite calls (test_simple_text, test://static-text, …). For testing only.",
+    secret: false,
+};
 pub const PUBLIC_URL: Variable = Variable {
     name: "public_url",
     default: "",
     description: "The origin clients use to reach this server (`https://mcp.example.com`), \
                   when a proxy in front changes it. Empty: taken from each request.",
+    secret: false,
+};
+pub const ALLOWED_HOSTS: Variable = Variable {
+    name: "allowed_hosts",
+    default: "",
+    description: "Host names (optionally host:port) the MCP endpoints answer to in passthrough \
+                  and none modes, comma-separated; `*` for any. Always allowed: localhost, \
+                  127.0.0.1, [::1] and public_url's host. Guards local servers against DNS \
+                  rebinding.",
+    secret: false,
+};
+pub const ALLOWED_ORIGINS: Variable = Variable {
+    name: "allowed_origins",
+    default: "",
+    description: "Browser origins (`https://app.example.com`) allowed to call the MCP \
+                  endpoints, comma-separated; `*` for any. Always allowed: localhost origins \
+                  and public_url.",
     secret: false,
 };
 pub const AUTHORIZATION_SERVERS: Variable = Variable {
@@ -159,7 +191,11 @@ pub const VARIABLES: &[&Variable] = &[
     &JWKS_CACHE_SECONDS,
     &TOOL_SCOPES,
     &RESOURCE_DOCUMENTATION,
+    &STATE_SECRET,
+    &CONFORMANCE_FIXTURES,
     &PUBLIC_URL,
+    &ALLOWED_HOSTS,
+    &ALLOWED_ORIGINS,
     &AUTHORIZATION_SERVERS,
     &MAX_BODY_BYTES,
     &PAGE_SIZE,
@@ -188,6 +224,8 @@ pub enum AuthMode {
     Static(Vec<StaticToken>),
     /// JWTs signed by the configured issuer.
     Jwt(JwtSettings),
+    /// No authentication at all: for test suites that send no token. Never the default.
+    None,
 }
 
 impl AuthMode {
@@ -196,6 +234,7 @@ impl AuthMode {
             AuthMode::Passthrough => "passthrough",
             AuthMode::Static(_) => "static",
             AuthMode::Jwt(_) => "jwt",
+            AuthMode::None => "none",
         }
     }
 }
@@ -256,6 +295,10 @@ pub struct Settings {
     pub auth_mode: AuthMode,
     /// `scheme://host[:port]` without a trailing slash.
     pub public_url: Option<String>,
+    /// Extra `Host` values the MCP endpoints accept (`*`: any), lower-cased.
+    pub allowed_hosts: Vec<String>,
+    /// Extra `Origin` values the MCP endpoints accept (`*`: any), lower-cased.
+    pub allowed_origins: Vec<String>,
     pub authorization_servers: Vec<String>,
     pub max_body_bytes: usize,
     pub page_size: usize,
@@ -264,6 +307,10 @@ pub struct Settings {
     /// Scopes each tool requires, in tool order; enforced outside `passthrough` mode.
     pub tool_scopes: Vec<(String, Vec<String>)>,
     pub resource_documentation: Option<String>,
+    /// Key for `requestState` signatures, when configured.
+    pub state_secret: Option<Vec<u8>>,
+    /// Whether the conformance fixtures are on.
+    pub fixtures: bool,
 }
 
 /// A variable that could not be read or has a wrong value.
@@ -303,10 +350,13 @@ impl Settings {
             "passthrough" => AuthMode::Passthrough,
             "static" => AuthMode::Static(static_tokens(&read(host, &STATIC_TOKENS)?)?),
             "jwt" => AuthMode::Jwt(jwt_settings(host)?),
+            "none" => AuthMode::None,
             other => {
                 return Err(problem(
                     &AUTH_MODE,
-                    format!("unknown mode {other:?}; expected `passthrough`, `static` or `jwt`"),
+                    format!(
+                        "unknown mode {other:?}; expected `passthrough`, `static`, `jwt` or `none`"
+                    ),
                 ))
             }
         };
@@ -314,12 +364,30 @@ impl Settings {
             "" => None,
             url => Some(parse_origin(url).map_err(|p| problem(&PUBLIC_URL, p))?),
         };
+        let list = |variable| -> Result<Vec<String>, ConfigError> {
+            Ok(split_list(&read(host, variable)?)
+                .map(|s| s.trim_end_matches('/').to_ascii_lowercase())
+                .collect())
+        };
+        let allowed_hosts = list(&ALLOWED_HOSTS)?;
+        let allowed_origins = list(&ALLOWED_ORIGINS)?;
+        if let Some(bad) = allowed_origins
+            .iter()
+            .find(|o| *o != "*" && !(o.starts_with("http://") || o.starts_with("https://")))
+        {
+            return Err(problem(
+                &ALLOWED_ORIGINS,
+                format!("{bad:?} is not an origin such as https://app.example.com"),
+            ));
+        }
         let authorization_servers = split_list(&read(host, &AUTHORIZATION_SERVERS)?)
             .map(|url| http_url(&AUTHORIZATION_SERVERS, url))
             .collect::<Result<_, _>>()?;
         Ok(Settings {
             auth_mode,
             public_url,
+            allowed_hosts,
+            allowed_origins,
             authorization_servers,
             max_body_bytes: positive(host, &MAX_BODY_BYTES)?,
             page_size: positive(host, &PAGE_SIZE)?,
@@ -330,6 +398,17 @@ impl Settings {
                 "" => None,
                 url => Some(http_url(&RESOURCE_DOCUMENTATION, url)?),
             },
+            state_secret: match read(host, &STATE_SECRET)? {
+                secret if secret.is_empty() => None,
+                secret if secret.len() < 32 => {
+                    return Err(problem(
+                        &STATE_SECRET,
+                        "must be at least 32 characters".into(),
+                    ))
+                }
+                secret => Some(secret.into_bytes()),
+            },
+            fixtures: switch(host, &CONFORMANCE_FIXTURES)?,
         })
     }
 }
@@ -509,7 +588,7 @@ fn tool_scopes(text: &str) -> Result<Vec<(String, Vec<String>)>, ConfigError> {
                 problem(&TOOL_SCOPES, format!("{entry:?} must look like tool=scope"))
             })?;
             let tool = tool.trim();
-            if crate::tools::find(tool).is_none() {
+            if crate::catalog::Catalog::new(true).tool(tool).is_none() {
                 return Err(problem(
                     &TOOL_SCOPES,
                     format!("there is no tool called {tool:?}"),
@@ -538,6 +617,18 @@ fn http_url(variable: &'static Variable, url: &str) -> Result<String, ConfigErro
         return Err(problem(variable, format!("{url:?} is not an http(s) URL")));
     }
     Ok(url.to_string())
+}
+
+/// `on`/`off` (also `true`/`false`, `1`/`0`).
+fn switch(host: &dyn Host, variable: &'static Variable) -> Result<bool, ConfigError> {
+    match read(host, variable)?.to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        other => Err(problem(
+            variable,
+            format!("expected on or off, got {other:?}"),
+        )),
+    }
 }
 
 /// A positive number of seconds, decimals allowed (`0.5`), as milliseconds.

@@ -7,7 +7,8 @@
 //! * [`auth`] turns an `Authorization` header into a [`auth::Principal`];
 //! * [`transport`] speaks Streamable HTTP (and, with a shared store, legacy HTTP+SSE);
 //! * [`protocol`] is JSON-RPC, the protocol revisions and what each MCP method does;
-//! * [`tools`] holds the tools, one file each;
+//! * [`tools`], [`resources`] and [`prompts`] hold what the server offers, one file each;
+//!   [`fixtures`] holds what the conformance suite calls, off by default;
 //! * [`host`] is everything the core needs from the machine, as traits, with the WASI
 //!   and Spin implementations for the component and an in-memory one for tests.
 //!
@@ -15,10 +16,14 @@
 //! `cargo test`.
 
 pub mod auth;
+pub mod catalog;
 pub mod config;
+pub mod fixtures;
 pub mod host;
 pub mod http;
+pub mod prompts;
 pub mod protocol;
+pub mod resources;
 pub mod tools;
 pub mod transport;
 pub mod web;

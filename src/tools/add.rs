@@ -3,8 +3,11 @@
 
 use serde_json::Value;
 
-use super::{Invocation, Outcome, ToolDef};
-use crate::protocol::model::{Content, ToolAnnotations};
+use serde_json::Map;
+
+use super::{Outcome, ToolDef, ToolOutput};
+use crate::protocol::call::{Call, Stop};
+use crate::protocol::model::ToolAnnotations;
 
 pub const TOOL: ToolDef = ToolDef {
     name: "add",
@@ -20,6 +23,7 @@ pub const TOOL: ToolDef = ToolDef {
         "required": ["a", "b"],
         "additionalProperties": false
     }"#,
+    output_schema: None,
     annotations: ToolAnnotations {
         read_only_hint: true,
         idempotent_hint: true,
@@ -28,12 +32,12 @@ pub const TOOL: ToolDef = ToolDef {
     run,
 };
 
-fn run(call: &Invocation) -> Outcome {
-    let number = |name: &str| call.arguments.get(name).and_then(Value::as_f64);
+fn run(arguments: &Map<String, Value>, _: &mut Call) -> Outcome {
+    let number = |name: &str| arguments.get(name).and_then(Value::as_f64);
     match (number("a"), number("b")) {
-        (Some(a), Some(b)) => Ok(vec![Content::text(js_number_to_string(a + b))]),
+        (Some(a), Some(b)) => Ok(ToolOutput::text(js_number_to_string(a + b))),
         // The schema check already guarantees both; this keeps a broken schema visible.
-        _ => Err("add needs two numbers, a and b".into()),
+        _ => Err(Stop::Failed("add needs two numbers, a and b".into())),
     }
 }
 

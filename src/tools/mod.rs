@@ -2,10 +2,11 @@
 
 use serde_json::{Map, Value};
 
-use crate::auth::Principal;
+use crate::protocol::call::{Call, Stop};
 use crate::protocol::model::{Content, ToolAnnotations};
 
 mod add;
+mod countdown;
 mod get_token;
 pub mod schema;
 
@@ -20,25 +21,47 @@ pub struct ToolDef {
     /// JSON Schema of the arguments object, as JSON text. Only the keywords
     /// [`schema`] checks may appear (a test holds every tool to that).
     pub input_schema: &'static str,
+    /// JSON Schema of the result's `structuredContent`, when the tool returns one.
+    pub output_schema: Option<&'static str>,
     pub annotations: ToolAnnotations,
     /// Runs the tool on arguments that already passed `input_schema`.
-    pub run: fn(&Invocation) -> Outcome,
+    pub run: fn(&Map<String, Value>, &mut Call) -> Outcome,
 }
 
-/// One call of a tool.
-pub struct Invocation<'a> {
-    pub arguments: &'a Map<String, Value>,
-    pub principal: &'a Principal,
+/// What a tool produced. A `Stop` ends it early: cancelled, waiting for input, or failed
+/// (a failure becomes a result with `isError: true`, never a protocol error).
+pub type Outcome = Result<ToolOutput, Stop>;
+
+/// A tool's result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolOutput {
+    pub content: Vec<Content>,
+    /// Conforms to the tool's `output_schema`.
+    pub structured: Option<Value>,
+    /// The tool ran and failed; the content says why, for the model.
+    pub is_error: bool,
 }
 
-/// What a tool produced, or — as `Err` — why it failed, in words for the model.
-/// A failure becomes a result with `isError: true`, never a protocol error.
-pub type Outcome = Result<Vec<Content>, String>;
+impl ToolOutput {
+    pub fn text(text: impl Into<String>) -> ToolOutput {
+        ToolOutput::content(vec![Content::text(text)])
+    }
 
-/// Every tool, in the order `tools/list` shows them.
-pub const REGISTRY: &[&ToolDef] = &[&add::TOOL, &get_token::TOOL];
+    pub fn content(content: Vec<Content>) -> ToolOutput {
+        ToolOutput {
+            content,
+            structured: None,
+            is_error: false,
+        }
+    }
 
-/// The tool called `name`.
-pub fn find(name: &str) -> Option<&'static ToolDef> {
-    REGISTRY.iter().copied().find(|tool| tool.name == name)
+    pub fn error(text: impl Into<String>) -> ToolOutput {
+        ToolOutput {
+            is_error: true,
+            ..ToolOutput::text(text)
+        }
+    }
 }
+
+/// The user-facing tools, in the order `tools/list` shows them.
+pub const REGISTRY: &[&ToolDef] = &[&add::TOOL, &get_token::TOOL, &countdown::TOOL];

@@ -4,6 +4,8 @@
 //! Only the JSON Schema keywords in [`KEYWORDS`] are understood. That is deliberate: the
 //! schemas are this server's own, and a test checks each of them with
 //! [`check_keywords`], so a schema can never silently use a keyword that goes unchecked.
+//! References are local only (`#/$defs/name`), as the 2026-07-28 revision requires of
+//! implementations: nothing is ever fetched.
 
 use serde_json::{Map, Value};
 
@@ -21,57 +23,261 @@ pub const KEYWORDS: &[&str] = &[
     "maximum",
     "minLength",
     "maxLength",
+    "$ref",
+    "$defs",
+    "definitions",
+    "const",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+    "if",
+    "then",
+    "else",
     // Annotations: no effect on validation.
+    "$anchor",
     "$schema",
     "title",
     "description",
     "default",
     "examples",
+    // Streamable HTTP: mirror this argument into an Mcp-Param header (2026-07-28).
+    "x-mcp-header",
 ];
+
+/// Nested `$ref`s and composition keywords followed before giving up: a schema that refers
+/// to itself forever, or nests to exhaust the validator (2026-07-28 asks for such bounds).
+const MAX_DEPTH: usize = 32;
 
 /// Validates `instance` against `schema`; `path` names the instance in the message.
 pub fn validate(schema: &Value, instance: &Value, path: &str) -> Result<(), String> {
-    let Value::Object(schema) = schema else {
-        // `true` accepts everything, `false` nothing (JSON Schema boolean schemas).
-        return match schema {
-            Value::Bool(false) => Err(format!("{path}: no value is allowed here")),
-            _ => Ok(()),
-        };
+    Validator {
+        root: schema,
+        depth: 0,
+    }
+    .validate(schema, instance, path)
+}
+
+/// Validates a tool's arguments (the instance root) against its input schema, without
+/// copying them into a JSON value first.
+pub fn validate_root(schema: &Value, arguments: &Map<String, Value>) -> Result<(), String> {
+    let validator = Validator {
+        root: schema,
+        depth: 0,
     };
-    if let Some(expected) = schema.get("type") {
-        check_type(expected, instance, path)?;
-    }
-    if let Some(Value::Array(allowed)) = schema.get("enum") {
-        if !allowed.iter().any(|a| same_value(a, instance)) {
-            return Err(format!(
-                "{path}: must be one of {}, got {instance}",
-                Value::Array(allowed.clone())
-            ));
+    let (schema, inner) = validator.resolve(schema)?;
+    match schema {
+        Value::Object(map) => {
+            if let Some(expected) = map.get("type") {
+                if !names(expected).contains(&"object") {
+                    return Err("arguments: the tool's schema does not describe an object".into());
+                }
+            }
+            if ["allOf", "anyOf", "oneOf", "not", "if"]
+                .iter()
+                .any(|k| map.contains_key(*k))
+            {
+                // Rare: the composition checks take the arguments as one JSON value.
+                inner.check_composition(map, &Value::Object(arguments.clone()), "arguments")?;
+            }
+            inner.check_object(map, arguments, "arguments")
         }
+        Value::Bool(false) => Err("arguments: no value is allowed here".into()),
+        _ => Ok(()),
     }
-    match instance {
-        Value::Number(n) => check_number(schema, n.as_f64().unwrap_or(f64::NAN), path)?,
-        Value::String(s) => check_length(schema, s.chars().count(), path)?,
-        Value::Object(object) => check_object(schema, object, path)?,
-        Value::Array(items) => {
-            if let Some(item_schema) = schema.get("items") {
-                for (i, item) in items.iter().enumerate() {
-                    validate(item_schema, item, &format!("{path}[{i}]"))?;
+}
+
+struct Validator<'s> {
+    root: &'s Value,
+    depth: usize,
+}
+
+impl<'s> Validator<'s> {
+    /// Follows `schema`'s `$ref` (and the target's, and so on), if it has one.
+    fn resolve(&self, mut schema: &'s Value) -> Result<(&'s Value, Validator<'s>), String> {
+        let mut depth = self.depth;
+        while let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+            if depth >= MAX_DEPTH {
+                return Err(format!("the schema nests deeper than {MAX_DEPTH} levels"));
+            }
+            schema = reference
+                .strip_prefix('#')
+                .and_then(|pointer| self.root.pointer(pointer))
+                .ok_or_else(|| {
+                    format!("schema reference {reference:?} is not a local definition")
+                })?;
+            depth += 1;
+        }
+        Ok((
+            schema,
+            Validator {
+                root: self.root,
+                depth,
+            },
+        ))
+    }
+
+    fn validate(&self, schema: &'s Value, instance: &Value, path: &str) -> Result<(), String> {
+        let (schema, inner) = self.resolve(schema)?;
+        let Value::Object(schema) = schema else {
+            // `true` accepts everything, `false` nothing (JSON Schema boolean schemas).
+            return match schema {
+                Value::Bool(false) => Err(format!("{path}: no value is allowed here")),
+                _ => Ok(()),
+            };
+        };
+        if let Some(expected) = schema.get("type") {
+            check_type(expected, instance, path)?;
+        }
+        if let Some(Value::Array(allowed)) = schema.get("enum") {
+            if !allowed.iter().any(|a| same_value(a, instance)) {
+                return Err(format!(
+                    "{path}: must be one of {}, got {instance}",
+                    Value::Array(allowed.clone())
+                ));
+            }
+        }
+        if let Some(expected) = schema.get("const") {
+            if !same_value(expected, instance) {
+                return Err(format!("{path}: must be {expected}, got {instance}"));
+            }
+        }
+        inner.check_composition(schema, instance, path)?;
+        match instance {
+            Value::Number(n) => check_number(schema, n.as_f64().unwrap_or(f64::NAN), path)?,
+            Value::String(s) => check_length(schema, s.chars().count(), path)?,
+            Value::Object(object) => inner.check_object(schema, object, path)?,
+            Value::Array(items) => {
+                if let Some(item_schema) = schema.get("items") {
+                    for (i, item) in items.iter().enumerate() {
+                        inner.validate(item_schema, item, &format!("{path}[{i}]"))?;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A validator one level deeper, for subschemas.
+    fn nested(&self) -> Result<Validator<'s>, String> {
+        if self.depth >= MAX_DEPTH {
+            return Err(format!("the schema nests deeper than {MAX_DEPTH} levels"));
+        }
+        Ok(Validator {
+            root: self.root,
+            depth: self.depth + 1,
+        })
+    }
+
+    /// `allOf`, `anyOf`, `oneOf`, `not`, `if`/`then`/`else`.
+    fn check_composition(
+        &self,
+        schema: &'s Map<String, Value>,
+        instance: &Value,
+        path: &str,
+    ) -> Result<(), String> {
+        let list = |keyword: &str| schema.get(keyword).and_then(Value::as_array);
+        let sub = self.nested()?;
+        if let Some(all) = list("allOf") {
+            for part in all {
+                sub.validate(part, instance, path)?;
+            }
+        }
+        if let Some(any) = list("anyOf") {
+            let mut first = None;
+            if !any
+                .iter()
+                .any(|part| match sub.validate(part, instance, path) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        first.get_or_insert(e);
+                        false
+                    }
+                })
+            {
+                return Err(format!(
+                    "{path}: matches none of the allowed forms (anyOf); the first says: {}",
+                    first.unwrap_or_default()
+                ));
+            }
+        }
+        if let Some(one) = list("oneOf") {
+            let matching = one
+                .iter()
+                .filter(|part| sub.validate(part, instance, path).is_ok())
+                .count();
+            if matching != 1 {
+                return Err(format!("{path}: must match exactly one of the allowed forms (oneOf), matches {matching}"));
+            }
+        }
+        if let Some(not) = schema.get("not") {
+            if sub.validate(not, instance, path).is_ok() {
+                return Err(format!("{path}: matches a form that is not allowed (not)"));
+            }
+        }
+        if let Some(condition) = schema.get("if") {
+            let branch = if sub.validate(condition, instance, path).is_ok() {
+                "then"
+            } else {
+                "else"
+            };
+            if let Some(consequence) = schema.get(branch) {
+                sub.validate(consequence, instance, path)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_object(
+        &self,
+        schema: &'s Map<String, Value>,
+        object: &Map<String, Value>,
+        path: &str,
+    ) -> Result<(), String> {
+        let properties = schema.get("properties").and_then(Value::as_object);
+        if let Some(Value::Array(required)) = schema.get("required") {
+            for name in required.iter().filter_map(Value::as_str) {
+                if !object.contains_key(name) {
+                    return Err(format!("{path}: missing required property {name:?}"));
                 }
             }
         }
-        _ => {}
+        for (name, value) in object {
+            let child = format!("{path}.{name}");
+            match properties.and_then(|p| p.get(name)) {
+                Some(property_schema) => self.validate(property_schema, value, &child)?,
+                None => match schema.get("additionalProperties") {
+                    Some(Value::Bool(false)) => {
+                        let known = properties
+                            .map(|p| p.keys().map(String::as_str).collect::<Vec<_>>().join(", "))
+                            .unwrap_or_default();
+                        return Err(if known.is_empty() {
+                            format!("{path}: unexpected property {name:?}; this tool takes no arguments")
+                        } else {
+                            format!("{path}: unexpected property {name:?}; expected only {known}")
+                        });
+                    }
+                    Some(additional) => self.validate(additional, value, &child)?,
+                    None => {}
+                },
+            }
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+fn names(expected: &Value) -> Vec<&str> {
+    match expected {
+        Value::String(name) => vec![name.as_str()],
+        Value::Array(names) => names.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn check_type(expected: &Value, instance: &Value, path: &str) -> Result<(), String> {
-    let names: Vec<&str> = match expected {
-        Value::String(name) => vec![name.as_str()],
-        Value::Array(names) => names.iter().filter_map(Value::as_str).collect(),
-        _ => return Ok(()),
-    };
-    if names.iter().any(|name| has_type(name, instance)) {
+    let names = names(expected);
+    if names.is_empty() || names.iter().any(|name| has_type(name, instance)) {
         return Ok(());
     }
     let wanted = names
@@ -148,44 +354,6 @@ fn check_length(schema: &Map<String, Value>, len: usize, path: &str) -> Result<(
     Ok(())
 }
 
-fn check_object(
-    schema: &Map<String, Value>,
-    object: &Map<String, Value>,
-    path: &str,
-) -> Result<(), String> {
-    let properties = schema.get("properties").and_then(Value::as_object);
-    if let Some(Value::Array(required)) = schema.get("required") {
-        for name in required.iter().filter_map(Value::as_str) {
-            if !object.contains_key(name) {
-                return Err(format!("{path}: missing required property {name:?}"));
-            }
-        }
-    }
-    for (name, value) in object {
-        let child = format!("{path}.{name}");
-        match properties.and_then(|p| p.get(name)) {
-            Some(property_schema) => validate(property_schema, value, &child)?,
-            None => {
-                match schema.get("additionalProperties") {
-                    Some(Value::Bool(false)) => {
-                        let known = properties
-                            .map(|p| p.keys().map(String::as_str).collect::<Vec<_>>().join(", "))
-                            .unwrap_or_default();
-                        return Err(if known.is_empty() {
-                            format!("{path}: unexpected property {name:?}; this tool takes no arguments")
-                        } else {
-                            format!("{path}: unexpected property {name:?}; expected only {known}")
-                        });
-                    }
-                    Some(additional) => validate(additional, value, &child)?,
-                    None => {}
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Errs with the first keyword in `schema` (at any depth) that [`validate`] does not know.
 pub fn check_keywords(schema: &Value, path: &str) -> Result<(), String> {
     let Value::Object(schema) = schema else {
@@ -196,13 +364,18 @@ pub fn check_keywords(schema: &Value, path: &str) -> Result<(), String> {
             return Err(format!("{path}: unsupported keyword {keyword:?}"));
         }
         match keyword.as_str() {
-            "properties" => {
+            "properties" | "$defs" | "definitions" => {
                 for (name, sub) in value.as_object().into_iter().flatten() {
-                    check_keywords(sub, &format!("{path}.properties.{name}"))?;
+                    check_keywords(sub, &format!("{path}.{keyword}.{name}"))?;
                 }
             }
-            "items" | "additionalProperties" => {
+            "items" | "additionalProperties" | "not" | "if" | "then" | "else" => {
                 check_keywords(value, &format!("{path}.{keyword}"))?
+            }
+            "allOf" | "anyOf" | "oneOf" => {
+                for (i, sub) in value.as_array().into_iter().flatten().enumerate() {
+                    check_keywords(sub, &format!("{path}.{keyword}[{i}]"))?;
+                }
             }
             _ => {}
         }

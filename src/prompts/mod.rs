@@ -1,0 +1,26 @@
+//! Prompts: message templates a client offers its user (as slash commands, for example).
+//! One file per prompt plus one line in [`REGISTRY`].
+
+use serde_json::{Map, Value};
+
+use crate::protocol::call::{Call, Stop};
+use crate::protocol::model::{PromptArgument, PromptMessage};
+
+mod use_tool;
+
+/// What a prompt produces: its messages, or why it stopped.
+pub type Messages = Result<Vec<PromptMessage>, Stop>;
+
+/// A prompt's definition and its code.
+pub struct PromptDef {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub arguments: &'static [PromptArgument],
+    /// The messages for `arguments` (all required ones present, all strings).
+    pub get: fn(&mut Call, &Map<String, Value>) -> Messages,
+    /// Suggested values for `argument` starting with `prefix` (`completion/complete`).
+    pub complete: fn(argument: &str, prefix: &str) -> Vec<String>,
+}
+
+pub const REGISTRY: &[&PromptDef] = &[&use_tool::PROMPT];
