@@ -44,7 +44,7 @@ pub fn document(settings: &Settings, origin: &str, resource_path: &str) -> Respo
     }
     // Scopes mean something only where they are enforced.
     let mut scopes_supported: Vec<&str> = match settings.auth_mode {
-        AuthMode::Passthrough => Vec::new(),
+        AuthMode::Passthrough | AuthMode::None => Vec::new(),
         _ => settings
             .tool_scopes
             .iter()

@@ -3,9 +3,15 @@
 
 use std::io::Read;
 
-use crate::http::{Request, Response};
-use crate::protocol::jsonrpc::{self, RequestId, RpcError};
+use serde_json::Value;
 
+use crate::host::{KeyValue, ResponseSink, StoreError};
+use crate::http::{Request, Response};
+use crate::protocol::call::{Emitter, SessionLink, Stop};
+use crate::protocol::jsonrpc::{self, Message, RequestId, RpcError};
+
+pub mod events;
+pub mod listen;
 pub mod outbox;
 pub mod session;
 pub mod sse;
@@ -118,4 +124,102 @@ pub fn read_body(request: &mut Request, limit: usize) -> Result<Vec<u8>, BodyErr
         return Err(BodyError::TooLarge(limit));
     }
     Ok(body)
+}
+
+/// A request's response that turns into an event stream the moment the request sends the
+/// client something before its result (progress, a log message, a server→client
+/// request). Until then nothing is sent, so a quick answer stays a plain JSON response.
+pub struct ResponseStream<'s> {
+    sink: &'s mut dyn ResponseSink,
+    streaming: bool,
+}
+
+impl<'s> ResponseStream<'s> {
+    pub fn new(sink: &'s mut dyn ResponseSink) -> ResponseStream<'s> {
+        ResponseStream {
+            sink,
+            streaming: false,
+        }
+    }
+
+    /// Sends the final message: as the stream's last event, or as `response` when no
+    /// stream was opened.
+    pub fn finish(self, frame: &Value, response: Response) -> Option<Response> {
+        if self.streaming {
+            let _ = self.sink.body(&stream::event(
+                None,
+                "message",
+                frame.to_string().as_bytes(),
+            ));
+            None
+        } else {
+            Some(response)
+        }
+    }
+}
+
+impl Emitter for ResponseStream<'_> {
+    fn send(&mut self, message: &Value) -> Result<(), Stop> {
+        if !self.streaming {
+            self.sink
+                .head(200, &stream::headers())
+                .map_err(|_| Stop::Cancelled)?;
+            self.streaming = true;
+        }
+        // A write that fails means the client closed the stream: in 2026-07-28 that is
+        // the cancellation of the request.
+        self.sink
+            .body(&stream::event(
+                None,
+                "message",
+                message.to_string().as_bytes(),
+            ))
+            .map_err(|_| Stop::Cancelled)
+    }
+}
+
+/// Sends a call's messages through a session's outbox (the HTTP+SSE transport).
+pub struct OutboxEmitter<'a>(pub outbox::Outbox<'a>);
+
+impl Emitter for OutboxEmitter<'_> {
+    fn send(&mut self, message: &Value) -> Result<(), Stop> {
+        self.0
+            .push(message.to_string().as_bytes())
+            .map(|_| ())
+            .map_err(|e| Stop::Failed(e.to_string()))
+    }
+}
+
+/// What a legacy client's non-request message means for its session: an answer to a
+/// server→client request is left where the waiting call will find it; a cancellation is
+/// recorded where the running call will notice it.
+pub fn record_client_message(
+    store: &dyn KeyValue,
+    link: &SessionLink,
+    message: &Message,
+) -> Result<(), StoreError> {
+    match message {
+        Message::Response {
+            id: RequestId::String(id),
+            outcome,
+        } if id.starts_with("s-") => {
+            let reply = match outcome {
+                Ok(result) => serde_json::json!({"result": result}),
+                Err(error) => serde_json::json!({"error": error}),
+            };
+            store.set(&link.reply_key(id), reply.to_string().as_bytes())
+        }
+        Message::Notification(n) if n.method == "notifications/cancelled" => {
+            match n
+                .params
+                .get("requestId")
+                .cloned()
+                .and_then(|id| serde_json::from_value::<RequestId>(id).ok())
+            {
+                Some(id) => store.set(&link.cancel_key(&id), b"1"),
+                None => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
 }

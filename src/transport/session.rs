@@ -67,6 +67,15 @@ pub struct Session {
     pub revision: String,
     /// Unix milliseconds after which the session is gone.
     pub expires_at: u64,
+    /// The capabilities the client declared at `initialize`.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub capabilities: serde_json::Value,
+    /// The level `logging/setLevel` chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+    /// Resources subscribed to with `resources/subscribe`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions: Vec<String>,
 }
 
 impl Session {
@@ -99,12 +108,13 @@ impl<'a> Sessions<'a> {
         }
     }
 
-    /// Starts a session for `principal`.
+    /// Starts a session for `principal`, remembering what the client can do.
     pub fn create(
         &self,
         kind: Kind,
         principal: &Principal,
         revision: Revision,
+        capabilities: serde_json::Value,
     ) -> Result<(SessionId, Session), StoreError> {
         let id = SessionId::generate(self.host);
         let session = Session {
@@ -112,6 +122,9 @@ impl<'a> Sessions<'a> {
             principal: principal.id.clone(),
             revision: revision.as_str().to_string(),
             expires_at: self.host.now_unix_ms() + self.ttl_ms,
+            capabilities,
+            log_level: None,
+            subscriptions: Vec::new(),
         };
         self.save(&id, &session)?;
         Ok((id, session))
@@ -156,8 +169,13 @@ impl<'a> Sessions<'a> {
             .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
     }
 
-    /// Ends a session: its record and everything in its outbox.
+    /// Ends a session: its record, its resource subscriptions, everything in its outbox.
     pub fn end(&self, id: &SessionId) -> Result<(), StoreError> {
+        if let Some(session) = self.read(id)? {
+            for uri in &session.subscriptions {
+                super::events::unsubscribe(self.store, id, uri)?;
+            }
+        }
         self.store.delete(&key(id))?;
         Outbox::new(self.store, id).clear()
     }

@@ -9,13 +9,17 @@
 use super::outbox::Outbox;
 use super::session::{Kind, SessionId, Sessions};
 use super::stream::{self, Framing, Stream};
-use super::{accepts, insufficient_scope, is_json, read_body, rpc_error, Trace};
+use super::{
+    accepts, insufficient_scope, is_json, read_body, record_client_message, rpc_error,
+    OutboxEmitter, Trace,
+};
 use crate::auth::Principal;
 use crate::config::Settings;
 use crate::host::{Host, KeyValue, ResponseSink};
 use crate::http::{Request, Response};
+use crate::protocol::call::SessionLink;
 use crate::protocol::jsonrpc::{self, Message, Payload, RpcError};
-use crate::protocol::server::{self, Exchange};
+use crate::protocol::server::{self, Exchange, REQUEST_CANCELLED};
 use crate::protocol::Revision;
 
 /// JSON-RPC code of "no such session" (from the implementation-defined range).
@@ -40,7 +44,12 @@ pub fn open(
         ));
     }
     let sessions = Sessions::new(host, store, settings.session_ttl_ms);
-    let id = match sessions.create(Kind::Sse, principal, Revision::V2024_11_05) {
+    let id = match sessions.create(
+        Kind::Sse,
+        principal,
+        Revision::V2024_11_05,
+        serde_json::Value::Null,
+    ) {
         Ok((id, _)) => id,
         Err(e) => return Some(store_failure(host, &e)),
     };
@@ -143,11 +152,17 @@ pub fn post(
         [_] => None,
         _ => Some("(batch)".into()),
     };
-    let exchange = Exchange {
-        revision,
-        principal,
-        settings,
+    let link = SessionLink {
+        store,
+        id: id.clone(),
     };
+    let exchange = Exchange::legacy(
+        host,
+        settings,
+        principal,
+        revision,
+        Some((link.clone(), session.clone())),
+    );
     for message in &messages {
         if let Ok(Message::Request(request)) = message {
             if let Err(error) = server::authorize(&exchange, request) {
@@ -164,18 +179,34 @@ pub fn post(
     for message in messages {
         let request = match message {
             Ok(Message::Request(request)) => request,
-            Ok(_) => continue,
+            Ok(other) => {
+                if let Err(e) = record_client_message(store, &link, &other) {
+                    host.log(&format!("sse: could not record a client message: {e}"));
+                }
+                continue;
+            }
             Err(rejected) => {
                 replies.push(jsonrpc::failure(rejected.id.as_ref(), &rejected.error));
                 continue;
             }
         };
-        let mut exchange_revision = revision;
+        let mut exchange = Exchange::legacy(
+            host,
+            settings,
+            principal,
+            revision,
+            Some((link.clone(), session.clone())),
+        );
         if request.method == "initialize" {
             match server::negotiate(&request.params) {
                 Ok(negotiated) => {
-                    exchange_revision = negotiated;
+                    exchange.revision = negotiated;
                     session.revision = negotiated.as_str().to_string();
+                    session.capabilities = request
+                        .params
+                        .get("capabilities")
+                        .cloned()
+                        .unwrap_or_default();
                     if let Err(e) = sessions.save(&id, &session) {
                         host.log(&format!(
                             "sse: could not record the negotiated revision: {e}"
@@ -188,12 +219,14 @@ pub fn post(
                 }
             }
         }
-        let exchange = Exchange {
-            revision: exchange_revision,
-            principal,
-            settings,
-        };
-        replies.push(server::reply(&exchange, &request));
+        // Progress, log messages and server→client requests go out on the stream as the
+        // call runs; the answer follows them.
+        let mut emitter = OutboxEmitter(Outbox::new(store, &id));
+        match server::handle(&exchange, &request, &mut emitter) {
+            Err(error) if error.code == REQUEST_CANCELLED => {}
+            Ok(result) => replies.push(jsonrpc::success(&request.id, &result)),
+            Err(error) => replies.push(jsonrpc::failure(Some(&request.id), &error)),
+        }
     }
     let outgoing = match (batched, replies.len()) {
         (_, 0) => return None,

@@ -7,6 +7,9 @@
 //! must present it afterwards, can open a server→client stream with `GET`, and end the
 //! session with `DELETE`. Without a store (the portable build) legacy requests are
 //! stateless too, at the revision their `MCP-Protocol-Version` header names.
+//!
+//! A request's answer is JSON, unless the call sends something before its result; then
+//! the response becomes an event stream (see [`ResponseStream`]).
 
 use serde_json::{Map, Value};
 
@@ -14,14 +17,19 @@ use super::outbox::Outbox;
 use super::session::{Kind, Session, SessionId, Sessions};
 use super::sse::{session_not_found, store_failure};
 use super::stream::{self, Framing, Stream};
-use super::{accepts, insufficient_scope, is_json, read_body, rpc_error, Trace};
+use super::{
+    accepts, insufficient_scope, is_json, listen, read_body, record_client_message, rpc_error,
+    ResponseStream, Trace,
+};
 use crate::auth::Principal;
+use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::host::{Host, ResponseSink};
 use crate::http::{Request, Response};
+use crate::protocol::call::{Discard, SessionLink};
 use crate::protocol::jsonrpc::{
     self, Message, Payload, Rejected, RpcError, INSUFFICIENT_SCOPE, METHOD_NOT_FOUND,
-    UNSUPPORTED_PROTOCOL_VERSION,
+    MISSING_REQUIRED_CLIENT_CAPABILITY, UNSUPPORTED_PROTOCOL_VERSION,
 };
 use crate::protocol::server::{self, Exchange};
 use crate::protocol::{meta, Revision};
@@ -42,29 +50,30 @@ pub fn post(
     principal: &Principal,
     origin: &str,
     request: &mut Request,
+    sink: &mut dyn ResponseSink,
     trace: &mut Trace,
-) -> Response {
+) -> Option<Response> {
     if !is_json(request) {
-        return rpc_error(
+        return Some(rpc_error(
             415,
             None,
             &RpcError::invalid_request(
                 "POST bodies must be JSON-RPC messages sent with Content-Type: application/json",
             ),
-        );
+        ));
     }
     if !(accepts(request, "application/json") && accepts(request, "text/event-stream")) {
-        return rpc_error(
+        return Some(rpc_error(
             406,
             None,
             &RpcError::invalid_request(
                 "the Accept header must allow both application/json and text/event-stream",
             ),
-        );
+        ));
     }
     let body = match read_body(request, settings.max_body_bytes) {
         Ok(body) => body,
-        Err(e) => return e.response(),
+        Err(e) => return Some(e.response()),
     };
     let post = Post {
         host,
@@ -76,15 +85,15 @@ pub fn post(
     };
     match jsonrpc::parse(&body) {
         Err(rejected) | Ok(Payload::Single(Err(rejected))) => {
-            rpc_error(400, rejected.id.as_ref(), &rejected.error)
+            Some(rpc_error(400, rejected.id.as_ref(), &rejected.error))
         }
         Ok(Payload::Single(Ok(message))) => {
             trace.rpc_method = method_of(&message).map(str::to_string);
-            post.single(message)
+            post.single(message, sink)
         }
         Ok(Payload::Batch(items)) => {
             trace.rpc_method = Some("(batch)".into());
-            post.batch(items)
+            Some(post.batch(items))
         }
     }
 }
@@ -103,8 +112,8 @@ enum Scope {
     Modern(Revision),
     /// `initialize`: negotiates, and opens a session when there is a store.
     Initialize,
-    /// Any other legacy message, at this revision.
-    Legacy(Revision),
+    /// Any other legacy message, at this revision, in this session if sessions exist.
+    Legacy(Revision, Option<(SessionId, Session)>),
 }
 
 struct Post<'a> {
@@ -116,49 +125,79 @@ struct Post<'a> {
     header_version: Option<&'a str>,
 }
 
-impl Post<'_> {
-    fn exchange(&self, revision: Revision) -> Exchange<'_> {
-        Exchange {
-            revision,
-            principal: self.principal,
-            settings: self.settings,
-        }
+impl<'a> Post<'a> {
+    fn link(&self, session: Option<(SessionId, Session)>) -> Option<(SessionLink<'a>, Session)> {
+        let store = self.host.store()?;
+        session.map(|(id, record)| (SessionLink { store, id }, record))
     }
 
-    fn single(&self, message: Message) -> Response {
+    fn single(&self, message: Message, sink: &mut dyn ResponseSink) -> Option<Response> {
         let id = match &message {
             Message::Request(r) => Some(r.id.clone()),
             _ => None,
         };
         let scope = match self.scope(&message) {
             Ok(scope) => scope,
-            Err(refusal) => return refusal.response(id.as_ref()),
+            Err(refusal) => return Some(refusal.response(id.as_ref())),
         };
-        let Message::Request(request) = message else {
-            // Notifications (initialized, cancelled, …) and responses need no answer.
-            return Response::empty(202);
-        };
-        match scope {
-            Scope::Initialize => self.initialize(&request),
-            Scope::Modern(revision) | Scope::Legacy(revision) => {
-                match server::handle(&self.exchange(revision), &request) {
-                    Ok(result) => Response::json(200, &jsonrpc::success(&request.id, &result)),
-                    Err(error) if error.code == INSUFFICIENT_SCOPE => {
-                        insufficient_scope(self.origin, Some(&request.id), &error)
-                    }
-                    Err(error) => {
-                        // 2026-07-28: an unimplemented method is a 404 so gateways can tell;
-                        // legacy revisions carry every JSON-RPC error in a 200.
-                        let status = if revision.is_modern() && error.code == METHOD_NOT_FOUND {
-                            404
-                        } else {
-                            200
-                        };
-                        rpc_error(status, Some(&request.id), &error)
+        let request = match message {
+            Message::Request(request) => request,
+            // Notifications (initialized, cancelled, …) and responses get no answer; in a
+            // session, answers and cancellations are recorded for whoever waits on them.
+            other => {
+                if let Scope::Legacy(_, session) = scope {
+                    if let Some((link, _)) = self.link(session) {
+                        if let Err(e) = record_client_message(link.store, &link, &other) {
+                            return Some(store_failure(self.host, &e));
+                        }
                     }
                 }
+                return Some(Response::empty(202));
             }
-        }
+        };
+        let exchange = match scope {
+            Scope::Initialize => return Some(self.initialize(&request)),
+            Scope::Modern(_) if request.method == "subscriptions/listen" => {
+                return listen::run(self.host, self.settings, &request, sink)
+            }
+            Scope::Modern(revision) => Exchange::modern(
+                self.host,
+                self.settings,
+                self.principal,
+                revision,
+                &request.params,
+            ),
+            Scope::Legacy(revision, session) => Exchange::legacy(
+                self.host,
+                self.settings,
+                self.principal,
+                revision,
+                self.link(session),
+            ),
+        };
+        let mut stream = ResponseStream::new(sink);
+        let outcome = server::handle(&exchange, &request, &mut stream);
+        let (frame, response) = match outcome {
+            Ok(result) => {
+                let frame = jsonrpc::success(&request.id, &result);
+                let response = Response::json(200, &frame);
+                (frame, response)
+            }
+            Err(error) => {
+                let frame = jsonrpc::failure(Some(&request.id), &error);
+                let response = if error.code == INSUFFICIENT_SCOPE {
+                    insufficient_scope(self.origin, Some(&request.id), &error)
+                } else {
+                    rpc_error(
+                        error_status(exchange.revision, &error),
+                        Some(&request.id),
+                        &error,
+                    )
+                };
+                (frame, response)
+            }
+        };
+        stream.finish(&frame, response)
     }
 
     /// `initialize`: the negotiated revision, and a session when the host has a store.
@@ -167,12 +206,18 @@ impl Post<'_> {
             Ok(revision) => revision,
             Err(error) => return rpc_error(200, Some(&request.id), &error),
         };
-        let reply = Response::json(200, &server::reply(&self.exchange(revision), request));
+        let exchange = Exchange::legacy(self.host, self.settings, self.principal, revision, None);
+        let reply = Response::json(200, &server::reply(&exchange, request, &mut Discard));
         let Some(store) = self.host.store() else {
             return reply;
         };
         let sessions = Sessions::new(self.host, store, self.settings.session_ttl_ms);
-        match sessions.create(Kind::StreamableHttp, self.principal, revision) {
+        let capabilities = request
+            .params
+            .get("capabilities")
+            .cloned()
+            .unwrap_or(Value::Null);
+        match sessions.create(Kind::StreamableHttp, self.principal, revision, capabilities) {
             Ok((id, _)) => reply.with_header("mcp-session-id", id.as_str()),
             Err(e) => store_failure(self.host, &e),
         }
@@ -180,10 +225,6 @@ impl Post<'_> {
 
     /// Decides how a message is served, or refuses it.
     fn scope(&self, message: &Message) -> Result<Scope, Refusal> {
-        if matches!(message, Message::Request(r) if r.method == "initialize") {
-            // The handshake negotiates in its body; no header or session is expected yet.
-            return Ok(Scope::Initialize);
-        }
         let meta_version = match message {
             Message::Request(r) => r.params.get("_meta"),
             Message::Notification(n) => n.params.get("_meta"),
@@ -194,20 +235,32 @@ impl Post<'_> {
             .header_version
             .and_then(Revision::parse)
             .is_some_and(Revision::is_modern);
-        if meta_version.is_some() || modern_header {
-            let revision =
-                modern_envelope(self.request, self.header_version, meta_version, message)
-                    .map_err(|(status, error)| Refusal::Rpc(status, error))?;
+        let modern_shaped = meta_version.is_some() || modern_header;
+        if matches!(message, Message::Request(r) if r.method == "initialize") && !modern_shaped {
+            // The handshake negotiates in its body; no header or session is expected yet.
+            // (With the 2026-07-28 envelope it is an unknown method: 404 below.)
+            return Ok(Scope::Initialize);
+        }
+        if modern_shaped {
+            let revision = modern_envelope(
+                self.request,
+                self.settings,
+                self.header_version,
+                meta_version,
+                message,
+            )
+            .map_err(|(status, error)| Refusal::Rpc(status, error))?;
             if revision.is_modern() {
                 return Ok(Scope::Modern(revision));
             }
         }
-        self.legacy_revision().map(Scope::Legacy)
+        let (revision, session) = self.legacy_revision()?;
+        Ok(Scope::Legacy(revision, session))
     }
 
     /// The revision of a legacy message: its session's, when sessions exist, else the
     /// `MCP-Protocol-Version` header's.
-    fn legacy_revision(&self) -> Result<Revision, Refusal> {
+    fn legacy_revision(&self) -> Result<(Revision, Option<(SessionId, Session)>), Refusal> {
         let header = match self.header_version {
             None => None,
             Some(text) => Some(
@@ -216,28 +269,29 @@ impl Post<'_> {
             ),
         };
         let Some(store) = self.host.store() else {
-            return Ok(header.unwrap_or(Revision::DEFAULT_LEGACY));
+            return Ok((header.unwrap_or(Revision::DEFAULT_LEGACY), None));
         };
         let sessions = Sessions::new(self.host, store, self.settings.session_ttl_ms);
-        let (_, session) = find_session(&sessions, self.request, self.principal)?;
+        let (id, session) = find_session(&sessions, self.request, self.principal)?;
         let negotiated = session.revision();
-        match header {
-            Some(header) if header != negotiated => Err(Refusal::Rpc(
-                400,
-                RpcError::invalid_request(format!(
-                    "MCP-Protocol-Version {header} does not match the revision this session \
-                     negotiated, {negotiated}"
-                )),
-            )),
-            _ => Ok(negotiated),
+        // A different but supported revision in the header is tolerated: the spec refuses
+        // only invalid or unsupported ones, and clients do send another (the official
+        // conformance suite's sends 2025-03-26 in a 2025-11-25 session). The revision
+        // the session negotiated governs the answer either way.
+        if let Some(header) = header.filter(|h| *h != negotiated) {
+            self.host.log(&format!(
+                "session negotiated {negotiated} but the request says MCP-Protocol-Version {header}; answering as {negotiated}"
+            ));
         }
+        Ok((negotiated, Some((id, session))))
     }
 
-    /// A JSON-RPC batch: only revision 2025-03-26 has them.
+    /// A JSON-RPC batch: only revision 2025-03-26 has them. Calls in a batch cannot
+    /// stream, so what they would send before their results is dropped.
     fn batch(&self, items: Vec<Result<Message, Rejected>>) -> Response {
-        let revision = match self.legacy_revision() {
-            Ok(revision) if revision.allows_batches() => revision,
-            Ok(revision) => {
+        let (revision, session) = match self.legacy_revision() {
+            Ok((revision, session)) if revision.allows_batches() => (revision, session),
+            Ok((revision, _)) => {
                 return rpc_error(
                     400,
                     None,
@@ -249,7 +303,14 @@ impl Post<'_> {
             }
             Err(refusal) => return refusal.response(None),
         };
-        let exchange = self.exchange(revision);
+        let link = self.link(session);
+        let exchange = Exchange::legacy(
+            self.host,
+            self.settings,
+            self.principal,
+            revision,
+            link.clone(),
+        );
         let mut replies = Vec::new();
         for item in items {
             match item {
@@ -264,8 +325,14 @@ impl Post<'_> {
                         ),
                     ))
                 }
-                Ok(Message::Request(request)) => replies.push(server::reply(&exchange, &request)),
-                Ok(Message::Notification(_)) | Ok(Message::Response { .. }) => {}
+                Ok(Message::Request(request)) => {
+                    replies.push(server::reply(&exchange, &request, &mut Discard))
+                }
+                Ok(other) => {
+                    if let Some((link, _)) = &link {
+                        let _ = record_client_message(link.store, link, &other);
+                    }
+                }
             }
         }
         if replies.is_empty() {
@@ -273,6 +340,17 @@ impl Post<'_> {
         } else {
             Response::json(200, &Value::Array(replies))
         }
+    }
+}
+
+/// The HTTP status of a JSON-RPC error. 2026-07-28 gives some errors their own status so
+/// gateways can tell (an unimplemented method is 404, a missing client capability 400);
+/// legacy revisions carry every JSON-RPC error in a 200.
+fn error_status(revision: Revision, error: &RpcError) -> u16 {
+    match error.code {
+        METHOD_NOT_FOUND if revision.is_modern() => 404,
+        MISSING_REQUIRED_CLIENT_CAPABILITY if revision.is_modern() => 400,
+        _ => 200,
     }
 }
 
@@ -453,6 +531,7 @@ fn unsupported_version(requested: &str) -> RpcError {
 /// which is legacy if the envelope names a legacy revision.
 fn modern_envelope(
     request: &Request,
+    settings: &Settings,
     header_version: Option<&str>,
     meta_version: Option<&Value>,
     message: &Message,
@@ -520,6 +599,9 @@ fn modern_envelope(
     if let Some(field) = name_field {
         check_mcp_name(request, &rpc.params, field).map_err(|e| (400, e))?;
     }
+    if rpc.method == "tools/call" {
+        check_mcp_params(request, settings, &rpc.params).map_err(|e| (400, e))?;
+    }
     let meta = rpc.params.get("_meta").and_then(Value::as_object);
     if !meta.is_some_and(|m| {
         m.get(meta::CLIENT_CAPABILITIES)
@@ -533,8 +615,40 @@ fn modern_envelope(
     Ok(revision)
 }
 
-/// `Mcp-Name` must be present and equal `params.<field>`, after decoding the
-/// `=?base64?…?=` form clients use for values that are not plain ASCII.
+/// A header value as sent, or decoded from the `=?base64?…?=` form clients use for values
+/// that are not plain visible ASCII.
+fn header_value(name: &str, header: &str) -> Result<String, RpcError> {
+    match header
+        .strip_prefix("=?base64?")
+        .and_then(|rest| rest.strip_suffix("?="))
+    {
+        Some(encoded) => {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| {
+                    RpcError::header_mismatch(format!(
+                        "{name} holds =?base64?…?= with invalid Base64 or UTF-8"
+                    ))
+                })
+        }
+        None => {
+            if header
+                .bytes()
+                .any(|b| !(0x20..=0x7e).contains(&b) && b != b'\t')
+            {
+                return Err(RpcError::header_mismatch(format!(
+                    "{name} contains characters outside visible ASCII; Base64-encode it as =?base64?…?="
+                )));
+            }
+            Ok(header.to_string())
+        }
+    }
+}
+
+/// `Mcp-Name` must be present and equal `params.<field>`.
 fn check_mcp_name(
     request: &Request,
     params: &Map<String, Value>,
@@ -549,38 +663,71 @@ fn check_mcp_name(
             "the Mcp-Name header is required and must equal params.{field} {body_value:?}"
         )));
     };
-    let decoded = match header
-        .strip_prefix("=?base64?")
-        .and_then(|rest| rest.strip_suffix("?="))
-    {
-        Some(encoded) => {
-            use base64::Engine;
-            base64::engine::general_purpose::STANDARD
-                .decode(encoded)
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| {
-                    RpcError::header_mismatch(
-                        "Mcp-Name holds =?base64?…?= with invalid Base64 or UTF-8",
-                    )
-                })?
-        }
-        None => {
-            if header
-                .bytes()
-                .any(|b| !(0x20..=0x7e).contains(&b) && b != b'\t')
-            {
-                return Err(RpcError::header_mismatch(
-                    "Mcp-Name contains characters outside visible ASCII; Base64-encode it as =?base64?…?=",
-                ));
-            }
-            header.to_string()
-        }
-    };
+    let decoded = header_value("Mcp-Name", header)?;
     if decoded != body_value {
         return Err(RpcError::header_mismatch(format!(
             "Mcp-Name header value {decoded:?} does not match body value {body_value:?}"
         )));
+    }
+    Ok(())
+}
+
+/// For a tool whose arguments declare `x-mcp-header`, each argument present in the body
+/// must be mirrored in its `Mcp-Param-{name}` header (Streamable HTTP "Custom Headers from
+/// Tool Parameters"): strings exactly, integers numerically, booleans as true/false.
+fn check_mcp_params(
+    request: &Request,
+    settings: &Settings,
+    params: &Map<String, Value>,
+) -> Result<(), RpcError> {
+    let Some(tool) = params
+        .get("name")
+        .and_then(Value::as_str)
+        .and_then(|name| Catalog::new(settings.fixtures).tool(name))
+    else {
+        return Ok(());
+    };
+    let Ok(schema) = serde_json::from_str::<Value>(tool.input_schema) else {
+        return Ok(());
+    };
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    let arguments = params.get("arguments").and_then(Value::as_object);
+    for (property, definition) in properties {
+        let Some(header_name) = definition.get("x-mcp-header").and_then(Value::as_str) else {
+            continue;
+        };
+        let full = format!("Mcp-Param-{header_name}");
+        let body = arguments
+            .and_then(|a| a.get(property))
+            .filter(|v| !v.is_null());
+        let header = request.headers.get(&full);
+        let Some(body) = body else {
+            continue;
+        };
+        let Some(header) = header else {
+            return Err(RpcError::header_mismatch(format!(
+                "the {full} header is required: argument {property:?} is in the body"
+            )));
+        };
+        let decoded = header_value(&full, header)?;
+        let matches = match body {
+            Value::String(s) => *s == decoded,
+            Value::Bool(b) => decoded == b.to_string(),
+            Value::Number(n) => decoded
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .zip(n.as_f64())
+                .is_some_and(|(h, b)| h == b),
+            _ => false,
+        };
+        if !matches {
+            return Err(RpcError::header_mismatch(format!(
+                "{full} header value {decoded:?} does not match body value {body}"
+            )));
+        }
     }
     Ok(())
 }

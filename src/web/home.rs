@@ -27,6 +27,11 @@ pub fn page(settings: &Settings, origin: &str, has_store: bool) -> Response {
              accepted</strong> and handed to the tools (passthrough mode, for demos). Configure \
              another mode before exposing this server.</p>"
         }
+        AuthMode::None => {
+            "<p class=\"warning\" id=\"auth-warning\"><strong>Authentication is OFF</strong>: \
+             anyone who can reach this server can use it (auth_mode none, for conformance \
+             testing only).</p>"
+        }
         AuthMode::Static(_) => {
             "<p>Only the tokens this server was configured with are accepted.</p>"
         }

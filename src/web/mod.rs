@@ -8,6 +8,7 @@ use crate::http::{Headers, Method, Request, Response};
 use crate::transport::{self, sse, streamable, Trace as RpcTrace};
 
 mod home;
+mod origin;
 
 /// Serves one request. This is the whole server as the host sees it.
 pub fn handle(host: &dyn Host, request: Request, sink: &mut dyn ResponseSink) {
@@ -22,7 +23,7 @@ pub fn handle(host: &dyn Host, request: Request, sink: &mut dyn ResponseSink) {
     if let Some(response) = route(host, request, &mut sink, &mut trace) {
         response.send(&mut sink);
     }
-    let line = serde_json::json!({
+    let mut line = serde_json::json!({
         "method": method.as_str(),
         "path": path,
         "status": sink.status,
@@ -31,6 +32,11 @@ pub fn handle(host: &dyn Host, request: Request, sink: &mut dyn ResponseSink) {
         "auth": trace.auth_mode,
         "ms": host.now_unix_ms().saturating_sub(started),
     });
+    if trace.auth_mode == Some("none") {
+        line["warning"] =
+            "AUTHENTICATION IS OFF (auth_mode none): anyone who reaches this server can use it"
+                .into();
+    }
     host.log(&line.to_string());
 }
 
@@ -104,6 +110,9 @@ fn route(
             well_known(&request, &settings, &origin, "/sse")
         }
         "/mcp" | "/sse" | "/sse/message" => {
+            if let Err(refusal) = origin::check(&settings, &request) {
+                return Some(refusal);
+            }
             let principal = match auth::authenticate(&settings, host, &request, &origin) {
                 Ok(principal) => principal,
                 Err(error) => {
@@ -123,7 +132,15 @@ fn route(
                 // the URL it was given (often …/sse) and stays on Streamable HTTP if that
                 // works, which spares a long-lived stream per client.
                 ("/mcp" | "/sse", Method::Post) => {
-                    streamable::post(host, &settings, &principal, &origin, &mut request, rpc)
+                    return streamable::post(
+                        host,
+                        &settings,
+                        &principal,
+                        &origin,
+                        &mut request,
+                        sink,
+                        rpc,
+                    )
                 }
                 ("/mcp" | "/sse", Method::Get) if streamable_get => {
                     return streamable::get(host, &settings, &principal, &request, sink)

@@ -1,0 +1,98 @@
+//! Changes to what the server offers — a list changed, a resource was updated — published
+//! through the shared store so that clients listening on other instances hear of them.
+//!
+//! A change is appended to a feed (`events:head` counter, `events:<seq>` records, the last
+//! [`KEEP`] kept) that 2026-07-28 `subscriptions/listen` streams poll. Legacy sessions that
+//! subscribed to a resource (`resources/subscribe`) get `notifications/resources/updated`
+//! pushed into their outboxes directly.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::outbox::Outbox;
+use super::session::SessionId;
+use crate::host::{Host, KeyValue, StoreError};
+use crate::protocol::jsonrpc;
+
+/// Feed records kept for streams that fall behind.
+pub const KEEP: u64 = 256;
+
+/// A change clients may be told about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "uri", rename_all = "kebab-case")]
+pub enum Change {
+    ToolsList,
+    PromptsList,
+    ResourcesList,
+    ResourceUpdated(String),
+}
+
+impl Change {
+    /// The notification announcing it.
+    pub fn notification(&self) -> Value {
+        match self {
+            Change::ToolsList => {
+                json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+            }
+            Change::PromptsList => {
+                json!({"jsonrpc": "2.0", "method": "notifications/prompts/list_changed"})
+            }
+            Change::ResourcesList => {
+                json!({"jsonrpc": "2.0", "method": "notifications/resources/list_changed"})
+            }
+            Change::ResourceUpdated(uri) => {
+                jsonrpc::notification("notifications/resources/updated", &json!({"uri": uri}))
+            }
+        }
+    }
+}
+
+/// Publishes a change. Without a shared store nobody else could hear of it: a no-op.
+pub fn publish(host: &dyn Host, change: &Change) -> Result<(), StoreError> {
+    let Some(store) = host.store() else {
+        return Ok(());
+    };
+    let seq = store.increment("events:head", 1)? as u64;
+    let record = serde_json::to_vec(change).map_err(|e| StoreError(e.to_string()))?;
+    store.set(&format!("events:{seq}"), &record)?;
+    if seq > KEEP {
+        store.delete(&format!("events:{}", seq - KEEP))?;
+    }
+    if let Change::ResourceUpdated(uri) = change {
+        let message = change.notification().to_string();
+        for key in store.keys_with_prefix(&subscription_prefix(uri))? {
+            if let Some(id) = key.rsplit(':').next().and_then(SessionId::parse) {
+                Outbox::new(store, &id).push(message.as_bytes())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The sequence number of the latest change.
+pub fn head(store: &dyn KeyValue) -> Result<u64, StoreError> {
+    Ok(store.counter("events:head")?.unwrap_or(0).max(0) as u64)
+}
+
+/// Change `seq`, if still kept.
+pub fn get(store: &dyn KeyValue, seq: u64) -> Result<Option<Change>, StoreError> {
+    Ok(store
+        .get(&format!("events:{seq}"))?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+}
+
+fn subscription_prefix(uri: &str) -> String {
+    let digest = Sha256::digest(uri.as_bytes());
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("rsub:{hex}:")
+}
+
+/// Records that legacy session `id` wants updates of `uri`.
+pub fn subscribe(store: &dyn KeyValue, id: &SessionId, uri: &str) -> Result<(), StoreError> {
+    store.set(&format!("{}{id}", subscription_prefix(uri)), uri.as_bytes())
+}
+
+pub fn unsubscribe(store: &dyn KeyValue, id: &SessionId, uri: &str) -> Result<(), StoreError> {
+    store.delete(&format!("{}{id}", subscription_prefix(uri)))
+}

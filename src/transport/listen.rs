@@ -1,0 +1,164 @@
+//! `subscriptions/listen` (2026-07-28): a long-lived response stream carrying the change
+//! notifications the client opted in to.
+//!
+//! The stream acknowledges first (`notifications/subscriptions/acknowledged`, naming what
+//! the server agreed to send), then follows the change feed in the shared store, so a
+//! change published by any instance reaches every listening client. Each notification
+//! carries the subscription's id (the listen request's id) in `_meta`. Without a shared
+//! store there is nothing to follow: the server agrees to nothing and keeps the stream
+//! open with keep-alives until the client closes it.
+
+use serde_json::{json, Map, Value};
+
+use super::events::{self, Change};
+use super::{rpc_error, stream};
+use crate::config::Settings;
+use crate::host::{Host, ResponseSink};
+use crate::http::Response;
+use crate::protocol::jsonrpc::{self, Request, RpcError};
+use crate::protocol::meta;
+
+const POLL_MIN_MS: u64 = 10;
+const POLL_MAX_MS: u64 = 200;
+
+/// What a client asked for, as far as this server honours it.
+#[derive(Default)]
+struct Filter {
+    tools: bool,
+    prompts: bool,
+    resources: bool,
+    uris: Vec<String>,
+}
+
+impl Filter {
+    fn wants(&self, change: &Change) -> bool {
+        match change {
+            Change::ToolsList => self.tools,
+            Change::PromptsList => self.prompts,
+            Change::ResourcesList => self.resources,
+            Change::ResourceUpdated(uri) => self.uris.contains(uri),
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        let mut granted = Map::new();
+        for (name, on) in [
+            ("toolsListChanged", self.tools),
+            ("promptsListChanged", self.prompts),
+            ("resourcesListChanged", self.resources),
+        ] {
+            if on {
+                granted.insert(name.into(), json!(true));
+            }
+        }
+        if !self.uris.is_empty() {
+            granted.insert("resourceSubscriptions".into(), json!(self.uris));
+        }
+        Value::Object(granted)
+    }
+}
+
+/// Serves a `subscriptions/listen` request until the client closes the stream.
+pub fn run(
+    host: &dyn Host,
+    settings: &Settings,
+    request: &Request,
+    sink: &mut dyn ResponseSink,
+) -> Option<Response> {
+    let Some(asked) = request
+        .params
+        .get("notifications")
+        .and_then(Value::as_object)
+    else {
+        return Some(rpc_error(
+            400,
+            Some(&request.id),
+            &RpcError::invalid_params(
+                "subscriptions/listen needs params.notifications, the notifications to receive",
+            ),
+        ));
+    };
+    let store = host.store();
+    let flag =
+        |name: &str| store.is_some() && asked.get(name).and_then(Value::as_bool) == Some(true);
+    let filter = Filter {
+        tools: flag("toolsListChanged"),
+        prompts: flag("promptsListChanged"),
+        resources: flag("resourcesListChanged"),
+        uris: match (store, asked.get("resourceSubscriptions")) {
+            (Some(_), Some(Value::Array(uris))) => uris
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            _ => Vec::new(),
+        },
+    };
+    let subscription = serde_json::to_value(&request.id).unwrap_or(Value::Null);
+    let tagged = |mut message: Value| {
+        let params = message
+            .as_object_mut()
+            .map(|m| m.entry("params").or_insert_with(|| json!({})));
+        if let Some(Value::Object(params)) = params {
+            params.insert(
+                "_meta".into(),
+                json!({ meta::SUBSCRIPTION_ID: subscription }),
+            );
+        }
+        message
+    };
+    if sink.head(200, &stream::headers()).is_err() {
+        return None;
+    }
+    let ack = jsonrpc::notification(
+        "notifications/subscriptions/acknowledged",
+        &json!({"_meta": {meta::SUBSCRIPTION_ID: subscription}, "notifications": filter.to_json()}),
+    );
+    let send = |sink: &mut dyn ResponseSink, message: &Value| {
+        sink.body(&stream::event(
+            None,
+            "message",
+            message.to_string().as_bytes(),
+        ))
+    };
+    if send(sink, &ack).is_err() {
+        return None;
+    }
+    let mut cursor = store.and_then(|s| events::head(s).ok()).unwrap_or(0);
+    let mut interval = POLL_MIN_MS;
+    let mut last_write = host.now_unix_ms();
+    loop {
+        let mut delivered = false;
+        if let Some(store) = store {
+            let head = events::head(store).unwrap_or(cursor);
+            // A stream that fell more than the feed's length behind skips what is gone.
+            cursor = cursor.max(head.saturating_sub(events::KEEP));
+            while cursor < head {
+                cursor += 1;
+                if let Ok(Some(change)) = events::get(store, cursor) {
+                    if filter.wants(&change) {
+                        if send(sink, &tagged(change.notification())).is_err() {
+                            return None;
+                        }
+                        delivered = true;
+                    }
+                }
+            }
+        }
+        let now = host.now_unix_ms();
+        if delivered {
+            last_write = now;
+        } else if now.saturating_sub(last_write) >= settings.keepalive_ms {
+            if sink.body(b": keepalive\n\n").is_err() {
+                return None;
+            }
+            last_write = now;
+        }
+        interval = if delivered {
+            POLL_MIN_MS
+        } else {
+            (interval * 2).min(POLL_MAX_MS)
+        };
+        host.sleep_ms(interval);
+    }
+}
