@@ -201,7 +201,7 @@ fn static_tokens_accept_exactly_the_configured_ones() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["add"]);
+    assert_eq!(names, ["add", "countdown"]);
 
     for wrong in [
         "alice-secret-tokem",
@@ -567,13 +567,13 @@ fn tools_list_shows_only_what_the_token_may_call() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["add"]);
+    assert_eq!(names, ["add", "countdown"]);
     assert_eq!(
         without["result"]["cacheScope"], "private",
         "lists differ per caller"
     );
     let with = list("token:read other");
-    assert_eq!(with["result"]["tools"].as_array().unwrap().len(), 2);
+    assert_eq!(with["result"]["tools"].as_array().unwrap().len(), 3);
 }
 
 #[test]

@@ -94,14 +94,20 @@ fn the_session_remembers_its_revision() {
     let list = in_session(&host, &session, None, "tools/list", json!({})).json();
     assert_result("2024-11-05", "ListToolsResult", &list);
     assert!(list["result"]["tools"][0].get("annotations").is_none());
-    // A header that contradicts the session is refused.
-    let reply = in_session(&host, &session, Some("2025-06-18"), "tools/list", json!({}));
+    // A header naming another supported revision is tolerated; the session's governs.
+    let list = in_session(&host, &session, Some("2025-06-18"), "tools/list", json!({}));
+    assert_eq!(list.status, 200);
+    assert!(list.json()["result"]["tools"][0]
+        .get("annotations")
+        .is_none());
+    assert!(host
+        .logs()
+        .iter()
+        .any(|l| l.contains("answering as 2024-11-05")));
+    // An unknown one is refused.
+    let reply = in_session(&host, &session, Some("1999-01-01"), "tools/list", json!({}));
     assert_eq!(reply.status, 400);
-    assert!(reply.json()["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("negotiated, 2024-11-05"));
-
+    assert_eq!(reply.json()["error"]["code"], -32022);
     // Batches follow the session's revision too.
     let session = initialize(&host, "2025-03-26");
     let batch = json!([{"jsonrpc": "2.0", "id": 1, "method": "ping"}, {"jsonrpc": "2.0", "id": 2, "method": "ping"}]);

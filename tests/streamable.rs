@@ -120,7 +120,7 @@ fn tools_list_fits_each_revision() {
     for revision in LEGACY {
         let body = legacy(&host, revision, "tools/list", json!({})).json();
         assert_result(revision, "ListToolsResult", &body);
-        assert_eq!(names(&body), ["add", "getToken"]);
+        assert_eq!(names(&body), ["add", "getToken", "countdown"]);
         let add = &body["result"]["tools"][0];
         assert_eq!(add["inputSchema"]["required"], json!(["a", "b"]));
         assert_eq!(
@@ -155,7 +155,7 @@ fn tools_list_pages_with_opaque_cursors() {
             None => break,
         }
     }
-    assert_eq!(seen, ["add", "getToken"]);
+    assert_eq!(seen, ["add", "getToken", "countdown"]);
 
     for bad in [json!("garbage"), json!(""), json!(3), json!("dG9vbHM6OTk")] {
         let body = legacy(&host, "2025-06-18", "tools/list", json!({"cursor": bad})).json();
@@ -273,7 +273,7 @@ fn bad_arguments_are_protocol_errors_before_2025_11_25_and_tool_errors_after() {
 #[test]
 fn unknown_methods_are_method_not_found() {
     let host = host();
-    let reply = legacy(&host, "2025-06-18", "resources/list", json!({}));
+    let reply = legacy(&host, "2025-06-18", "no/such/method", json!({}));
     assert_eq!(reply.status, 200);
     let body = reply.json();
     assert_error("2025-06-18", &body);
@@ -497,7 +497,12 @@ fn the_envelope_needs_version_and_capabilities() {
 #[test]
 fn modern_unknown_methods_are_404() {
     let host = host();
-    for method in ["ping", "resources/list", "logging/setLevel"] {
+    for method in [
+        "ping",
+        "no/such/method",
+        "logging/setLevel",
+        "resources/subscribe",
+    ] {
         let reply = modern(&host, method, json!({}));
         assert_eq!(reply.status, 404, "{method}");
         let body = reply.json();

@@ -3,13 +3,15 @@
 
 use std::collections::HashSet;
 
-use remote_mcp_server::tools::{schema, REGISTRY};
+use remote_mcp_server::catalog::Catalog;
+use remote_mcp_server::tools::schema;
 use serde_json::{json, Value};
 
 #[test]
 fn every_tool_schema_is_checked_in_full() {
     let mut names = HashSet::new();
-    for tool in REGISTRY {
+    // The user-facing tools and the conformance fixtures alike.
+    for tool in Catalog::new(true).tools() {
         assert!(names.insert(tool.name), "duplicate tool name {}", tool.name);
         assert!(
             !tool.description.is_empty() && !tool.title.is_empty(),
@@ -26,7 +28,58 @@ fn every_tool_schema_is_checked_in_full() {
         schema::check_keywords(&input, tool.name).unwrap_or_else(|e| panic!("{e}"));
         jsonschema::meta::validate(&input)
             .unwrap_or_else(|e| panic!("{}: not a valid JSON Schema: {e}", tool.name));
+        if let Some(output) = tool.output_schema {
+            let output: Value = serde_json::from_str(output).expect("outputSchema is JSON");
+            jsonschema::meta::validate(&output)
+                .unwrap_or_else(|e| panic!("{}: outputSchema is not valid: {e}", tool.name));
+        }
     }
+}
+
+#[test]
+fn composition_and_conditionals_agree_with_a_full_validator() {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "kind": {"type": "string", "enum": ["phone", "email"]},
+            "phone": {"type": "string"},
+            "email": {"type": "string"},
+            "n": {"oneOf": [{"type": "integer", "maximum": 5}, {"type": "integer", "minimum": 3}]},
+            "x": {"not": {"const": 0}}
+        },
+        "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+        "if": {"properties": {"kind": {"const": "phone"}}, "required": ["kind"]},
+        "then": {"required": ["phone"]},
+        "else": {"required": ["email"]}
+    });
+    let full = jsonschema::validator_for(&schema).unwrap();
+    for instance in [
+        json!({"phone": "1"}),
+        json!({"email": "a@b"}),
+        json!({}),
+        json!({"kind": "phone", "email": "a@b"}),
+        json!({"kind": "phone", "phone": "1"}),
+        json!({"kind": "email", "phone": "1"}),
+        json!({"email": "e", "n": 4}),
+        json!({"email": "e", "n": 1}),
+        json!({"email": "e", "n": 9}),
+        json!({"email": "e", "x": 0}),
+        json!({"email": "e", "x": 1}),
+    ] {
+        let ours = schema::validate_root(&schema, instance.as_object().unwrap());
+        assert_eq!(
+            ours.is_ok(),
+            full.is_valid(&instance),
+            "{instance}: ours says {ours:?}"
+        );
+    }
+}
+
+#[test]
+fn self_referencing_schemas_stop_at_the_depth_bound() {
+    let schema = json!({"$defs": {"loop": {"$ref": "#/$defs/loop"}}, "properties": {"a": {"$ref": "#/$defs/loop"}}});
+    let error = schema::validate_root(&schema, json!({"a": 1}).as_object().unwrap()).unwrap_err();
+    assert!(error.contains("nests deeper"), "{error}");
 }
 
 #[test]
@@ -42,11 +95,12 @@ fn validation_agrees_with_a_full_json_schema_validator() {
     // The hand-written subset must accept and refuse exactly what jsonschema does.
     let schema = json!({
         "type": "object",
+        "$defs": {"flag": {"type": "boolean"}},
         "properties": {
             "n": {"type": "integer", "minimum": 1, "maximum": 10},
             "s": {"type": "string", "minLength": 2, "maxLength": 3, "enum": ["ab", "abc", "xyz"]},
             "list": {"type": "array", "items": {"type": ["number", "null"]}},
-            "flag": {"type": "boolean"}
+            "flag": {"$ref": "#/$defs/flag"}
         },
         "required": ["n"],
         "additionalProperties": false
@@ -71,7 +125,10 @@ fn validation_agrees_with_a_full_json_schema_validator() {
         json!([]),
     ];
     for instance in instances {
-        let ours = schema::validate(&schema, &instance, "arguments");
+        let ours = match &instance {
+            Value::Object(arguments) => schema::validate_root(&schema, arguments),
+            other => schema::validate(&schema, other, "arguments"),
+        };
         assert_eq!(
             ours.is_ok(),
             full.is_valid(&instance),

@@ -104,7 +104,7 @@ test('a minted token with the scope sees both tools and calls them', { skip }, a
   const token = await mint('k1', { scope: 'token:read' });
   const client = await connect(token);
   const { tools } = await client.listTools();
-  assert.deepEqual(tools.map((t) => t.name), ['add', 'getToken']);
+  assert.deepEqual(tools.map((t) => t.name), ['add', 'getToken', 'countdown']);
   const sum = await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } });
   assert.deepEqual(sum.content, [{ type: 'text', text: '5' }]);
   const echo = await client.callTool({ name: 'getToken', arguments: {} });
@@ -120,7 +120,7 @@ test('a minted token with the scope sees both tools and calls them', { skip }, a
 test('without the scope: getToken is hidden, and calling it is 403 insufficient_scope', { skip }, async () => {
   const client = await connect(await mint('k1'));
   const { tools } = await client.listTools();
-  assert.deepEqual(tools.map((t) => t.name), ['add']);
+  assert.deepEqual(tools.map((t) => t.name), ['add', 'countdown']);
   await assert.rejects(client.callTool({ name: 'getToken', arguments: {} }), (error) => {
     assert.equal(error.code, 403);
     return true;
@@ -177,11 +177,11 @@ test('an expired token gets 401 invalid_token', { skip }, async () => {
 });
 
 test('a key rotation at the issuer is picked up', { skip }, async () => {
-  assert.equal((await (await connect(await mint('k1'))).listTools()).tools.length, 1);
+  assert.equal((await (await connect(await mint('k1'))).listTools()).tools.length, 2);
   jwks = { keys: [await newKey('k2', 'RS256')] };
   await new Promise((resolve) => setTimeout(resolve, 1200)); // past jwks_cache_seconds
   const client = await connect(await mint('k2', { scope: 'token:read' }));
-  assert.equal((await client.listTools()).tools.length, 2);
+  assert.equal((await client.listTools()).tools.length, 3);
   await client.close();
   // The retired key no longer verifies.
   await assert.rejects(connect(await mint('k1')), (error) => error.code === 401);

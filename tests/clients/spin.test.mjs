@@ -30,7 +30,7 @@ test('SDK v1 SSE client: the Inspector\'s "SSE" transport', { skip: !BASE }, asy
   await client.connect(transport);
   assert.equal(client.getServerVersion().name, 'remote-mcp-server');
   const { tools } = await client.listTools();
-  assert.deepEqual(tools.map((t) => t.name), ['add', 'getToken']);
+  assert.deepEqual(tools.map((t) => t.name), ['add', 'getToken', 'countdown']);
   const sum = await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } });
   assert.deepEqual(sum.content, [{ type: 'text', text: '5' }]);
   await getToken(client);
@@ -68,7 +68,7 @@ for (const [strategy, expected] of [
     try {
       await client.connect(transport);
       const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((t) => t.name), ['add', 'getToken']);
+      assert.deepEqual(tools.map((t) => t.name), ['add', 'getToken', 'countdown']);
       await getToken(client);
       assert.match(log, new RegExp(`Connected to remote server using ${expected}`), log);
     } finally {

@@ -25,7 +25,7 @@ const withToken = { requestInit: { headers: { Authorization: `Bearer ${TOKEN}` }
 // What every client must see, whatever its era.
 async function exercise(client) {
   const { tools } = await client.listTools();
-  assert.deepEqual(tools.map((t) => t.name), ['add', 'getToken']);
+  assert.deepEqual(tools.map((t) => t.name), ['add', 'getToken', 'countdown']);
   const add = tools[0];
   assert.deepEqual(add.inputSchema.required, ['a', 'b']);
 

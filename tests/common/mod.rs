@@ -148,8 +148,9 @@ pub fn modern_as(host: &MemoryHost, auth: &str, method: &str, mut params: Value)
     )
 }
 
+/// A host that answers to [`ORIGIN`]'s name (as a deployment would configure).
 pub fn host() -> MemoryHost {
-    MemoryHost::new()
+    MemoryHost::new().with_variable("allowed_hosts", "mcp.test")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -361,8 +362,47 @@ impl Stream {
 /// An instance of the component for the stream tests: real time, short keep-alives, the
 /// given shared store.
 pub fn instance(store: &Arc<MemoryStore>) -> MemoryHost {
-    MemoryHost::new()
+    host()
         .with_store(store.clone())
         .with_real_time()
         .with_variable("keepalive_seconds", "0.05")
+}
+
+/// The JSON messages of an event-stream body, in order.
+pub fn sse_messages(body: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(body)
+        .split("\n\n")
+        .filter_map(|block| {
+            let data: Vec<&str> = block
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .collect();
+            (!data.is_empty()).then(|| serde_json::from_str(&data.join("\n")).expect("JSON data"))
+        })
+        .collect()
+}
+
+/// A session on a Streamable HTTP host: initialize with `capabilities`, return the id.
+pub fn open_session(host: &MemoryHost, revision: &str, capabilities: Value) -> String {
+    let reply = post(
+        host,
+        &[],
+        &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": revision, "capabilities": capabilities,
+            "clientInfo": {"name": "t", "version": "1"}
+        }}),
+    );
+    reply
+        .header("mcp-session-id")
+        .expect("a session")
+        .to_string()
+}
+
+/// A request in a session.
+pub fn in_session(host: &MemoryHost, session: &str, method: &str, params: Value) -> Reply {
+    post(
+        host,
+        &[("mcp-session-id", session)],
+        &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
+    )
 }
