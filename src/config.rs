@@ -176,6 +176,35 @@ pub const KEEPALIVE_SECONDS: Variable = Variable {
                   proxies; also how soon a vanished client is noticed. Decimals allowed.",
     secret: false,
 };
+pub const MAX_SESSIONS_PER_PRINCIPAL: Variable = Variable {
+    name: "max_sessions_per_principal",
+    default: "128",
+    description: "Sessions (Streamable HTTP and HTTP+SSE) one principal may hold at once; \
+                  beyond it `initialize` and `GET /sse` get 429 with `Retry-After`.",
+    secret: false,
+};
+pub const MAX_STREAMS_PER_PRINCIPAL: Variable = Variable {
+    name: "max_streams_per_principal",
+    default: "32",
+    description: "Long-lived event streams (`GET /sse`, `GET /mcp`) one principal may hold \
+                  open at once; beyond it 429 with `Retry-After`.",
+    secret: false,
+};
+pub const STREAM_MAX_SECONDS: Variable = Variable {
+    name: "stream_max_seconds",
+    default: "3600",
+    description: "Longest life of an event stream. It then ends cleanly with a `retry` \
+                  hint; Streamable HTTP clients reconnect and resume with `Last-Event-ID`.",
+    secret: false,
+};
+pub const GC_INTERVAL_SECONDS: Variable = Variable {
+    name: "gc_interval_seconds",
+    default: "300",
+    description: "How often expired sessions and what they left in the store are swept. \
+                  The sweep runs inside a request that opens a session; no separate \
+                  service is needed.",
+    secret: false,
+};
 
 /// Every variable, in the order the README and `spin.toml` list them.
 pub const VARIABLES: &[&Variable] = &[
@@ -201,6 +230,10 @@ pub const VARIABLES: &[&Variable] = &[
     &PAGE_SIZE,
     &SESSION_TTL_SECONDS,
     &KEEPALIVE_SECONDS,
+    &MAX_SESSIONS_PER_PRINCIPAL,
+    &MAX_STREAMS_PER_PRINCIPAL,
+    &STREAM_MAX_SECONDS,
+    &GC_INTERVAL_SECONDS,
 ];
 
 impl Variable {
@@ -304,6 +337,10 @@ pub struct Settings {
     pub page_size: usize,
     pub session_ttl_ms: u64,
     pub keepalive_ms: u64,
+    pub max_sessions: usize,
+    pub max_streams: usize,
+    pub stream_max_ms: u64,
+    pub gc_interval_ms: u64,
     /// Scopes each tool requires, in tool order; enforced outside `passthrough` mode.
     pub tool_scopes: Vec<(String, Vec<String>)>,
     pub resource_documentation: Option<String>,
@@ -393,6 +430,10 @@ impl Settings {
             page_size: positive(host, &PAGE_SIZE)?,
             session_ttl_ms: positive(host, &SESSION_TTL_SECONDS)? as u64 * 1000,
             keepalive_ms: seconds_as_ms(host, &KEEPALIVE_SECONDS)?,
+            max_sessions: positive(host, &MAX_SESSIONS_PER_PRINCIPAL)?,
+            max_streams: positive(host, &MAX_STREAMS_PER_PRINCIPAL)?,
+            stream_max_ms: seconds_as_ms(host, &STREAM_MAX_SECONDS)?,
+            gc_interval_ms: seconds_as_ms(host, &GC_INTERVAL_SECONDS)?,
             tool_scopes: tool_scopes(&read(host, &TOOL_SCOPES)?)?,
             resource_documentation: match read(host, &RESOURCE_DOCUMENTATION)?.as_str() {
                 "" => None,

@@ -65,7 +65,11 @@ fn unknown_paths_are_404_and_wrong_methods_405() {
         .contains("/mcp"));
     for (path, allow) in [
         ("/", "GET, HEAD"),
-        ("/.well-known/oauth-protected-resource", "GET, HEAD"),
+        (
+            "/.well-known/oauth-protected-resource",
+            "GET, HEAD, OPTIONS",
+        ),
+        ("/healthz", "GET, HEAD"),
     ] {
         let reply = send(&host, "POST", path, &[], b"");
         assert_eq!(reply.status, 405, "{path}");

@@ -138,11 +138,53 @@ impl Rejected {
     }
 }
 
+/// Deepest nesting of arrays and objects a message may have.
+pub const MAX_DEPTH: usize = 64;
+/// Longest string id and method name accepted.
+pub const MAX_ID_LEN: usize = 256;
+pub const MAX_METHOD_LEN: usize = 256;
+
+/// The deepest nesting of `[`/`{` in JSON text, strings skipped; a linear scan that runs
+/// before parsing, so a hostile document cannot exhaust the parser's stack.
+fn nesting(body: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &byte in body {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Reads a POST body.
 ///
 /// `Err` is the single error to answer with when nothing in the body is usable: bytes
-/// that are not JSON (-32700) or an empty batch (-32600).
+/// that are not JSON (-32700), nesting deeper than [`MAX_DEPTH`], or an empty batch
+/// (-32600).
 pub fn parse(body: &[u8]) -> Result<Payload, Rejected> {
+    if nesting(body) > MAX_DEPTH {
+        return Err(Rejected::new(
+            None,
+            RpcError::invalid_request(format!(
+                "the message nests arrays and objects deeper than {MAX_DEPTH} levels"
+            )),
+        ));
+    }
     let value: Value =
         serde_json::from_slice(body).map_err(|e| Rejected::new(None, RpcError::parse_error(e)))?;
     match value {
@@ -190,6 +232,9 @@ pub fn message(value: Value) -> Result<Message, Rejected> {
         }
     }
     match object.remove("method") {
+        Some(Value::String(method)) if method.len() > MAX_METHOD_LEN => Err(reject(
+            RpcError::invalid_request(format!("\"method\" is longer than {MAX_METHOD_LEN} bytes")),
+        )),
         Some(Value::String(method)) => {
             let params = match object.remove("params") {
                 None | Some(Value::Null) => Map::new(),
@@ -240,6 +285,9 @@ pub fn message(value: Value) -> Result<Message, Rejected> {
 
 fn request_id(raw: Value) -> Result<RequestId, RpcError> {
     match raw {
+        Value::String(s) if s.len() > MAX_ID_LEN => Err(RpcError::invalid_request(format!(
+            "\"id\" is longer than {MAX_ID_LEN} bytes"
+        ))),
         Value::String(s) => Ok(RequestId::String(s)),
         Value::Number(n) if n.is_i64() || n.is_u64() => Ok(RequestId::Number(n)),
         Value::Null => Err(RpcError::invalid_request(

@@ -288,7 +288,7 @@ fn initialize(
 
 /// Modern results say they are complete (unless they already say otherwise) and who
 /// answered (2026-07-28 `Result`).
-fn finish(revision: Revision, mut result: Value) -> Value {
+pub fn finish(revision: Revision, mut result: Value) -> Value {
     if revision.is_modern() {
         if let Value::Object(object) = &mut result {
             object
@@ -659,7 +659,7 @@ fn subscribe(
     } else {
         events::unsubscribe(link.store, &link.id, uri).map_err(failed)?;
     }
-    Sessions::new(exchange.host, link.store, exchange.settings.session_ttl_ms)
+    Sessions::new(exchange.host, link.store, exchange.settings)
         .save(&link.id, &record)
         .map_err(failed)?;
     Ok(json!({}))
@@ -797,7 +797,7 @@ fn set_level(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, 
     if let Some((link, record)) = &exchange.session {
         let mut record = record.clone();
         record.log_level = Some(level.to_string());
-        Sessions::new(exchange.host, link.store, exchange.settings.session_ttl_ms)
+        Sessions::new(exchange.host, link.store, exchange.settings)
             .save(&link.id, &record)
             .map_err(|e| RpcError::internal(format!("could not record the log level: {e}")))?;
     }

@@ -11,12 +11,16 @@
 use serde_json::{json, Map, Value};
 
 use super::events::{self, Change};
+use super::session::SessionId;
+use super::stream::Claim;
 use super::{rpc_error, stream};
+use crate::auth::Principal;
 use crate::config::Settings;
 use crate::host::{Host, ResponseSink};
 use crate::http::Response;
 use crate::protocol::jsonrpc::{self, Request, RpcError};
-use crate::protocol::meta;
+use crate::protocol::server::finish;
+use crate::protocol::{meta, Revision};
 
 const POLL_MIN_MS: u64 = 10;
 const POLL_MAX_MS: u64 = 200;
@@ -58,10 +62,13 @@ impl Filter {
     }
 }
 
-/// Serves a `subscriptions/listen` request until the client closes the stream.
+/// Serves a `subscriptions/listen` request until the client closes the stream, or until
+/// `stream_max_seconds` pass: the server then ends the subscription gracefully (the spec's
+/// completion result) and the client listens again.
 pub fn run(
     host: &dyn Host,
     settings: &Settings,
+    principal: &Principal,
     request: &Request,
     sink: &mut dyn ResponseSink,
 ) -> Option<Response> {
@@ -107,8 +114,38 @@ pub fn run(
         }
         message
     };
+    // A listen stream counts against the principal's stream quota like any other.
+    let claim = match store {
+        None => None,
+        Some(store) => {
+            let id = SessionId::generate(host);
+            match Claim::take(store, settings, principal, id, host.now_unix_ms()) {
+                Ok(Ok(claim)) => Some(claim),
+                Ok(Err(full)) => return Some(full.response(Some(&request.id))),
+                Err(e) => return Some(super::sse::store_failure(host, &e)),
+            }
+        }
+    };
+    follow(host, settings, request, sink, &filter, &tagged);
+    if let Some(claim) = claim {
+        claim.release();
+    }
+    None
+}
+
+/// Writes the stream until the client goes or the lifetime ends.
+fn follow(
+    host: &dyn Host,
+    settings: &Settings,
+    request: &Request,
+    sink: &mut dyn ResponseSink,
+    filter: &Filter,
+    tagged: &dyn Fn(Value) -> Value,
+) {
+    let store = host.store();
+    let subscription = serde_json::to_value(&request.id).unwrap_or(Value::Null);
     if sink.head(200, &stream::headers()).is_err() {
-        return None;
+        return;
     }
     let ack = jsonrpc::notification(
         "notifications/subscriptions/acknowledged",
@@ -122,11 +159,12 @@ pub fn run(
         ))
     };
     if send(sink, &ack).is_err() {
-        return None;
+        return;
     }
     let mut cursor = store.and_then(|s| events::head(s).ok()).unwrap_or(0);
     let mut interval = POLL_MIN_MS;
     let mut last_write = host.now_unix_ms();
+    let deadline = last_write.saturating_add(settings.stream_max_ms);
     loop {
         let mut delivered = false;
         if let Some(store) = store {
@@ -138,7 +176,7 @@ pub fn run(
                 if let Ok(Some(change)) = events::get(store, cursor) {
                     if filter.wants(&change) {
                         if send(sink, &tagged(change.notification())).is_err() {
-                            return None;
+                            return;
                         }
                         delivered = true;
                     }
@@ -146,11 +184,19 @@ pub fn run(
             }
         }
         let now = host.now_unix_ms();
+        if now >= deadline {
+            let done = finish(
+                Revision::V2026_07_28,
+                json!({"_meta": {meta::SUBSCRIPTION_ID: subscription}}),
+            );
+            let _ = send(sink, &jsonrpc::success(&request.id, &done));
+            return;
+        }
         if delivered {
             last_write = now;
         } else if now.saturating_sub(last_write) >= settings.keepalive_ms {
             if sink.body(b": keepalive\n\n").is_err() {
-                return None;
+                return;
             }
             last_write = now;
         }

@@ -13,10 +13,12 @@ use crate::protocol::jsonrpc::{self, Message, RequestId, RpcError};
 pub mod events;
 pub mod listen;
 pub mod outbox;
+pub mod quota;
 pub mod session;
 pub mod sse;
 pub mod stream;
 pub mod streamable;
+pub mod sweep;
 
 /// What the log line says about an MCP exchange.
 #[derive(Default)]

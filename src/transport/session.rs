@@ -9,8 +9,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::outbox::Outbox;
+use super::quota::{Counted, Full, Ledger};
 use crate::auth::Principal;
+use crate::config::Settings;
 use crate::host::{Host, KeyValue, StoreError};
+use crate::http::Response;
+use crate::protocol::jsonrpc::RequestId;
 use crate::protocol::Revision;
 
 /// Random bytes in a session id: 160 bits, more than the 128 the issue of ids needs.
@@ -93,41 +97,92 @@ pub struct Sessions<'a> {
     pub host: &'a dyn Host,
     pub store: &'a dyn KeyValue,
     pub ttl_ms: u64,
+    /// Sessions one principal may hold.
+    pub cap: usize,
+    /// Least time between two sweeps of the store.
+    pub sweep_every_ms: u64,
 }
 
+/// Prefix of session records.
+pub const PREFIX: &str = "session:";
+
 fn key(id: &SessionId) -> String {
-    format!("session:{id}")
+    format!("{PREFIX}{id}")
+}
+
+/// Why no session was created.
+#[derive(Debug)]
+pub enum Refused {
+    /// The principal holds as many as it may.
+    Full(Full),
+    Store(StoreError),
+}
+
+impl Refused {
+    /// 429 for a full quota, 503 for a store failure.
+    pub fn response(&self, host: &dyn Host, id: Option<&RequestId>) -> Response {
+        match self {
+            Refused::Full(full) => full.response(id),
+            Refused::Store(e) => super::sse::store_failure(host, e),
+        }
+    }
+}
+
+impl From<StoreError> for Refused {
+    fn from(e: StoreError) -> Refused {
+        Refused::Store(e)
+    }
 }
 
 impl<'a> Sessions<'a> {
-    pub fn new(host: &'a dyn Host, store: &'a dyn KeyValue, ttl_ms: u64) -> Sessions<'a> {
+    pub fn new(host: &'a dyn Host, store: &'a dyn KeyValue, settings: &Settings) -> Sessions<'a> {
         Sessions {
             host,
             store,
-            ttl_ms,
+            ttl_ms: settings.session_ttl_ms,
+            cap: settings.max_sessions,
+            sweep_every_ms: settings.gc_interval_ms,
         }
     }
 
-    /// Starts a session for `principal`, remembering what the client can do.
+    /// Starts a session for `principal`, remembering what the client can do; refused when
+    /// the principal already holds [`Sessions::cap`] live ones.
     pub fn create(
         &self,
         kind: Kind,
         principal: &Principal,
         revision: Revision,
         capabilities: serde_json::Value,
-    ) -> Result<(SessionId, Session), StoreError> {
+    ) -> Result<(SessionId, Session), Refused> {
         let id = SessionId::generate(self.host);
+        let now = self.host.now_unix_ms();
         let session = Session {
             kind,
             principal: principal.id.clone(),
             revision: revision.as_str().to_string(),
-            expires_at: self.host.now_unix_ms() + self.ttl_ms,
+            expires_at: now + self.ttl_ms,
             capabilities,
             log_level: None,
             subscriptions: Vec::new(),
         };
+        Ledger::new(self.store, Counted::Sessions, &principal.id)
+            .admit(&id, session.expires_at, self.cap, now, &|id| {
+                self.lives_until(id)
+            })?
+            .map_err(Refused::Full)?;
         self.save(&id, &session)?;
+        // New sessions are what leaves garbage behind (most clients never end theirs), so
+        // their arrival is what paces the sweeping.
+        super::sweep::if_due(self, self.sweep_every_ms);
         Ok((id, session))
+    }
+
+    /// When the session `id` (as text) expires, if it still exists.
+    pub fn lives_until(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        Ok(match SessionId::parse(id) {
+            Some(id) => self.read(&id)?.map(|s| s.expires_at),
+            None => None,
+        })
     }
 
     pub fn save(&self, id: &SessionId, session: &Session) -> Result<(), StoreError> {
@@ -175,6 +230,7 @@ impl<'a> Sessions<'a> {
             for uri in &session.subscriptions {
                 super::events::unsubscribe(self.store, id, uri)?;
             }
+            Ledger::new(self.store, Counted::Sessions, &session.principal).release(id)?;
         }
         self.store.delete(&key(id))?;
         Outbox::new(self.store, id).clear()

@@ -8,7 +8,7 @@
 
 use super::outbox::Outbox;
 use super::session::{Kind, SessionId, Sessions};
-use super::stream::{self, Framing, Stream};
+use super::stream::{self, Claim, Framing, Stream};
 use super::{
     accepts, insufficient_scope, is_json, read_body, record_client_message, rpc_error,
     OutboxEmitter, Trace,
@@ -43,7 +43,7 @@ pub fn open(
             ),
         ));
     }
-    let sessions = Sessions::new(host, store, settings.session_ttl_ms);
+    let sessions = Sessions::new(host, store, settings);
     let id = match sessions.create(
         Kind::Sse,
         principal,
@@ -51,10 +51,22 @@ pub fn open(
         serde_json::Value::Null,
     ) {
         Ok((id, _)) => id,
-        Err(e) => return Some(store_failure(host, &e)),
+        Err(refused) => return Some(refused.response(host, None)),
+    };
+    let claim = match Claim::take(store, settings, principal, id.clone(), host.now_unix_ms()) {
+        Ok(Ok(claim)) => claim,
+        Ok(Err(full)) => {
+            let _ = sessions.end(&id);
+            return Some(full.response(None));
+        }
+        Err(e) => {
+            let _ = sessions.end(&id);
+            return Some(store_failure(host, &e));
+        }
     };
     if sink.head(200, &stream::headers()).is_err() {
         let _ = sessions.end(&id);
+        claim.release();
         return None;
     }
     // The endpoint is a path, so it is right whatever host name the client used; a proxy
@@ -68,6 +80,7 @@ pub fn open(
             kind: Kind::Sse,
             principal,
             keepalive_ms: settings.keepalive_ms,
+            max_ms: settings.stream_max_ms,
             framing: Framing::Sse,
             lease: None,
         }
@@ -76,10 +89,12 @@ pub fn open(
     if let stream::End::Store(e) = &end {
         host.log(&format!("sse: stream ended: {e}"));
     }
-    // The session lives exactly as long as its stream.
+    // The session lives exactly as long as its stream. (At the stream's maximum
+    // lifetime an EventSource client reconnects and is given a new session.)
     if let Err(e) = sessions.end(&id) {
         host.log(&format!("sse: could not remove session records: {e}"));
     }
+    claim.release();
     None
 }
 
@@ -107,7 +122,7 @@ pub fn post(
             ),
         ));
     };
-    let sessions = Sessions::new(host, store, settings.session_ttl_ms);
+    let sessions = Sessions::new(host, store, settings);
     let found = match SessionId::parse(text) {
         None => None,
         Some(id) => match sessions.find(&id, Kind::Sse, principal) {

@@ -7,9 +7,11 @@
 //! proxies and reveal a client that has gone (the write fails).
 
 use super::outbox::{Outbox, MAX_BACKLOG};
+use super::quota::{Counted, Full, Ledger};
 use super::session::{Kind, SessionId, Sessions};
 use crate::auth::Principal;
-use crate::host::{ResponseSink, StoreError};
+use crate::config::Settings;
+use crate::host::{KeyValue, ResponseSink, StoreError};
 use crate::http::Headers;
 
 /// Poll interval right after activity, and the ceiling it backs off to while idle.
@@ -22,6 +24,11 @@ const SESSION_CHECK_MS: u64 = 1000;
 const GAP_WAIT_MS: u64 = 2000;
 /// Delivered messages a Streamable HTTP stream keeps for `Last-Event-ID` replay.
 pub const REPLAY_WINDOW: u64 = 32;
+/// The reconnection delay a stream suggests when it ends at its maximum lifetime.
+pub const RETRY_MS: u64 = 1000;
+/// How long past its maximum lifetime a stream's quota entry outlives it, should the
+/// instance holding the stream die without releasing it.
+const CLAIM_SLACK_MS: u64 = 60_000;
 
 /// How events are framed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +49,8 @@ pub enum End {
     SessionGone,
     /// Another stream of the same session took over.
     Superseded,
+    /// The stream reached `stream_max_seconds`; it told the client when to reconnect.
+    Lifetime,
     Store(StoreError),
 }
 
@@ -59,6 +68,42 @@ pub fn headers() -> Headers {
         // Tells nginx-style proxies not to buffer the stream (Streamable HTTP §"Receiving").
         ("x-accel-buffering", "no"),
     ])
+}
+
+/// The last words of a stream that ends at its maximum lifetime: the SSE `retry` field,
+/// which sets how soon the client reconnects (Streamable HTTP clients resume with
+/// `Last-Event-ID`).
+pub fn retry_hint() -> Vec<u8> {
+    format!("retry: {RETRY_MS}\n\n").into_bytes()
+}
+
+/// A long-lived stream's place in its principal's stream quota.
+pub struct Claim<'a> {
+    ledger: Ledger<'a>,
+    id: SessionId,
+}
+
+impl<'a> Claim<'a> {
+    /// Takes a place for stream `id` (a session id, or a fresh one for streams without a
+    /// session), or says when one may free up.
+    pub fn take(
+        store: &'a dyn KeyValue,
+        settings: &Settings,
+        principal: &Principal,
+        id: SessionId,
+        now: u64,
+    ) -> Result<Result<Claim<'a>, Full>, StoreError> {
+        let ledger = Ledger::new(store, Counted::Streams, &principal.id);
+        let until = now + settings.stream_max_ms + CLAIM_SLACK_MS;
+        Ok(ledger
+            .admit(&id, until, settings.max_streams, now, &|_| Ok(None))?
+            .map(|()| Claim { ledger, id }))
+    }
+
+    /// Gives the place back; a failure only delays that until the entry lapses.
+    pub fn release(self) {
+        let _ = self.ledger.release(&self.id);
+    }
 }
 
 /// One server-sent event.
@@ -85,6 +130,8 @@ pub struct Stream<'a> {
     pub kind: Kind,
     pub principal: &'a Principal,
     pub keepalive_ms: u64,
+    /// Longest life of the stream.
+    pub max_ms: u64,
     pub framing: Framing,
     /// This stream's claim on the outbox, when streams of the session may be replaced.
     pub lease: Option<Vec<u8>>,
@@ -109,6 +156,7 @@ impl Stream<'_> {
         let mut interval = POLL_MIN_MS;
         let mut last_write = host.now_unix_ms();
         let mut last_check = last_write;
+        let deadline = last_write.saturating_add(self.max_ms);
         let mut gap_since: Option<u64> = None;
         loop {
             let head = outbox.head()?;
@@ -150,6 +198,10 @@ impl Stream<'_> {
             } else if now.saturating_sub(last_write) >= self.keepalive_ms {
                 sink.body(b": keepalive\n\n").map_err(|_| End::ClientGone)?;
                 last_write = now;
+            }
+            if now >= deadline {
+                sink.body(&retry_hint()).map_err(|_| End::ClientGone)?;
+                return Err(End::Lifetime);
             }
             if now.saturating_sub(last_check) >= SESSION_CHECK_MS {
                 last_check = now;

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use super::outbox::Outbox;
 use super::session::{Kind, Session, SessionId, Sessions};
 use super::sse::{session_not_found, store_failure};
-use super::stream::{self, Framing, Stream};
+use super::stream::{self, Claim, Framing, Stream};
 use super::{
     accepts, insufficient_scope, is_json, listen, read_body, record_client_message, rpc_error,
     ResponseStream, Trace,
@@ -158,7 +158,7 @@ impl<'a> Post<'a> {
         let exchange = match scope {
             Scope::Initialize => return Some(self.initialize(&request)),
             Scope::Modern(_) if request.method == "subscriptions/listen" => {
-                return listen::run(self.host, self.settings, &request, sink)
+                return listen::run(self.host, self.settings, self.principal, &request, sink)
             }
             Scope::Modern(revision) => Exchange::modern(
                 self.host,
@@ -211,7 +211,7 @@ impl<'a> Post<'a> {
         let Some(store) = self.host.store() else {
             return reply;
         };
-        let sessions = Sessions::new(self.host, store, self.settings.session_ttl_ms);
+        let sessions = Sessions::new(self.host, store, self.settings);
         let capabilities = request
             .params
             .get("capabilities")
@@ -219,7 +219,7 @@ impl<'a> Post<'a> {
             .unwrap_or(Value::Null);
         match sessions.create(Kind::StreamableHttp, self.principal, revision, capabilities) {
             Ok((id, _)) => reply.with_header("mcp-session-id", id.as_str()),
-            Err(e) => store_failure(self.host, &e),
+            Err(refused) => refused.response(self.host, Some(&request.id)),
         }
     }
 
@@ -271,7 +271,7 @@ impl<'a> Post<'a> {
         let Some(store) = self.host.store() else {
             return Ok((header.unwrap_or(Revision::DEFAULT_LEGACY), None));
         };
-        let sessions = Sessions::new(self.host, store, self.settings.session_ttl_ms);
+        let sessions = Sessions::new(self.host, store, self.settings);
         let (id, session) = find_session(&sessions, self.request, self.principal)?;
         let negotiated = session.revision();
         // A different but supported revision in the header is tolerated: the spec refuses
@@ -420,7 +420,7 @@ pub fn get(
             ),
         ));
     }
-    let sessions = Sessions::new(host, store, settings.session_ttl_ms);
+    let sessions = Sessions::new(host, store, settings);
     let (id, _) = match find_session(&sessions, request, principal) {
         Ok(found) => found,
         Err(refusal) => return Some(refusal.response(None)),
@@ -444,12 +444,19 @@ pub fn get(
             Err(e) => return Some(store_failure(host, &e)),
         },
     };
+    let claim = match Claim::take(store, settings, principal, id.clone(), host.now_unix_ms()) {
+        Ok(Ok(claim)) => claim,
+        Ok(Err(full)) => return Some(full.response(None)),
+        Err(e) => return Some(store_failure(host, &e)),
+    };
     let mut lease = [0u8; 16];
     host.fill_random(&mut lease);
     if let Err(e) = outbox.set_lease(&lease) {
+        claim.release();
         return Some(store_failure(host, &e));
     }
     if sink.head(200, &stream::headers()).is_err() {
+        claim.release();
         return None;
     }
     let end = Stream {
@@ -458,11 +465,12 @@ pub fn get(
         kind: Kind::StreamableHttp,
         principal,
         keepalive_ms: settings.keepalive_ms,
+        max_ms: settings.stream_max_ms,
         framing: Framing::Streamable,
         lease: Some(lease.to_vec()),
     }
     .run(sink, resume_after + 1);
-    match end {
+    match &end {
         // Its own last bookkeeping write may have landed after the session's records were
         // removed; clearing again leaves nothing behind.
         stream::End::SessionGone => {
@@ -473,7 +481,11 @@ pub fn get(
             }
         }
         stream::End::Store(e) => host.log(&format!("streamable: stream ended: {e}")),
-        stream::End::ClientGone | stream::End::Superseded => {}
+        stream::End::ClientGone | stream::End::Superseded | stream::End::Lifetime => {}
+    }
+    // A stream that was taken over leaves the place to its successor (same session id).
+    if end != stream::End::Superseded {
+        claim.release();
     }
     None
 }
@@ -488,7 +500,7 @@ pub fn delete(
     let Some(store) = host.store() else {
         return not_allowed(host);
     };
-    let sessions = Sessions::new(host, store, settings.session_ttl_ms);
+    let sessions = Sessions::new(host, store, settings);
     match find_session(&sessions, request, principal) {
         Ok((id, _)) => match sessions.end(&id) {
             Ok(()) => Response::empty(204),

@@ -7,8 +7,13 @@ use crate::host::{Disconnected, Host, ResponseSink};
 use crate::http::{Headers, Method, Request, Response};
 use crate::transport::{self, sse, streamable, Trace as RpcTrace};
 
+mod cors;
 mod home;
 mod origin;
+
+/// Most header fields a request may carry, and most bytes all of them together.
+pub const MAX_HEADERS: usize = 100;
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// Serves one request. This is the whole server as the host sees it.
 pub fn handle(host: &dyn Host, request: Request, sink: &mut dyn ResponseSink) {
@@ -18,6 +23,7 @@ pub fn handle(host: &dyn Host, request: Request, sink: &mut dyn ResponseSink) {
     let mut sink = StatusRecorder {
         inner: sink,
         status: 0,
+        cors: None,
     };
     let mut trace = Trace::default();
     if let Some(response) = route(host, request, &mut sink, &mut trace) {
@@ -48,16 +54,26 @@ struct Trace {
     rpc: RpcTrace,
 }
 
-/// Remembers the status for the log line.
+/// Remembers the status for the log line, and adds the CORS headers of an allowed origin
+/// to whatever response the handlers send.
 struct StatusRecorder<'a> {
     inner: &'a mut dyn ResponseSink,
     status: u16,
+    /// The origin granted CORS access, if any.
+    cors: Option<String>,
 }
 
 impl ResponseSink for StatusRecorder<'_> {
     fn head(&mut self, status: u16, headers: &Headers) -> Result<(), Disconnected> {
         self.status = status;
-        self.inner.head(status, headers)
+        match &self.cors {
+            None => self.inner.head(status, headers),
+            Some(origin) => {
+                let mut headers = headers.clone();
+                cors::decorate(&mut headers, origin);
+                self.inner.head(status, &headers)
+            }
+        }
     }
 
     fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected> {
@@ -74,9 +90,26 @@ impl ResponseSink for StatusRecorder<'_> {
 fn route(
     host: &dyn Host,
     mut request: Request,
-    sink: &mut dyn ResponseSink,
+    sink: &mut StatusRecorder,
     trace: &mut Trace,
 ) -> Option<Response> {
+    let (count, bytes) = request
+        .headers
+        .iter()
+        .fold((0, 0), |(n, b), (name, value)| {
+            (n + 1, b + name.len() + value.len())
+        });
+    if count > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return Some(Response::json(
+            431,
+            &serde_json::json!({
+                "error": "request_header_fields_too_large",
+                "error_description": format!(
+                    "Requests may carry at most {MAX_HEADERS} header fields and {MAX_HEADER_BYTES} bytes of them; this one has {count} and {bytes}."
+                ),
+            }),
+        ));
+    }
     let settings = match Settings::load(host) {
         Ok(settings) => settings,
         Err(error) => {
@@ -102,16 +135,37 @@ fn route(
             Method::Get | Method::Head => home::page(&settings, &origin, host.store().is_some()),
             _ => not_allowed("GET, HEAD"),
         },
-        metadata::WELL_KNOWN => well_known(&request, &settings, &origin, ""),
-        "/.well-known/oauth-protected-resource/mcp" => {
-            well_known(&request, &settings, &origin, "/mcp")
-        }
-        "/.well-known/oauth-protected-resource/sse" => {
-            well_known(&request, &settings, &origin, "/sse")
+        "/healthz" => match request.method {
+            Method::Get | Method::Head => healthz(host),
+            _ => not_allowed("GET, HEAD"),
+        },
+        metadata::WELL_KNOWN
+        | "/.well-known/oauth-protected-resource/mcp"
+        | "/.well-known/oauth-protected-resource/sse" => {
+            // Public metadata: any page may read it (browser clients discover the
+            // authorization server through it).
+            if request.headers.get("origin").is_some() {
+                sink.cors = Some("*".into());
+            }
+            let resource = path.trim_start_matches(metadata::WELL_KNOWN);
+            match request.method {
+                Method::Get | Method::Head => metadata::document(&settings, &origin, resource),
+                Method::Options => cors::preflight(&request, "GET, HEAD, OPTIONS"),
+                _ => not_allowed("GET, HEAD, OPTIONS"),
+            }
         }
         "/mcp" | "/sse" | "/sse/message" => {
             if let Err(refusal) = origin::check(&settings, &request) {
                 return Some(refusal);
+            }
+            sink.cors = cors::granted(&settings, &request);
+            if request.method == Method::Options {
+                let allow = if path == "/sse/message" {
+                    "POST, OPTIONS"
+                } else {
+                    "GET, POST, DELETE, OPTIONS"
+                };
+                return Some(cors::preflight(&request, allow));
             }
             let principal = match auth::authenticate(&settings, host, &request, &origin) {
                 Ok(principal) => principal,
@@ -196,11 +250,31 @@ fn is_streamable_get(request: &Request) -> bool {
         || request.headers.get("mcp-protocol-version").is_some()
 }
 
-fn well_known(request: &Request, settings: &Settings, origin: &str, resource: &str) -> Response {
-    match request.method {
-        Method::Get | Method::Head => metadata::document(settings, origin, resource),
-        _ => not_allowed("GET, HEAD"),
-    }
+/// `/healthz`: 200 when the configuration is valid (a bad one got its 500 before this)
+/// and the shared store, where there is one, answers; 503 when it does not. No auth, no
+/// secrets: load balancers and orchestrators probe it.
+fn healthz(host: &dyn Host) -> Response {
+    let store = match host.store() {
+        None => "none",
+        Some(store) => match store.get(crate::transport::sweep::NEXT_KEY) {
+            Ok(_) => "ok",
+            Err(e) => {
+                host.log(&format!("healthz: store unavailable: {e}"));
+                "unavailable"
+            }
+        },
+    };
+    let status = if store == "unavailable" { 503 } else { 200 };
+    Response::json(
+        status,
+        &serde_json::json!({
+            "status": if status == 200 { "ok" } else { "unavailable" },
+            "server": crate::SERVER_NAME,
+            "version": crate::SERVER_VERSION,
+            "store": store,
+        }),
+    )
+    .with_header("cache-control", "no-store")
 }
 
 /// 405 with the methods the path does allow (RFC 9110 §15.5.6).

@@ -31,18 +31,27 @@ fn authority_of(origin: &str) -> &str {
     origin.split_once("://").map_or(origin, |(_, rest)| rest)
 }
 
+/// Whether a browser page of `origin` may call the MCP endpoints: localhost origins,
+/// `public_url`, and what `allowed_origins` lists.
+pub fn allowed(settings: &Settings, origin: &str) -> bool {
+    let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+    is_loopback(without_port(authority_of(&origin)))
+        || settings
+            .public_url
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case(&origin))
+        || settings
+            .allowed_origins
+            .iter()
+            .any(|o| o == "*" || *o == origin)
+}
+
 /// Refuses a request whose `Origin` or `Host` says it comes through DNS rebinding.
 pub fn check(settings: &Settings, request: &Request) -> Result<(), Response> {
     let public = settings.public_url.as_deref().map(str::to_ascii_lowercase);
     if let Some(origin) = request.headers.get("origin") {
-        let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-        let allowed = is_loopback(without_port(authority_of(&origin)))
-            || public.as_deref() == Some(origin.as_str())
-            || settings
-                .allowed_origins
-                .iter()
-                .any(|o| o == "*" || *o == origin);
-        if !allowed {
+        if !allowed(settings, origin) {
+            let origin = origin.trim();
             return Err(forbidden(format!(
                 "requests from the web origin {origin} are not allowed; list it in the allowed_origins variable"
             )));

@@ -249,6 +249,8 @@ pub struct Event {
     pub id: Option<String>,
     pub name: String,
     pub data: String,
+    /// The `retry` field (reconnection delay), when the event carries one.
+    pub retry: Option<String>,
 }
 
 impl Event {
@@ -313,6 +315,7 @@ impl Stream {
                     id: None,
                     name: "message".into(),
                     data: String::new(),
+                    retry: None,
                 };
                 let mut data = Vec::new();
                 let mut comment = true;
@@ -327,6 +330,7 @@ impl Stream {
                         "id" => event.id = Some(value.to_string()),
                         "event" => event.name = value.to_string(),
                         "data" => data.push(value.to_string()),
+                        "retry" => event.retry = Some(value.to_string()),
                         _ => {}
                     }
                 }
@@ -405,4 +409,14 @@ pub fn in_session(host: &MemoryHost, session: &str, method: &str, params: Value)
         &[("mcp-session-id", session)],
         &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
     )
+}
+
+/// The store's keys other than the sweeper's schedule (`sweep:next`, written when the
+/// first session opens): what sessions and streams left behind.
+pub fn leftovers(store: &MemoryStore) -> Vec<String> {
+    store
+        .keys()
+        .into_iter()
+        .filter(|k| k != remote_mcp_server::transport::sweep::NEXT_KEY)
+        .collect()
 }

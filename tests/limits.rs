@@ -1,0 +1,521 @@
+//! Hostile and excessive input, per-principal caps, stream lifetime, garbage collection,
+//! CORS and the health check.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use remote_mcp_server::host::memory::{MemoryHost, MemoryStore};
+use remote_mcp_server::host::KeyValue;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(5);
+const OTHER_TOKEN: &str = "another-token-9876543210";
+
+fn stateful(store: &Arc<MemoryStore>) -> MemoryHost {
+    host().with_store(store.clone())
+}
+
+fn initialize_as(host: &MemoryHost, token: &str) -> Reply {
+    post_as(
+        host,
+        &format!("Bearer {token}"),
+        &[],
+        &json!({"jsonrpc": "2.0", "id": 7, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"}
+        }}),
+    )
+}
+
+fn sessions_in(store: &MemoryStore) -> usize {
+    store
+        .keys()
+        .iter()
+        .filter(|k| k.starts_with("session:"))
+        .count()
+}
+
+// --- message limits ----------------------------------------------------------------------
+
+#[test]
+fn deep_nesting_is_refused_before_parsing() {
+    let host = host();
+    let nested = |depth: usize| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"x":{}{}}}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        )
+    };
+    let send_raw = |body: &str| {
+        send(
+            &host,
+            "POST",
+            "/mcp",
+            &[
+                ("authorization", &bearer()),
+                ("content-type", "application/json"),
+                ("accept", "application/json, text/event-stream"),
+            ],
+            body.as_bytes(),
+        )
+    };
+    // 2 object levels + 62 arrays = 64: allowed.
+    let ok = send_raw(&nested(62));
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let deep = send_raw(&nested(63));
+    assert_eq!(deep.status, 400);
+    assert_eq!(deep.json()["error"]["code"], -32600);
+    assert!(deep.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("64 levels"));
+    // Far deeper than any parser's stack would survive, and brackets inside strings do
+    // not count.
+    let hostile = send_raw(&nested(1_000_000));
+    assert_eq!(hostile.status, 400);
+    let in_string = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"s":"{}"}}}}"#,
+        "[{".repeat(500)
+    );
+    assert_eq!(send_raw(&in_string).status, 200);
+}
+
+#[test]
+fn long_ids_and_method_names_are_refused() {
+    let host = host();
+    let long = "x".repeat(257);
+    let reply = post(
+        &host,
+        &[],
+        &json!({"jsonrpc": "2.0", "id": long, "method": "ping"}),
+    );
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.json()["error"]["code"], -32600);
+    assert!(reply.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("\"id\" is longer than 256"));
+    assert!(
+        reply.json().get("id").is_none(),
+        "an unusable id is not echoed"
+    );
+    let reply = post(
+        &host,
+        &[],
+        &json!({"jsonrpc": "2.0", "id": 1, "method": long}),
+    );
+    assert_eq!(reply.status, 400);
+    assert!(reply.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("\"method\" is longer than 256"));
+    let fits = post(
+        &host,
+        &[],
+        &json!({"jsonrpc": "2.0", "id": "y".repeat(256), "method": "ping"}),
+    );
+    assert_eq!(fits.status, 200);
+}
+
+#[test]
+fn too_many_or_too_large_headers_get_431() {
+    let host = host();
+    let names: Vec<String> = (0..101).map(|i| format!("x-filler-{i}")).collect();
+    let many: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1")).collect();
+    let reply = send(&host, "GET", "/", &many, b"");
+    assert_eq!(reply.status, 431);
+    assert!(reply.json()["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("at most 100 header fields"));
+    let big = "b".repeat(65 * 1024);
+    let reply = send(&host, "GET", "/", &[("x-big", &big)], b"");
+    assert_eq!(reply.status, 431);
+    assert_eq!(send(&host, "GET", "/", &many[..90], b"").status, 200);
+}
+
+#[test]
+fn a_refused_body_leaves_the_session_whole() {
+    let store = MemoryStore::new();
+    let host = stateful(&store).with_variable("max_body_bytes", "1000");
+    let session = open_session(&host, "2025-11-25", json!({}));
+    let before = store.keys();
+    let reply = post(
+        &host,
+        &[("mcp-session-id", &session)],
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "p".repeat(2000)}}),
+    );
+    assert_eq!(reply.status, 413);
+    assert_eq!(store.keys(), before);
+    assert_eq!(in_session(&host, &session, "ping", json!({})).status, 200);
+}
+
+// --- per-principal caps --------------------------------------------------------------------
+
+#[test]
+fn sessions_beyond_the_cap_get_429_and_the_cap_heals() {
+    let store = MemoryStore::new();
+    let host = stateful(&store).with_variable("max_sessions_per_principal", "2");
+    let first = initialize_as(&host, TOKEN);
+    assert_eq!(first.status, 200);
+    assert_eq!(initialize_as(&host, TOKEN).status, 200);
+    let refused = initialize_as(&host, TOKEN);
+    assert_eq!(refused.status, 429);
+    let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&retry), "{retry}");
+    let body = refused.json();
+    assert_eq!(body["id"], 7);
+    assert_eq!(body["error"]["code"], -32030);
+    assert_eq!(body["error"]["data"]["limit"], 2);
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("max_sessions_per_principal"));
+    assert_schema("2025-11-25", "JSONRPCErrorResponse", &body);
+    assert_eq!(sessions_in(&store), 2, "a refusal writes no session");
+
+    // Other principals have their own count.
+    assert_eq!(initialize_as(&host, OTHER_TOKEN).status, 200);
+
+    // Ending a session frees its place.
+    let id = first.header("mcp-session-id").unwrap();
+    let ended = send(
+        &host,
+        "DELETE",
+        "/mcp",
+        &[("authorization", &bearer()), ("mcp-session-id", id)],
+        b"",
+    );
+    assert_eq!(ended.status, 204);
+    assert_eq!(initialize_as(&host, TOKEN).status, 200);
+    assert_eq!(initialize_as(&host, TOKEN).status, 429);
+
+    // So does expiry: nothing has to release a session that simply lapsed.
+    host.advance_ms(3_600_001);
+    assert_eq!(initialize_as(&host, TOKEN).status, 200);
+}
+
+#[test]
+fn streams_beyond_the_cap_get_429_without_leaving_a_session() {
+    let store = MemoryStore::new();
+    let host = instance(&store).with_variable("max_streams_per_principal", "1");
+    let auth = bearer();
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("accept", "text/event-stream"),
+    ];
+    let mut first = Stream::open(host.clone(), "/sse", &headers);
+    assert_eq!(first.status, 200);
+    first.next_event(WAIT).expect("endpoint");
+    let refused = send(&host, "GET", "/sse", &headers, b"");
+    assert_eq!(refused.status, 429);
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(refused.json()["error"]["code"], -32030);
+    assert_eq!(
+        sessions_in(&store),
+        1,
+        "the refused stream's session is gone"
+    );
+
+    // A Streamable HTTP GET stream counts too.
+    let session = open_session(&host, "2025-11-25", json!({}));
+    let get = send(
+        &host,
+        "GET",
+        "/mcp",
+        &[
+            ("authorization", &auth),
+            ("accept", "text/event-stream"),
+            ("mcp-session-id", &session),
+        ],
+        b"",
+    );
+    assert_eq!(get.status, 429);
+
+    first.hang_up();
+    let mut again = Stream::open(host.clone(), "/sse", &headers);
+    assert_eq!(again.status, 200);
+    again.next_event(WAIT).expect("endpoint");
+    again.hang_up();
+}
+
+// --- stream lifetime ------------------------------------------------------------------------
+
+#[test]
+fn streams_end_at_their_lifetime_with_a_retry_hint_and_resume() {
+    let store = MemoryStore::new();
+    let host = instance(&store).with_variable("stream_max_seconds", "0.4");
+    let auth = bearer();
+    let session = open_session(&host, "2025-11-25", json!({}));
+    let stream_headers = |last: Option<&str>| {
+        let mut h = vec![
+            ("authorization".to_string(), auth.clone()),
+            ("accept".to_string(), "text/event-stream".to_string()),
+            ("mcp-session-id".to_string(), session.clone()),
+        ];
+        if let Some(last) = last {
+            h.push(("last-event-id".to_string(), last.to_string()));
+        }
+        h
+    };
+    let open = |last: Option<&str>| {
+        let h = stream_headers(last);
+        let refs: Vec<(&str, &str)> = h.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        Stream::open(host.clone(), "/mcp", &refs)
+    };
+    let mut stream = open(None);
+    assert_eq!(stream.status, 200);
+    let started = std::time::Instant::now();
+    let last = loop {
+        let event = stream.next_event(WAIT).expect("the stream's closing hint");
+        if event.retry.is_some() {
+            break event;
+        }
+    };
+    assert_eq!(last.retry.as_deref(), Some("1000"));
+    assert_eq!(stream.next_event(WAIT), None, "then the stream ends");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    stream.hang_up();
+    // The session outlives its stream: the client reconnects and carries on.
+    assert_eq!(in_session(&host, &session, "ping", json!({})).status, 200);
+    let again = open(Some("0"));
+    assert_eq!(again.status, 200);
+    again.hang_up();
+}
+
+#[test]
+fn an_sse_stream_ends_at_its_lifetime_and_frees_its_session() {
+    let store = MemoryStore::new();
+    let host = instance(&store).with_variable("stream_max_seconds", "0.3");
+    let auth = bearer();
+    let mut stream = Stream::open(
+        host.clone(),
+        "/sse",
+        &[("authorization", &auth), ("accept", "text/event-stream")],
+    );
+    assert_eq!(stream.next_event(WAIT).unwrap().name, "endpoint");
+    let hint = stream.next_event(WAIT).expect("retry hint");
+    assert_eq!(hint.retry.as_deref(), Some("1000"));
+    assert_eq!(stream.next_event(WAIT), None);
+    stream.hang_up();
+    assert!(leftovers(&store).is_empty(), "{:?}", store.keys());
+}
+
+#[test]
+fn a_listen_stream_ends_gracefully_at_its_lifetime() {
+    let store = MemoryStore::new();
+    let host = stateful(&store)
+        .with_real_time()
+        .with_variable("stream_max_seconds", "0.3")
+        .with_variable("keepalive_seconds", "0.05");
+    let reply = modern(
+        &host,
+        "subscriptions/listen",
+        json!({"notifications": {"toolsListChanged": true}}),
+    );
+    assert_eq!(reply.status, 200);
+    let messages = sse_messages(&reply.body);
+    assert_eq!(
+        messages[0]["method"],
+        "notifications/subscriptions/acknowledged"
+    );
+    let last = messages.last().unwrap();
+    assert_eq!(last["id"], 7);
+    assert_eq!(last["result"]["resultType"], "complete");
+    assert_eq!(
+        last["result"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        7
+    );
+    assert_schema("2026-07-28", "JSONRPCResultResponse", last);
+    assert!(
+        leftovers(&store).iter().all(|k| !k.starts_with("quota:")),
+        "the stream gave its place back: {:?}",
+        store.keys()
+    );
+}
+
+// --- garbage collection -------------------------------------------------------------------
+
+#[test]
+fn expired_sessions_and_leftovers_are_swept_by_later_sessions() {
+    let store = MemoryStore::new();
+    let host = stateful(&store)
+        .with_variable("session_ttl_seconds", "10")
+        .with_variable("gc_interval_seconds", "60");
+    let old = open_session(&host, "2025-11-25", json!({}));
+    // What a gone session can leave behind: a reply and a cancellation nobody collected,
+    // an outbox message pushed after its stream ended.
+    let ghost = "0123456789abcdef0123456789abcdef01234567";
+    for key in [
+        format!("reply:{ghost}:s-1"),
+        format!("cancel:{ghost}:5"),
+        format!("outbox:{ghost}:head"),
+        format!("outbox:{ghost}:1"),
+        format!("rsub:0a0b0c:{ghost}"),
+    ] {
+        store.set(&key, b"x").unwrap();
+    }
+    let live_reply = format!("reply:{old}:s-9");
+    store.set(&live_reply, b"x").unwrap();
+
+    // Within the interval nothing is swept.
+    host.advance_ms(5_000);
+    open_session(&host, "2025-11-25", json!({}));
+    assert!(store.keys().contains(&format!("cancel:{ghost}:5")));
+
+    // Past it, the next new session sweeps: the ghost's keys go, the expired session
+    // goes, the live ones stay.
+    host.advance_ms(60_000);
+    let fresh = open_session(&host, "2025-11-25", json!({}));
+    let keys = store.keys();
+    assert!(
+        keys.iter().all(|k| !k.contains(ghost)),
+        "ghost keys remain: {keys:?}"
+    );
+    assert!(!keys.contains(&format!("session:{old}")), "{keys:?}");
+    assert!(!keys.contains(&live_reply), "{keys:?}");
+    assert!(keys.contains(&format!("session:{fresh}")), "{keys:?}");
+    assert_eq!(sessions_in(&store), 1, "{keys:?}");
+    assert!(host
+        .logs()
+        .iter()
+        .any(|l| l.starts_with("sweep: ended 2 expired sessions, removed 6 leftover keys")));
+    assert_eq!(
+        in_session(&host, &old, "ping", json!({})).status,
+        404,
+        "the swept session is gone"
+    );
+}
+
+// --- CORS ----------------------------------------------------------------------------------
+
+const INSPECTOR: &str = "http://localhost:6274";
+
+#[test]
+fn preflights_from_allowed_origins_get_the_mcp_headers() {
+    let host = host().with_variable("allowed_origins", "https://app.example.com");
+    for (path, methods) in [
+        ("/mcp", "GET, POST, DELETE, OPTIONS"),
+        ("/sse", "GET, POST, DELETE, OPTIONS"),
+        ("/sse/message", "POST, OPTIONS"),
+    ] {
+        for origin in [INSPECTOR, "https://app.example.com"] {
+            let reply = send(
+                &host,
+                "OPTIONS",
+                path,
+                &[
+                    ("origin", origin),
+                    ("access-control-request-method", "POST"),
+                    (
+                        "access-control-request-headers",
+                        "authorization, content-type, mcp-param-region",
+                    ),
+                ],
+                b"",
+            );
+            assert_eq!(reply.status, 204, "{path} {origin}");
+            assert_eq!(reply.header("access-control-allow-origin"), Some(origin));
+            assert_eq!(reply.header("access-control-allow-methods"), Some(methods));
+            let allowed = reply.header("access-control-allow-headers").unwrap();
+            for name in [
+                "authorization",
+                "content-type",
+                "mcp-session-id",
+                "mcp-protocol-version",
+                "last-event-id",
+                "mcp-method",
+                "mcp-name",
+                "mcp-param-region",
+            ] {
+                assert!(
+                    allowed.contains(name),
+                    "{path}: {name} missing in {allowed}"
+                );
+            }
+            assert_eq!(reply.header("vary"), Some("origin"));
+        }
+    }
+    let refused = send(
+        &host,
+        "OPTIONS",
+        "/mcp",
+        &[
+            ("origin", "https://evil.example"),
+            ("access-control-request-method", "POST"),
+        ],
+        b"",
+    );
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.header("access-control-allow-origin"), None);
+}
+
+#[test]
+fn responses_to_allowed_origins_expose_the_session_and_challenge_headers() {
+    let store = MemoryStore::new();
+    let host = stateful(&store);
+    let reply = post(
+        &host,
+        &[("origin", INSPECTOR)],
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"}
+        }}),
+    );
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("access-control-allow-origin"), Some(INSPECTOR));
+    let exposed = reply.header("access-control-expose-headers").unwrap();
+    assert!(exposed.contains("mcp-session-id") && exposed.contains("www-authenticate"));
+    // A browser must be able to read the challenge to start authorization.
+    let challenge = send(
+        &host,
+        "POST",
+        "/mcp",
+        &[("origin", INSPECTOR), ("content-type", "application/json")],
+        b"{}",
+    );
+    assert_eq!(challenge.status, 401);
+    assert_eq!(
+        challenge.header("access-control-allow-origin"),
+        Some(INSPECTOR)
+    );
+    // No Origin, no CORS headers; the metadata is readable from any page.
+    let plain = post(
+        &host,
+        &[],
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
+    );
+    assert_eq!(plain.header("access-control-allow-origin"), None);
+    let metadata = send(
+        &host,
+        "GET",
+        "/.well-known/oauth-protected-resource",
+        &[("origin", "https://anywhere.example")],
+        b"",
+    );
+    assert_eq!(metadata.status, 200);
+    assert_eq!(metadata.header("access-control-allow-origin"), Some("*"));
+}
+
+// --- health --------------------------------------------------------------------------------
+
+#[test]
+fn healthz_needs_no_token_and_reports_the_store() {
+    let reply = send(&host(), "GET", "/healthz", &[], b"");
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    let body: Value = reply.json();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["store"], "none");
+    let store = MemoryStore::new();
+    let body = send(&stateful(&store), "GET", "/healthz", &[], b"").json();
+    assert_eq!(body["store"], "ok");
+    let broken = host().with_variable("auth_mode", "bogus");
+    let reply = send(&broken, "GET", "/healthz", &[], b"");
+    assert_eq!(reply.status, 500);
+    assert!(reply.text().contains("auth_mode"));
+}
