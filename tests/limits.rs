@@ -519,3 +519,56 @@ fn healthz_needs_no_token_and_reports_the_store() {
     assert_eq!(reply.status, 500);
     assert!(reply.text().contains("auth_mode"));
 }
+
+// --- SSE framing ---------------------------------------------------------------------------
+
+#[test]
+fn every_line_break_in_event_data_starts_a_data_line() {
+    use remote_mcp_server::transport::stream::event;
+    // CR and CRLF end lines in SSE too: left raw, a CR would let data forge a field.
+    let frame = event(Some(3), "message", b"a\rid: 9\r\nb\nc");
+    assert_eq!(
+        String::from_utf8(frame).unwrap(),
+        "id: 3\nevent: message\ndata: a\ndata: id: 9\ndata: b\ndata: c\n\n"
+    );
+    assert_eq!(
+        String::from_utf8(event(None, "message", b"")).unwrap(),
+        "event: message\ndata: \n\n"
+    );
+}
+
+// --- regressions from fuzzing ----------------------------------------------------------
+
+/// Inputs `scripts/fuzz bearer` produced: a scheme that looks like one is named in the
+/// error, anything else is not, and what follows the scheme never is.
+#[test]
+fn an_unknown_scheme_is_named_only_when_it_looks_like_one() {
+    let host = host();
+    let refuse = |authorization: &str| {
+        let reply = send(
+            &host,
+            "POST",
+            "/mcp",
+            &[
+                ("authorization", authorization),
+                ("content-type", "application/json"),
+            ],
+            b"{}",
+        );
+        assert_eq!(reply.status, 401, "{authorization}");
+        reply.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let named = refuse("nnnnnnnnnn secret-credential-1");
+    assert!(named.contains("the nnnnnnnnnn scheme"), "{named}");
+    assert!(!named.contains("secret-credential-1"), "{named}");
+    let long = format!("Bjarec{}arer {}", "V".repeat(75), "k".repeat(40));
+    let unknown = refuse(&long);
+    assert!(unknown.contains("an unknown scheme"), "{unknown}");
+    assert!(
+        !unknown.contains("VVVV") && !unknown.contains("kkkk"),
+        "{unknown}"
+    );
+}

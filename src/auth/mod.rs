@@ -19,7 +19,7 @@ use crate::config::{AuthMode, Settings};
 use crate::host::Host;
 use crate::http::{Request, Response};
 
-mod bearer;
+pub mod bearer;
 pub mod jwt;
 pub mod metadata;
 mod static_tokens;

@@ -107,18 +107,28 @@ impl<'a> Claim<'a> {
 }
 
 /// One server-sent event.
+///
+/// Messages are compact JSON, one line; any line break in `data` anyway (CR, LF or CRLF,
+/// all three of which end a line in SSE) starts a new `data:` line, so the client
+/// reassembles the data with LF and nothing in it can end the event early or forge a
+/// field. `name` is one of this module's fixed event names.
 pub fn event(id: Option<u64>, name: &str, data: &[u8]) -> Vec<u8> {
     let mut frame = Vec::with_capacity(data.len() + 32);
     if let Some(id) = id {
         frame.extend_from_slice(format!("id: {id}\n").as_bytes());
     }
     frame.extend_from_slice(format!("event: {name}\ndata: ").as_bytes());
-    // Messages are compact JSON (one line); split any newline into data lines anyway.
-    for (i, line) in data.split(|b| *b == b'\n').enumerate() {
-        if i > 0 {
-            frame.extend_from_slice(b"\ndata: ");
+    let mut bytes = data.iter().copied().peekable();
+    while let Some(byte) = bytes.next() {
+        match byte {
+            b'\r' | b'\n' => {
+                if byte == b'\r' && bytes.peek() == Some(&b'\n') {
+                    bytes.next();
+                }
+                frame.extend_from_slice(b"\ndata: ");
+            }
+            _ => frame.push(byte),
         }
-        frame.extend_from_slice(line);
     }
     frame.extend_from_slice(b"\n\n");
     frame
