@@ -378,11 +378,45 @@ struct Server {
     shared: Arc<Shared>,
 }
 
+/// Not part of the component: how many keys the shared store holds, by prefix (the part
+/// before the first `:`), for the soak test to see that the store does not grow.
+const STORE_STATS: &str = "/__test-host/store";
+
 impl Server {
+    fn store_stats(&self) -> hyper::Response<HyperOutgoingBody> {
+        use http_body_util::BodyExt;
+        let store = self.shared.store.lock().unwrap_or_else(|e| e.into_inner());
+        let mut prefixes: BTreeMap<&str, usize> = BTreeMap::new();
+        for key in store.keys() {
+            let prefix = key.split(':').next().unwrap_or_default();
+            *prefixes.entry(prefix).or_default() += 1;
+        }
+        let body = format!(
+            "{{\"keys\":{},\"prefixes\":{{{}}}}}",
+            store.len(),
+            prefixes
+                .iter()
+                .map(|(p, n)| format!("{p:?}:{n}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        hyper::Response::builder()
+            .header("content-type", "application/json")
+            .body(
+                http_body_util::Full::new(hyper::body::Bytes::from(body))
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            )
+            .expect("a valid response")
+    }
+
     async fn handle(
         &self,
         request: hyper::Request<hyper::body::Incoming>,
     ) -> Result<hyper::Response<HyperOutgoingBody>> {
+        if request.uri().path() == STORE_STATS {
+            return Ok(self.store_stats());
+        }
         let mut store = Store::new(
             self.pre.engine(),
             Instance {
@@ -422,6 +456,28 @@ impl Server {
     }
 }
 
+/// Instances come from a pool whose memory stays resident between requests, as Spin
+/// configures wasmtime: an instance per request is then cheap. Sized for the soak test and
+/// the benchmarks' hundreds of open event streams.
+fn engine_config() -> Config {
+    // A component instance holds several core instances and tables, one memory.
+    const INSTANCES: u32 = 4000;
+    let mut pool = wasmtime::PoolingAllocationConfig::new();
+    pool.total_component_instances(INSTANCES)
+        .total_core_instances(4 * INSTANCES)
+        .total_memories(INSTANCES)
+        .total_tables(4 * INSTANCES)
+        .total_stacks(INSTANCES)
+        .max_memory_size(1 << 30)
+        .linear_memory_keep_resident(16 << 20)
+        .table_keep_resident(1 << 20);
+    let mut config = Config::new();
+    config
+        .memory_reservation(1 << 30)
+        .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let mut addr = "127.0.0.1:3000".to_string();
@@ -448,7 +504,7 @@ async fn main() -> Result<()> {
     let manifest = read_manifest(&manifest, &overrides)?;
     let wasm = wasm.unwrap_or(manifest.source);
 
-    let engine = Engine::new(&Config::new())?;
+    let engine = Engine::new(&engine_config())?;
     let component = Component::from_file(&engine, &wasm)?;
     let mut linker = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;

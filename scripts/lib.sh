@@ -7,6 +7,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WASMTIME_VERSION="48.0.8"
 SPIN_WASM="$ROOT/target/wasm32-wasip2/release/remote_mcp_server.wasm"
 PORTABLE_WASM="$ROOT/target/wasm32-wasip2/portable/remote_mcp_server.wasm"
+# How to run the portable build under wasmtime serve: WASI CLI for Rust's std, and
+# instances from a pool whose memory stays resident between requests (a new instance per
+# request is then much cheaper; see the benchmarks in README.md).
+WASMTIME_SERVE=(wasmtime serve -Scli -O pooling-allocator=y,pooling-memory-keep-resident=16777216,pooling-table-keep-resident=1048576)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -23,6 +27,18 @@ ensure_wasmtime() {
     say "installing wasmtime-cli $WASMTIME_VERSION from crates.io (about 10 minutes, once)"
     cargo install --locked "wasmtime-cli@$WASMTIME_VERSION"
   fi
+}
+
+# Headless Chromium from Debian's packages, for the browser tests.
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1; then
+    return
+  fi
+  say "installing chromium from Debian's packages (browser tests)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends chromium
 }
 
 # The Spin build (default features) and the portable build (no Spin imports).

@@ -1,0 +1,50 @@
+// Prints bench/run's results (JSON lines) as the Markdown table the README carries.
+//
+//   node bench/table.mjs results.jsonl "machine description"
+
+import { readFileSync } from 'node:fs';
+
+const [file, machine] = process.argv.slice(2);
+const rows = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const rpc = rows.filter((r) => r.kind === 'rpc');
+const sse = rows.find((r) => r.kind === 'sse')?.result;
+const sizes = rows.filter((r) => r.kind === 'size');
+const f = (x, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
+const find = (server, conns) => rpc.find((r) => r.server === server && r.result.conns === conns)?.result;
+
+const out = [];
+out.push(`Machine: ${machine}.`, '');
+out.push('`tools/call add`, Streamable HTTP, 2026-07-28 (stateless):', '');
+out.push('| connections | build | requests/s | p50 ms | p99 ms | errors | vs native |');
+out.push('| ---: | --- | ---: | ---: | ---: | ---: | ---: |');
+for (const conns of [1, 16, 64]) {
+  const native = find('native', conns);
+  for (const [server, label] of [
+    ['portable', '(a) portable, `wasmtime serve`'],
+    ['spin', '(b) Spin build, test host'],
+    ['native', '(c) native core (ceiling)'],
+    ['floor', '(d) empty component, `wasmtime serve` (engine floor)'],
+  ]) {
+    const r = find(server, conns);
+    if (!r) continue;
+    const ratio = server === 'native' ? '1' : `${f(r.rps / native.rps)} (${f(native.rps / r.rps, 1)}x slower)`;
+    out.push(`| ${conns} | ${label} | ${f(r.rps, 0)} | ${f(r.p50_ms)} | ${f(r.p99_ms)} | ${r.errors} | ${ratio} |`);
+  }
+}
+if (sse) {
+  out.push('', 'HTTP+SSE (Spin build, test host), `POST /sse/message` to the answer on the stream:', '');
+  out.push('| measure | p50 ms | p99 ms |', '| --- | ---: | ---: |');
+  out.push(`| round trip, back to back | ${f(sse.round_trip.back_to_back.p50_ms)} | ${f(sse.round_trip.back_to_back.p99_ms)} |`);
+  out.push(`| round trip, after 250 ms idle | ${f(sse.round_trip.after_idle.p50_ms)} | ${f(sse.round_trip.after_idle.p99_ms)} |`);
+  for (const level of sse.levels) {
+    out.push(level.error
+      ? `| ${level.sessions} concurrent sessions | failed: ${level.error} | |`
+      : `| ${level.sessions} concurrent sessions, each calling every 0.2–1 s | ${f(level.p50_ms)} | ${f(level.p99_ms)} |`);
+  }
+  const top = Math.max(...sse.levels_tried);
+  const most = sse.max_sessions_p99_under_100ms;
+  out.push('', `Concurrent SSE sessions held with p99 under 100 ms: **${most}**${most === top ? ` (the most tried)` : ''}.`);
+}
+out.push('', '| component | bytes | gzip bytes |', '| --- | ---: | ---: |');
+for (const s of sizes) out.push(`| ${s.build} | ${s.bytes} | ${s.gzip} |`);
+console.log(out.join('\n'));
