@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use remote_mcp_server::host::memory::{MemoryHost, MemoryStore};
-use remote_mcp_server::host::KeyValue;
+use remote_mcp_server::host::{Host, KeyValue};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -288,7 +288,7 @@ fn streams_end_at_their_lifetime_with_a_retry_hint_and_resume() {
 }
 
 #[test]
-fn an_sse_stream_ends_at_its_lifetime_and_frees_its_session() {
+fn an_sse_stream_ends_at_its_lifetime_and_the_reconnect_resumes_its_session() {
     let store = MemoryStore::new();
     let host = instance(&store).with_variable("stream_max_seconds", "0.3");
     let auth = bearer();
@@ -297,12 +297,67 @@ fn an_sse_stream_ends_at_its_lifetime_and_frees_its_session() {
         "/sse",
         &[("authorization", &auth), ("accept", "text/event-stream")],
     );
-    assert_eq!(stream.next_event(WAIT).unwrap().name, "endpoint");
+    let endpoint = stream.next_event(WAIT).unwrap();
+    assert_eq!(endpoint.name, "endpoint");
+    let session = endpoint.data.rsplit('=').next().unwrap().to_string();
+    assert_eq!(endpoint.id, Some(format!("{session}/0")));
     let hint = stream.next_event(WAIT).expect("retry hint");
     assert_eq!(hint.retry.as_deref(), Some("1000"));
     assert_eq!(stream.next_event(WAIT), None);
     stream.hang_up();
-    assert!(leftovers(&store).is_empty(), "{:?}", store.keys());
+
+    // Between the streams the session waits (a little while) and a POST is queued.
+    let record: Value =
+        serde_json::from_slice(&store.get(&format!("session:{session}")).unwrap().unwrap())
+            .unwrap();
+    let now = host.now_unix_ms();
+    assert!(record["expires_at"].as_u64().unwrap() <= now + 30_000);
+    let queued = send(
+        &host,
+        "POST",
+        &endpoint.data,
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        json!({"jsonrpc": "2.0", "id": 9, "method": "ping"})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(queued.status, 202);
+
+    // The EventSource reconnects with Last-Event-ID: same session, the queued reply.
+    let last = format!("{session}/0");
+    let mut again = Stream::open(
+        host.clone(),
+        "/sse",
+        &[
+            ("authorization", &auth),
+            ("accept", "text/event-stream"),
+            ("last-event-id", &last),
+        ],
+    );
+    let endpoint_again = again.next_event(WAIT).unwrap();
+    assert_eq!(endpoint_again.data, endpoint.data);
+    let reply = again.next_event(WAIT).unwrap();
+    assert_eq!(reply.json()["id"], 9);
+    assert_eq!(reply.id, Some(format!("{session}/1")));
+    again.hang_up();
+    // This stream ended with its client: so did the session.
+    assert!(leftovers(&store).iter().all(|k| !k.starts_with("session:")));
+
+    // Another principal cannot resume it, nor can a made-up id: they get new sessions.
+    let mut other = Stream::open(
+        host.clone(),
+        "/sse",
+        &[
+            ("authorization", "Bearer someone-else-0123456789"),
+            ("accept", "text/event-stream"),
+            ("last-event-id", &last),
+        ],
+    );
+    assert_ne!(other.next_event(WAIT).unwrap().data, endpoint.data);
+    other.hang_up();
 }
 
 #[test]
@@ -526,7 +581,7 @@ fn healthz_needs_no_token_and_reports_the_store() {
 fn every_line_break_in_event_data_starts_a_data_line() {
     use remote_mcp_server::transport::stream::event;
     // CR and CRLF end lines in SSE too: left raw, a CR would let data forge a field.
-    let frame = event(Some(3), "message", b"a\rid: 9\r\nb\nc");
+    let frame = event(Some("3"), "message", b"a\rid: 9\r\nb\nc");
     assert_eq!(
         String::from_utf8(frame).unwrap(),
         "id: 3\nevent: message\ndata: a\ndata: id: 9\ndata: b\ndata: c\n\n"

@@ -70,7 +70,9 @@ fn a_full_session_over_sse_across_instances() {
 
     let event = stream.next_event(WAIT).expect("the initialize result");
     assert_eq!(event.name, "message");
-    assert_eq!(event.id, None, "2024-11-05 events carry no ids");
+    // Ids name the session and sequence number, for an EventSource that reconnects.
+    let session = endpoint.rsplit('=').next().unwrap();
+    assert_eq!(event.id, Some(format!("{session}/1")));
     let message = event.json();
     assert_result("2024-11-05", "InitializeResult", &message);
     assert_eq!(message["result"]["protocolVersion"], "2024-11-05");
@@ -427,4 +429,37 @@ fn session_ids_are_long_random_and_distinct() {
         assert_eq!(id.len(), 40);
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
     }
+}
+
+#[test]
+fn a_reconnecting_sdk_client_that_sends_the_protocol_version_gets_an_sse_stream() {
+    // The SDK's SSE client adds MCP-Protocol-Version to its EventSource's reconnects.
+    let store = MemoryStore::new();
+    let auth = bearer();
+    let mut stream = Stream::open(
+        instance(&store),
+        "/sse",
+        &[
+            ("authorization", &auth),
+            ("accept", "text/event-stream"),
+            ("mcp-protocol-version", "2024-11-05"),
+        ],
+    );
+    assert_eq!(stream.status, 200);
+    assert_eq!(stream.next_event(WAIT).unwrap().name, "endpoint");
+    stream.hang_up();
+    // Without a store there are no HTTP+SSE sessions: a Streamable HTTP client's GET is
+    // told there is no stream for it (405), as on /mcp.
+    let reply = send(
+        &host(),
+        "GET",
+        "/sse",
+        &[
+            ("authorization", &auth),
+            ("accept", "text/event-stream"),
+            ("mcp-protocol-version", "2025-06-18"),
+        ],
+        b"",
+    );
+    assert_eq!(reply.status, 405);
 }

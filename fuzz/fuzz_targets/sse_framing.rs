@@ -11,7 +11,8 @@ fuzz_target!(|input: (Option<u64>, Vec<u8>)| {
     let Ok(text) = String::from_utf8(data) else {
         return;
     };
-    let frame = stream::event(id, "message", text.as_bytes());
+    let id_text = id.map(|i| i.to_string());
+    let frame = stream::event(id_text.as_deref(), "message", text.as_bytes());
     let frame = String::from_utf8(frame).expect("the frame of UTF-8 data is UTF-8");
     let events = parse(&frame);
     assert_eq!(events.len(), 1, "{frame:?}");

@@ -44,14 +44,31 @@ pub fn open(
         ));
     }
     let sessions = Sessions::new(host, store, settings);
-    let id = match sessions.create(
-        Kind::Sse,
-        principal,
-        Revision::V2024_11_05,
-        serde_json::Value::Null,
-    ) {
-        Ok((id, _)) => id,
-        Err(refused) => return Some(refused.response(host, None)),
+    // An EventSource reconnecting (after the stream's lifetime ended it) names its session
+    // in Last-Event-ID; if that session still lives, the stream picks up where it was.
+    let resumed = match request
+        .headers
+        .get("last-event-id")
+        .and_then(stream::resumed_session)
+    {
+        Some((id, seq)) => match sessions.find(&id, Kind::Sse, principal) {
+            Ok(Some(_)) => Some((id, seq)),
+            Ok(None) => None,
+            Err(e) => return Some(store_failure(host, &e)),
+        },
+        None => None,
+    };
+    let (id, delivered) = match resumed {
+        Some(found) => found,
+        None => match sessions.create(
+            Kind::Sse,
+            principal,
+            Revision::V2024_11_05,
+            serde_json::Value::Null,
+        ) {
+            Ok((id, _)) => (id, 0),
+            Err(refused) => return Some(refused.response(host, None)),
+        },
     };
     let claim = match Claim::take(store, settings, principal, id.clone(), host.now_unix_ms()) {
         Ok(Ok(claim)) => claim,
@@ -64,6 +81,13 @@ pub fn open(
             return Some(store_failure(host, &e));
         }
     };
+    // A newer stream of the session takes over from an older one still running.
+    let mut lease = [0u8; 16];
+    host.fill_random(&mut lease);
+    if let Err(e) = Outbox::new(store, &id).set_lease(&lease) {
+        claim.release();
+        return Some(store_failure(host, &e));
+    }
     if sink.head(200, &stream::headers()).is_err() {
         let _ = sessions.end(&id);
         claim.release();
@@ -72,7 +96,12 @@ pub fn open(
     // The endpoint is a path, so it is right whatever host name the client used; a proxy
     // that mounts this server under a prefix says so with X-Forwarded-Prefix.
     let endpoint = format!("{}/sse/message?sessionId={id}", forwarded_prefix(request));
-    let end = match sink.body(&stream::event(None, "endpoint", endpoint.as_bytes())) {
+    let first = stream::event(
+        Some(&stream::sse_event_id(&id, delivered)),
+        "endpoint",
+        endpoint.as_bytes(),
+    );
+    let end = match sink.body(&first) {
         Err(_) => stream::End::ClientGone,
         Ok(()) => Stream {
             sessions: &sessions,
@@ -82,21 +111,47 @@ pub fn open(
             keepalive_ms: settings.keepalive_ms,
             max_ms: settings.stream_max_ms,
             framing: Framing::Sse,
-            lease: None,
+            lease: Some(lease.to_vec()),
         }
-        .run(sink, 1),
+        .run(sink, delivered + 1),
     };
-    if let stream::End::Store(e) = &end {
-        host.log(&format!("sse: stream ended: {e}"));
-    }
-    // The session lives exactly as long as its stream. (At the stream's maximum
-    // lifetime an EventSource client reconnects and is given a new session.)
-    if let Err(e) = sessions.end(&id) {
-        host.log(&format!("sse: could not remove session records: {e}"));
-    }
     claim.release();
+    match end {
+        // The client was told to reconnect: the session waits for it a little while
+        // (its next stream pushes the expiry back), and POSTs in between are queued.
+        stream::End::Lifetime => {
+            let grace = host.now_unix_ms() + RESUME_GRACE_MS;
+            match sessions.read(&id) {
+                Ok(Some(mut session)) if session.expires_at > grace => {
+                    session.expires_at = grace;
+                    let _ = sessions.save(&id, &session);
+                }
+                Ok(_) => {}
+                Err(e) => host.log(&format!("sse: could not read the session: {e}")),
+            }
+        }
+        // A newer stream of the session carries on.
+        stream::End::Superseded => {}
+        // A client that left after reconnecting elsewhere (its old connection noticed
+        // late) leaves the session to the new stream.
+        stream::End::ClientGone
+            if Outbox::new(store, &id).lease().ok().flatten().as_deref() != Some(&lease[..]) => {}
+        // Otherwise the session lives exactly as long as its stream.
+        stream::End::ClientGone | stream::End::SessionGone | stream::End::Store(_) => {
+            if let stream::End::Store(e) = &end {
+                host.log(&format!("sse: stream ended: {e}"));
+            }
+            if let Err(e) = sessions.end(&id) {
+                host.log(&format!("sse: could not remove session records: {e}"));
+            }
+        }
+    }
     None
 }
+
+/// How long an HTTP+SSE session whose stream reached its lifetime waits for the client to
+/// reconnect.
+const RESUME_GRACE_MS: u64 = 30_000;
 
 /// `POST /sse/message?sessionId=…`: answers 202 at once, then handles the message and
 /// queues the reply for the session's stream. A call the token lacks scopes for is

@@ -33,7 +33,9 @@ const CLAIM_SLACK_MS: u64 = 60_000;
 /// How events are framed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Framing {
-    /// HTTP+SSE (2024-11-05): `event: message`, no ids; delivered messages are deleted.
+    /// HTTP+SSE (2024-11-05): `event: message` with `id: <session>/<seq>`, so that an
+    /// EventSource reconnecting after the stream's lifetime resumes its session
+    /// ([`resumed_session`]); delivered messages are deleted.
     Sse,
     /// Streamable HTTP: `id: <seq>` on each event so a client can resume with
     /// `Last-Event-ID`; the last [`REPLAY_WINDOW`] delivered messages are kept.
@@ -68,6 +70,18 @@ pub fn headers() -> Headers {
         // Tells nginx-style proxies not to buffer the stream (Streamable HTTP §"Receiving").
         ("x-accel-buffering", "no"),
     ])
+}
+
+/// The event id of message `seq` of HTTP+SSE session `id` (`0` for the endpoint event).
+pub fn sse_event_id(id: &SessionId, seq: u64) -> String {
+    format!("{id}/{seq}")
+}
+
+/// The session and last delivered sequence number an HTTP+SSE reconnect names in
+/// `Last-Event-ID`, when it names one this server could have issued.
+pub fn resumed_session(last_event_id: &str) -> Option<(SessionId, u64)> {
+    let (id, seq) = last_event_id.trim().split_once('/')?;
+    Some((SessionId::parse(id)?, seq.parse().ok()?))
 }
 
 /// The last words of a stream that ends at its maximum lifetime: the SSE `retry` field,
@@ -112,7 +126,7 @@ impl<'a> Claim<'a> {
 /// all three of which end a line in SSE) starts a new `data:` line, so the client
 /// reassembles the data with LF and nothing in it can end the event early or forge a
 /// field. `name` is one of this module's fixed event names.
-pub fn event(id: Option<u64>, name: &str, data: &[u8]) -> Vec<u8> {
+pub fn event(id: Option<&str>, name: &str, data: &[u8]) -> Vec<u8> {
     let mut frame = Vec::with_capacity(data.len() + 32);
     if let Some(id) = id {
         frame.extend_from_slice(format!("id: {id}\n").as_bytes());
@@ -185,8 +199,11 @@ impl Stream<'_> {
                     gap_since = None;
                     continue;
                 };
-                let id = (self.framing == Framing::Streamable).then_some(*next);
-                sink.body(&event(id, "message", &message))
+                let id = match self.framing {
+                    Framing::Streamable => next.to_string(),
+                    Framing::Sse => sse_event_id(self.id, *next),
+                };
+                sink.body(&event(Some(&id), "message", &message))
                     .map_err(|_| End::ClientGone)?;
                 match self.framing {
                     Framing::Sse => outbox.remove(*next)?,

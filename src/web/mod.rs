@@ -180,7 +180,8 @@ fn route(
             };
             trace.principal = Some(principal.label.clone());
             let rpc = &mut trace.rpc;
-            let streamable_get = path == "/mcp" || is_streamable_get(&request);
+            let streamable_get =
+                path == "/mcp" || is_streamable_get(&request, host.store().is_some());
             match (path.as_str(), &request.method) {
                 // POST /sse is Streamable HTTP too: mcp-remote's default strategy posts to
                 // the URL it was given (often …/sse) and stays on Streamable HTTP if that
@@ -242,12 +243,15 @@ fn route(
 }
 
 /// A `GET /sse` from a Streamable HTTP client (opening its server→client stream after
-/// `initialize` on the same URL) rather than an HTTP+SSE client opening a session: the
-/// former carries `Mcp-Session-Id` or `MCP-Protocol-Version`, which HTTP+SSE never sends
-/// on its first GET.
-fn is_streamable_get(request: &Request) -> bool {
+/// `initialize` on the same URL) rather than an HTTP+SSE client opening a session. With a
+/// store, Streamable HTTP clients have a session and send `Mcp-Session-Id`, which HTTP+SSE
+/// never does. `MCP-Protocol-Version` alone does not tell: the SDK's SSE client sends it
+/// when its EventSource reconnects. Without a store there are no sessions; there the
+/// version header marks a Streamable HTTP client, which gets 405 (no stream) rather than
+/// the 501 of the HTTP+SSE transport.
+fn is_streamable_get(request: &Request, has_store: bool) -> bool {
     request.headers.get("mcp-session-id").is_some()
-        || request.headers.get("mcp-protocol-version").is_some()
+        || (!has_store && request.headers.get("mcp-protocol-version").is_some())
 }
 
 /// `/healthz`: 200 when the configuration is valid (a bad one got its 500 before this)
