@@ -627,3 +627,42 @@ fn an_unknown_scheme_is_named_only_when_it_looks_like_one() {
         "{unknown}"
     );
 }
+
+#[test]
+fn a_stream_taken_over_leaves_its_quota_place_to_the_new_one() {
+    let store = MemoryStore::new();
+    let host = instance(&store).with_variable("max_streams_per_principal", "1");
+    let auth = bearer();
+    let mut first = Stream::open(
+        host.clone(),
+        "/sse",
+        &[("authorization", &auth), ("accept", "text/event-stream")],
+    );
+    let endpoint = first.next_event(WAIT).unwrap();
+    let last = endpoint.id.clone().unwrap();
+    // The same session's reconnect takes over (its place is the session's).
+    let mut second = Stream::open(
+        host.clone(),
+        "/sse",
+        &[
+            ("authorization", &auth),
+            ("accept", "text/event-stream"),
+            ("last-event-id", &last),
+        ],
+    );
+    assert_eq!(second.status, 200);
+    assert_eq!(second.next_event(WAIT).unwrap().data, endpoint.data);
+    // The first stream notices and ends; the place stays taken by the second.
+    assert_eq!(first.next_event(WAIT), None);
+    first.hang_up();
+    // (On a thread, so that a wrongly admitted stream fails the test instead of hanging it.)
+    let third = Stream::open(
+        host.clone(),
+        "/sse",
+        &[("authorization", &auth), ("accept", "text/event-stream")],
+    );
+    let status = third.status;
+    third.hang_up();
+    second.hang_up();
+    assert_eq!(status, 429);
+}

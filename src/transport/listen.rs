@@ -101,19 +101,6 @@ pub fn run(
             _ => Vec::new(),
         },
     };
-    let subscription = serde_json::to_value(&request.id).unwrap_or(Value::Null);
-    let tagged = |mut message: Value| {
-        let params = message
-            .as_object_mut()
-            .map(|m| m.entry("params").or_insert_with(|| json!({})));
-        if let Some(Value::Object(params)) = params {
-            params.insert(
-                "_meta".into(),
-                json!({ meta::SUBSCRIPTION_ID: subscription }),
-            );
-        }
-        message
-    };
     // A listen stream counts against the principal's stream quota like any other.
     let claim = match store {
         None => None,
@@ -122,11 +109,11 @@ pub fn run(
             match Claim::take(store, settings, principal, id, host.now_unix_ms()) {
                 Ok(Ok(claim)) => Some(claim),
                 Ok(Err(full)) => return Some(full.response(Some(&request.id))),
-                Err(e) => return Some(super::sse::store_failure(host, &e)),
+                Err(e) => return Some(super::store_failure(host, &e)),
             }
         }
     };
-    follow(host, settings, request, sink, &filter, &tagged);
+    follow(host, settings, request, sink, &filter);
     if let Some(claim) = claim {
         claim.release();
     }
@@ -140,10 +127,21 @@ fn follow(
     request: &Request,
     sink: &mut dyn ResponseSink,
     filter: &Filter,
-    tagged: &dyn Fn(Value) -> Value,
 ) {
     let store = host.store();
     let subscription = serde_json::to_value(&request.id).unwrap_or(Value::Null);
+    let tagged = |mut message: Value| {
+        let params = message
+            .as_object_mut()
+            .map(|m| m.entry("params").or_insert_with(|| json!({})));
+        if let Some(Value::Object(params)) = params {
+            params.insert(
+                "_meta".into(),
+                json!({ meta::SUBSCRIPTION_ID: subscription }),
+            );
+        }
+        message
+    };
     if sink.head(200, &stream::headers()).is_err() {
         return;
     }

@@ -5,7 +5,7 @@ use std::io::Read;
 
 use serde_json::Value;
 
-use crate::host::{KeyValue, ResponseSink, StoreError};
+use crate::host::{Host, KeyValue, ResponseSink, StoreError};
 use crate::http::{Request, Response};
 use crate::protocol::call::{Emitter, SessionLink, Stop};
 use crate::protocol::jsonrpc::{self, Message, RequestId, RpcError};
@@ -29,6 +29,17 @@ pub struct Trace {
 /// A JSON-RPC error as a complete HTTP response.
 pub fn rpc_error(status: u16, id: Option<&RequestId>, error: &RpcError) -> Response {
     Response::json(status, &jsonrpc::failure(id, error))
+}
+
+/// 503 when the shared store fails: the request may be retried.
+pub fn store_failure(host: &dyn Host, error: &StoreError) -> Response {
+    host.log(&format!("store failure: {error}"));
+    rpc_error(
+        503,
+        None,
+        &RpcError::internal("the session store is unavailable; retry shortly"),
+    )
+    .with_header("retry-after", "1")
 }
 
 /// 403 for a call the token lacks scopes for: the JSON-RPC error says which, and so does

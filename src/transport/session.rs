@@ -123,7 +123,7 @@ impl Refused {
     pub fn response(&self, host: &dyn Host, id: Option<&RequestId>) -> Response {
         match self {
             Refused::Full(full) => full.response(id),
-            Refused::Store(e) => super::sse::store_failure(host, e),
+            Refused::Store(e) => super::store_failure(host, e),
         }
     }
 }

@@ -8,10 +8,10 @@
 
 use super::outbox::Outbox;
 use super::session::{Kind, SessionId, Sessions};
-use super::stream::{self, Claim, Framing, Stream};
+use super::stream::{self, Framing, Opening};
 use super::{
     accepts, insufficient_scope, is_json, read_body, record_client_message, rpc_error,
-    OutboxEmitter, Trace,
+    store_failure, OutboxEmitter, Trace,
 };
 use crate::auth::Principal;
 use crate::config::Settings;
@@ -58,6 +58,7 @@ pub fn open(
         },
         None => None,
     };
+    let created = resumed.is_none();
     let (id, delivered) = match resumed {
         Some(found) => found,
         None => match sessions.create(
@@ -70,52 +71,28 @@ pub fn open(
             Err(refused) => return Some(refused.response(host, None)),
         },
     };
-    let claim = match Claim::take(store, settings, principal, id.clone(), host.now_unix_ms()) {
-        Ok(Ok(claim)) => claim,
-        Ok(Err(full)) => {
-            let _ = sessions.end(&id);
-            return Some(full.response(None));
-        }
-        Err(e) => {
-            let _ = sessions.end(&id);
-            return Some(store_failure(host, &e));
-        }
-    };
-    // A newer stream of the session takes over from an older one still running.
-    let mut lease = [0u8; 16];
-    host.fill_random(&mut lease);
-    if let Err(e) = Outbox::new(store, &id).set_lease(&lease) {
-        claim.release();
-        return Some(store_failure(host, &e));
-    }
-    if sink.head(200, &stream::headers()).is_err() {
-        let _ = sessions.end(&id);
-        claim.release();
-        return None;
-    }
     // The endpoint is a path, so it is right whatever host name the client used; a proxy
     // that mounts this server under a prefix says so with X-Forwarded-Prefix.
     let endpoint = format!("{}/sse/message?sessionId={id}", forwarded_prefix(request));
-    let first = stream::event(
-        Some(&stream::sse_event_id(&id, delivered)),
-        "endpoint",
-        endpoint.as_bytes(),
-    );
-    let end = match sink.body(&first) {
-        Err(_) => stream::End::ClientGone,
-        Ok(()) => Stream {
-            sessions: &sessions,
-            id: &id,
-            kind: Kind::Sse,
-            principal,
-            keepalive_ms: settings.keepalive_ms,
-            max_ms: settings.stream_max_ms,
-            framing: Framing::Sse,
-            lease: Some(lease.to_vec()),
-        }
-        .run(sink, delivered + 1),
+    let opening = Opening {
+        kind: Kind::Sse,
+        framing: Framing::Sse,
+        first: Some(stream::event(
+            Some(&stream::sse_event_id(&id, delivered)),
+            "endpoint",
+            endpoint.as_bytes(),
+        )),
+        next: delivered + 1,
     };
-    claim.release();
+    let end = match stream::serve(&sessions, settings, principal, &id, opening, sink) {
+        Ok(end) => end,
+        Err(refusal) => {
+            if created {
+                let _ = sessions.end(&id);
+            }
+            return Some(refusal);
+        }
+    };
     match end {
         // The client was told to reconnect: the session waits for it a little while
         // (its next stream pushes the expiry back), and POSTs in between are queued.
@@ -132,10 +109,6 @@ pub fn open(
         }
         // A newer stream of the session carries on.
         stream::End::Superseded => {}
-        // A client that left after reconnecting elsewhere (its old connection noticed
-        // late) leaves the session to the new stream.
-        stream::End::ClientGone
-            if Outbox::new(store, &id).lease().ok().flatten().as_deref() != Some(&lease[..]) => {}
         // Otherwise the session lives exactly as long as its stream.
         stream::End::ClientGone | stream::End::SessionGone | stream::End::Store(_) => {
             if let stream::End::Store(e) = &end {
@@ -321,17 +294,6 @@ pub fn session_not_found(what_to_do: &str) -> Response {
             ),
         ),
     )
-}
-
-/// 503 when the shared store fails: the request may be retried.
-pub fn store_failure(host: &dyn Host, error: &crate::host::StoreError) -> Response {
-    host.log(&format!("store failure: {error}"));
-    rpc_error(
-        503,
-        None,
-        &RpcError::internal("the session store is unavailable; retry shortly"),
-    )
-    .with_header("retry-after", "1")
 }
 
 /// The path prefix a reverse proxy mounted this server under (`X-Forwarded-Prefix`), if

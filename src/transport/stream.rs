@@ -12,7 +12,7 @@ use super::session::{Kind, SessionId, Sessions};
 use crate::auth::Principal;
 use crate::config::Settings;
 use crate::host::{KeyValue, ResponseSink, StoreError};
-use crate::http::Headers;
+use crate::http::{Headers, Response};
 
 /// Poll interval right after activity, and the ceiling it backs off to while idle.
 const POLL_MIN_MS: u64 = 5;
@@ -120,6 +120,77 @@ impl<'a> Claim<'a> {
     }
 }
 
+/// How a long-lived stream of a session opens.
+pub struct Opening {
+    pub kind: Kind,
+    pub framing: Framing,
+    /// An event sent ahead of the outbox's messages (HTTP+SSE's `endpoint`).
+    pub first: Option<Vec<u8>>,
+    /// The sequence number to deliver from.
+    pub next: u64,
+}
+
+/// Serves the long-lived stream of session `id` (`GET /sse`, `GET /mcp`): takes the
+/// principal's place for it (429 beyond `max_streams_per_principal`), takes the outbox
+/// over from any older stream of the session, and delivers until the stream ends.
+/// `Err` is the response to send instead of a stream.
+///
+/// A stream whose client went away after another stream took the outbox over (its old
+/// connection noticed late) ends [`End::Superseded`], so the caller leaves the session
+/// to its successor; a superseded stream leaves its quota place to the successor too.
+pub fn serve(
+    sessions: &Sessions,
+    settings: &Settings,
+    principal: &Principal,
+    id: &SessionId,
+    opening: Opening,
+    sink: &mut dyn ResponseSink,
+) -> Result<End, Response> {
+    let (host, store) = (sessions.host, sessions.store);
+    let claim = match Claim::take(store, settings, principal, id.clone(), host.now_unix_ms()) {
+        Ok(Ok(claim)) => claim,
+        Ok(Err(full)) => return Err(full.response(None)),
+        Err(e) => return Err(super::store_failure(host, &e)),
+    };
+    let outbox = Outbox::new(store, id);
+    let mut lease = [0u8; 16];
+    host.fill_random(&mut lease);
+    if let Err(e) = outbox.set_lease(&lease) {
+        claim.release();
+        return Err(super::store_failure(host, &e));
+    }
+    let opened = sink.head(200, &headers()).is_ok()
+        && opening
+            .first
+            .as_ref()
+            .is_none_or(|first| sink.body(first).is_ok());
+    let end = if opened {
+        Stream {
+            sessions,
+            id,
+            kind: opening.kind,
+            principal,
+            keepalive_ms: settings.keepalive_ms,
+            max_ms: settings.stream_max_ms,
+            framing: opening.framing,
+            lease: Some(lease.to_vec()),
+        }
+        .run(sink, opening.next)
+    } else {
+        End::ClientGone
+    };
+    let end = match end {
+        End::ClientGone if outbox.lease().ok().flatten().as_deref() != Some(&lease[..]) => {
+            End::Superseded
+        }
+        end => end,
+    };
+    if end != End::Superseded {
+        claim.release();
+    }
+    Ok(end)
+}
+
 /// One server-sent event.
 ///
 /// Messages are compact JSON, one line; any line break in `data` anyway (CR, LF or CRLF,
@@ -148,22 +219,22 @@ pub fn event(id: Option<&str>, name: &str, data: &[u8]) -> Vec<u8> {
     frame
 }
 
-pub struct Stream<'a> {
-    pub sessions: &'a Sessions<'a>,
-    pub id: &'a SessionId,
-    pub kind: Kind,
-    pub principal: &'a Principal,
-    pub keepalive_ms: u64,
+struct Stream<'a> {
+    sessions: &'a Sessions<'a>,
+    id: &'a SessionId,
+    kind: Kind,
+    principal: &'a Principal,
+    keepalive_ms: u64,
     /// Longest life of the stream.
-    pub max_ms: u64,
-    pub framing: Framing,
+    max_ms: u64,
+    framing: Framing,
     /// This stream's claim on the outbox, when streams of the session may be replaced.
-    pub lease: Option<Vec<u8>>,
+    lease: Option<Vec<u8>>,
 }
 
 impl Stream<'_> {
     /// Delivers messages from sequence number `next` on until the stream ends.
-    pub fn run(&self, sink: &mut dyn ResponseSink, mut next: u64) -> End {
+    fn run(&self, sink: &mut dyn ResponseSink, mut next: u64) -> End {
         match self.pump(sink, &mut next) {
             Ok(never) => match never {},
             Err(end) => end,

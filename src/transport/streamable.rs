@@ -15,11 +15,11 @@ use serde_json::{Map, Value};
 
 use super::outbox::Outbox;
 use super::session::{Kind, Session, SessionId, Sessions};
-use super::sse::{session_not_found, store_failure};
-use super::stream::{self, Claim, Framing, Stream};
+use super::sse::session_not_found;
+use super::stream::{self, Framing, Opening};
 use super::{
     accepts, insufficient_scope, is_json, listen, read_body, record_client_message, rpc_error,
-    ResponseStream, Trace,
+    store_failure, ResponseStream, Trace,
 };
 use crate::auth::Principal;
 use crate::catalog::Catalog;
@@ -444,48 +444,25 @@ pub fn get(
             Err(e) => return Some(store_failure(host, &e)),
         },
     };
-    let claim = match Claim::take(store, settings, principal, id.clone(), host.now_unix_ms()) {
-        Ok(Ok(claim)) => claim,
-        Ok(Err(full)) => return Some(full.response(None)),
-        Err(e) => return Some(store_failure(host, &e)),
-    };
-    let mut lease = [0u8; 16];
-    host.fill_random(&mut lease);
-    if let Err(e) = outbox.set_lease(&lease) {
-        claim.release();
-        return Some(store_failure(host, &e));
-    }
-    if sink.head(200, &stream::headers()).is_err() {
-        claim.release();
-        return None;
-    }
-    let end = Stream {
-        sessions: &sessions,
-        id: &id,
+    let opening = Opening {
         kind: Kind::StreamableHttp,
-        principal,
-        keepalive_ms: settings.keepalive_ms,
-        max_ms: settings.stream_max_ms,
         framing: Framing::Streamable,
-        lease: Some(lease.to_vec()),
-    }
-    .run(sink, resume_after + 1);
-    match &end {
+        first: None,
+        next: resume_after + 1,
+    };
+    match stream::serve(&sessions, settings, principal, &id, opening, sink) {
+        Err(refusal) => return Some(refusal),
         // Its own last bookkeeping write may have landed after the session's records were
         // removed; clearing again leaves nothing behind.
-        stream::End::SessionGone => {
+        Ok(stream::End::SessionGone) => {
             if let Err(e) = outbox.clear() {
                 host.log(&format!(
                     "streamable: could not clear an ended session's outbox: {e}"
                 ));
             }
         }
-        stream::End::Store(e) => host.log(&format!("streamable: stream ended: {e}")),
-        stream::End::ClientGone | stream::End::Superseded | stream::End::Lifetime => {}
-    }
-    // A stream that was taken over leaves the place to its successor (same session id).
-    if end != stream::End::Superseded {
-        claim.release();
+        Ok(stream::End::Store(e)) => host.log(&format!("streamable: stream ended: {e}")),
+        Ok(stream::End::ClientGone | stream::End::Superseded | stream::End::Lifetime) => {}
     }
     None
 }
