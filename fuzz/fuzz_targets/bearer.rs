@@ -50,7 +50,12 @@ fn redact(description: &str, scheme: &str) -> String {
 }
 
 /// Every refusal's message, scheme blanked, for inputs that carry no credential.
-fn fixed_text() -> String {
+fn fixed_text() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(messages)
+}
+
+fn messages() -> String {
     let oversized = format!("Bearer {}", "a".repeat(20_000));
     [
         "",

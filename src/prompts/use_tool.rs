@@ -50,9 +50,5 @@ fn complete(argument: &str, prefix: &str) -> Vec<String> {
     if argument != "tool" {
         return Vec::new();
     }
-    REGISTRY
-        .iter()
-        .filter(|t| t.name.starts_with(prefix))
-        .map(|t| t.name.to_string())
-        .collect()
+    crate::tools::names_starting_with(prefix)
 }

@@ -31,9 +31,5 @@ fn complete(variable: &str, prefix: &str) -> Vec<String> {
     if variable != "name" {
         return Vec::new();
     }
-    REGISTRY
-        .iter()
-        .filter(|t| t.name.starts_with(prefix))
-        .map(|t| t.name.to_string())
-        .collect()
+    crate::tools::names_starting_with(prefix)
 }

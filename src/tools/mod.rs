@@ -65,3 +65,13 @@ impl ToolOutput {
 
 /// The user-facing tools, in the order `tools/list` shows them.
 pub const REGISTRY: &[&ToolDef] = &[&add::TOOL, &get_token::TOOL, &countdown::TOOL];
+
+/// The names of the tools that start with `prefix`: what completion offers for an
+/// argument that names a tool.
+pub fn names_starting_with(prefix: &str) -> Vec<String> {
+    REGISTRY
+        .iter()
+        .filter(|t| t.name.starts_with(prefix))
+        .map(|t| t.name.to_string())
+        .collect()
+}
