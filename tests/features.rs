@@ -177,27 +177,77 @@ fn completion_suggests_prompt_arguments_and_template_variables() {
 
 #[test]
 fn every_list_pages_with_its_own_cursors() {
-    let host = fixtures().with_variable("page_size", "2");
-    for (method, key) in [
-        ("tools/list", "tools"),
-        ("resources/list", "resources"),
-        ("resources/templates/list", "resourceTemplates"),
-        ("prompts/list", "prompts"),
-    ] {
-        let (mut seen, mut params, mut pages) = (0, json!({}), 0);
-        loop {
-            let body = legacy(&host, "2025-06-18", method, params).json();
-            let items = body["result"][key].as_array().unwrap().len();
-            assert!(items <= 2, "{method}");
-            seen += items;
-            pages += 1;
-            match body["result"]["nextCursor"].as_str() {
-                Some(cursor) => params = json!({"cursor": cursor}),
-                None => break,
+    let lists = [
+        ("tools/list", "tools", "ListToolsResult", "name"),
+        ("resources/list", "resources", "ListResourcesResult", "uri"),
+        (
+            "resources/templates/list",
+            "resourceTemplates",
+            "ListResourceTemplatesResult",
+            "uriTemplate",
+        ),
+        ("prompts/list", "prompts", "ListPromptsResult", "name"),
+    ];
+    // The default page (50) holds each whole list: the reference the pages must add up to.
+    let whole = fixtures();
+    for size in [1, 2, 3] {
+        let host = fixtures().with_variable("page_size", &size.to_string());
+        for (method, key, definition, identity) in lists {
+            let all = legacy(&whole, "2025-06-18", method, json!({})).json();
+            assert!(all["result"].get("nextCursor").is_none(), "{method}: {all}");
+            let all = all["result"][key].as_array().unwrap().clone();
+            assert!(
+                all.len() >= 2,
+                "{method} has too few items to page: {all:?}"
+            );
+            let (mut listed, mut params, mut pages) = (Vec::new(), json!({}), 0);
+            loop {
+                let body = legacy(&host, "2025-06-18", method, params).json();
+                assert_result("2025-06-18", definition, &body);
+                let items = body["result"][key].as_array().unwrap();
+                assert!(
+                    (1..=size).contains(&items.len()),
+                    "{method}, page size {size}: a page of {}",
+                    items.len()
+                );
+                listed.extend(items.iter().cloned());
+                pages += 1;
+                assert!(
+                    pages <= all.len(),
+                    "{method}, page size {size}: endless cursors"
+                );
+                match body["result"]["nextCursor"].as_str() {
+                    Some(cursor) => params = json!({"cursor": cursor}),
+                    None => break,
+                }
             }
+            let names = |items: &[Value]| -> Vec<String> {
+                items
+                    .iter()
+                    .map(|item| item[identity].as_str().unwrap().to_string())
+                    .collect()
+            };
+            let (listed_names, all_names) = (names(&listed), names(&all));
+            let distinct: std::collections::HashSet<&String> = listed_names.iter().collect();
+            assert_eq!(
+                distinct.len(),
+                listed_names.len(),
+                "{method}, page size {size}: an item listed twice: {listed_names:?}"
+            );
+            assert_eq!(
+                listed_names, all_names,
+                "{method}, page size {size}: the pages together are the whole list, in order"
+            );
+            assert_eq!(listed, all, "{method}, page size {size}");
+            assert_eq!(
+                pages,
+                all.len().div_ceil(size),
+                "{method}, page size {size}: pages (each full but the last)"
+            );
         }
-        assert!(seen >= 2, "{method} listed {seen}");
-        assert!(pages >= 1);
+    }
+    let host = fixtures().with_variable("page_size", "2");
+    for (method, ..) in lists {
         let bad = legacy(&host, "2025-06-18", method, json!({"cursor": "bm9wZQ"})).json();
         assert_eq!(bad["error"]["code"], -32602, "{method}");
     }
@@ -387,7 +437,7 @@ fn notifications_cancelled_stops_a_legacy_request_from_another_instance() {
         &json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "long", "reason": "user"}}),
     );
     assert_eq!(cancel.status, 202);
-    let reply = call.join().unwrap();
+    let reply = join_within(call, Duration::from_secs(10), "the cancelled call");
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",
@@ -457,7 +507,7 @@ fn legacy_elicitation_round_trips_through_the_store_across_instances() {
         post(&instance(&store), &[("mcp-session-id", &session)], &answer).status,
         202
     );
-    worker.join().unwrap();
+    join_within(worker, Duration::from_secs(10), "the elicitation call");
     let mut rest = String::new();
     while let Ok(event) = rx.recv_timeout(Duration::from_millis(200)) {
         if let remote_mcp_server::host::memory::SinkEvent::Body(bytes) = event {
@@ -530,10 +580,27 @@ fn modern_call(host: &MemoryHost, tool: &str, capabilities: Value, extra: Value)
 
 #[test]
 fn modern_input_rounds_carry_signed_state_and_nothing_else() {
-    let host = fixtures().with_store(MemoryStore::new());
+    // The rounds' answers travel in requestState alone: with a state_secret the store is
+    // never touched; without one it holds only the signing key, never a request's state.
+    let store = MemoryStore::new();
+    let host = fixtures()
+        .with_store(store.clone())
+        .with_variable("state_secret", "a-secret-for-the-tests-0123456789");
+    input_rounds(&host);
+    assert_eq!(store.keys(), Vec::<String>::new());
+    assert_eq!(store.operations(), (0, 0), "(reads, writes) of the store");
+
+    let store = MemoryStore::new();
+    input_rounds(&fixtures().with_store(store.clone()));
+    assert_eq!(store.keys(), ["server:state-key"]);
+}
+
+/// Three rounds of a multi-round tool, then requestState tampered with, reused for another
+/// tool, and expired: each refused.
+fn input_rounds(host: &MemoryHost) {
     let caps = json!({"elicitation": {}});
     let tool = "test_input_required_result_multi_round";
-    let first = modern_call(&host, tool, caps.clone(), json!({}));
+    let first = modern_call(host, tool, caps.clone(), json!({}));
     assert_schema(MODERN, "JSONRPCResultResponse", &first);
     assert_schema(MODERN, "InputRequiredResult", &first["result"]);
     assert_eq!(first["result"]["resultType"], "input_required");
@@ -549,7 +616,7 @@ fn modern_input_rounds_carry_signed_state_and_nothing_else() {
 
     let answer = |key: &str, field: &str, value: &str| json!({key: {"action": "accept", "content": {field: value}}});
     let second = modern_call(
-        &host,
+        host,
         tool,
         caps.clone(),
         json!({"inputResponses": answer("step1", "name", "Ada"), "requestState": state}),
@@ -564,7 +631,7 @@ fn modern_input_rounds_carry_signed_state_and_nothing_else() {
         .unwrap()
         .to_string();
     let third = modern_call(
-        &host,
+        host,
         tool,
         caps.clone(),
         json!({"inputResponses": answer("step2", "color", "teal"), "requestState": state2.clone()}),
@@ -575,14 +642,14 @@ fn modern_input_rounds_carry_signed_state_and_nothing_else() {
     // Tampered, used for another tool, or expired: refused.
     let mut tampered = state2.clone();
     tampered.replace_range(5..6, if &tampered[5..6] == "A" { "B" } else { "A" });
-    let refused = modern_call(&host, tool, caps.clone(), json!({"requestState": tampered}));
+    let refused = modern_call(host, tool, caps.clone(), json!({"requestState": tampered}));
     assert_eq!(refused["error"]["code"], -32602);
     assert!(refused["error"]["message"]
         .as_str()
         .unwrap()
         .contains("integrity"));
     let other = modern_call(
-        &host,
+        host,
         "test_input_required_result_elicitation",
         caps.clone(),
         json!({"requestState": state2.clone()}),
@@ -592,7 +659,7 @@ fn modern_input_rounds_carry_signed_state_and_nothing_else() {
         .unwrap()
         .contains("another request"));
     host.advance_ms(16 * 60 * 1000);
-    let expired = modern_call(&host, tool, caps, json!({"requestState": state2}));
+    let expired = modern_call(host, tool, caps, json!({"requestState": state2}));
     assert!(expired["error"]["message"]
         .as_str()
         .unwrap()
@@ -763,11 +830,7 @@ fn legacy_resource_subscriptions_reach_the_sessions_stream() {
         "tools/call",
         json!({"name": "test_trigger_resource_update", "arguments": {}}),
     );
-    assert_eq!(
-        stream.next_event(Duration::from_millis(400)),
-        None,
-        "unsubscribed"
-    );
+    stream.expect_silence(Duration::from_millis(400), "unsubscribed");
     stream.hang_up();
     // Without a store there are no sessions to subscribe in.
     assert_eq!(

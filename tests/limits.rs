@@ -277,7 +277,7 @@ fn streams_end_at_their_lifetime_with_a_retry_hint_and_resume() {
         }
     };
     assert_eq!(last.retry.as_deref(), Some("1000"));
-    assert_eq!(stream.next_event(WAIT), None, "then the stream ends");
+    stream.expect_end(WAIT, "after its retry hint");
     assert!(started.elapsed() < Duration::from_secs(3));
     stream.hang_up();
     // The session outlives its stream: the client reconnects and carries on.
@@ -303,7 +303,7 @@ fn an_sse_stream_ends_at_its_lifetime_and_the_reconnect_resumes_its_session() {
     assert_eq!(endpoint.id, Some(format!("{session}/0")));
     let hint = stream.next_event(WAIT).expect("retry hint");
     assert_eq!(hint.retry.as_deref(), Some("1000"));
-    assert_eq!(stream.next_event(WAIT), None);
+    stream.expect_end(WAIT, "after its retry hint");
     stream.hang_up();
 
     // Between the streams the session waits (a little while) and a POST is queued.
@@ -343,21 +343,188 @@ fn an_sse_stream_ends_at_its_lifetime_and_the_reconnect_resumes_its_session() {
     assert_eq!(reply.json()["id"], 9);
     assert_eq!(reply.id, Some(format!("{session}/1")));
     again.hang_up();
-    // This stream ended with its client: so did the session.
+    // This stream ended with its client: so did the session, which cannot be resumed
+    // any more; the reconnect gets a new one.
     assert!(leftovers(&store).iter().all(|k| !k.starts_with("session:")));
-
-    // Another principal cannot resume it, nor can a made-up id: they get new sessions.
-    let mut other = Stream::open(
+    let mut late = Stream::open(
         host.clone(),
         "/sse",
         &[
-            ("authorization", "Bearer someone-else-0123456789"),
+            ("authorization", &auth),
             ("accept", "text/event-stream"),
             ("last-event-id", &last),
         ],
     );
-    assert_ne!(other.next_event(WAIT).unwrap().data, endpoint.data);
-    other.hang_up();
+    let fresh = late.next_event(WAIT).expect("a new session's endpoint");
+    assert_eq!(fresh.name, "endpoint");
+    assert_ne!(fresh.data, endpoint.data);
+    late.hang_up();
+}
+
+// --- sessions are their principal's ---------------------------------------------------------
+
+/// The session id in an HTTP+SSE endpoint URL.
+fn session_of(endpoint: &Event) -> String {
+    assert_eq!(endpoint.name, "endpoint");
+    endpoint
+        .data
+        .rsplit_once("sessionId=")
+        .expect("the endpoint names its session")
+        .1
+        .to_string()
+}
+
+#[test]
+fn another_principal_cannot_resume_a_live_sse_session() {
+    let store = MemoryStore::new();
+    let host = instance(&store);
+    let owner = bearer();
+    let intruder = format!("Bearer {OTHER_TOKEN}");
+    let mut stream = Stream::open(
+        host.clone(),
+        "/sse",
+        &[("authorization", &owner), ("accept", "text/event-stream")],
+    );
+    let endpoint = stream.next_event(WAIT).expect("the endpoint event");
+    let session = session_of(&endpoint);
+    // The owner pings over its session; the answer comes back on the session's stream.
+    let ping = |id: i64| json!({"jsonrpc": "2.0", "id": id, "method": "ping"});
+    let post_ping = |id: i64| {
+        send(
+            &host,
+            "POST",
+            &endpoint.data,
+            &[
+                ("authorization", &owner),
+                ("content-type", "application/json"),
+            ],
+            ping(id).to_string().as_bytes(),
+        )
+        .status
+    };
+
+    // The owner's live session named in Last-Event-ID, and an id never issued: each
+    // reconnect is a new session of its own (the documented answer to an unknown id).
+    let made_up = "0123456789abcdef0123456789abcdef01234567";
+    for last in [format!("{session}/0"), format!("{made_up}/0")] {
+        let mut other = Stream::open(
+            host.clone(),
+            "/sse",
+            &[
+                ("authorization", &intruder),
+                ("accept", "text/event-stream"),
+                ("last-event-id", &last),
+            ],
+        );
+        assert_eq!(other.status, 200, "{last}");
+        let theirs = session_of(&other.next_event(WAIT).expect("an endpoint"));
+        assert_ne!(theirs, session, "{last} resumed the owner's session");
+        assert_ne!(theirs, made_up, "{last}");
+        // The owner's answers still reach the owner's stream, and only it.
+        assert_eq!(post_ping(1), 202);
+        assert_eq!(
+            stream.next_event(WAIT).expect("the owner's answer").json()["id"],
+            1
+        );
+        other.expect_silence(Duration::from_millis(200), "the owner's answer");
+        other.hang_up();
+    }
+    // The owner's stream kept its outbox: it outlives a session check (every second) and
+    // still delivers.
+    stream.expect_silence(Duration::from_millis(1500), "the owner's stream, idle");
+    assert_eq!(post_ping(2), 202);
+    assert_eq!(stream.next_event(WAIT).expect("the answer").json()["id"], 2);
+    stream.hang_up();
+    assert!(leftovers(&store).is_empty(), "{:?}", store.keys());
+}
+
+#[test]
+fn another_principal_cannot_stream_or_end_a_live_streamable_session() {
+    use remote_mcp_server::transport::outbox::Outbox;
+    use remote_mcp_server::transport::session::SessionId;
+    let store = MemoryStore::new();
+    let host = instance(&store);
+    let owner = bearer();
+    let intruder = format!("Bearer {OTHER_TOKEN}");
+    let session = open_session(&host, "2025-11-25", json!({}));
+    let stream_headers = |auth: &str, id: &str| {
+        vec![
+            ("authorization".to_string(), auth.to_string()),
+            ("accept".to_string(), "text/event-stream".to_string()),
+            ("mcp-session-id".to_string(), id.to_string()),
+            ("last-event-id".to_string(), "0".to_string()),
+        ]
+    };
+    let open = |auth: &str, id: &str| {
+        let h = stream_headers(auth, id);
+        let refs: Vec<(&str, &str)> = h.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        Stream::open(host.clone(), "/mcp", &refs)
+    };
+    let outbox_id = SessionId::parse(&session).unwrap();
+    let outbox = Outbox::new(&*store, &outbox_id);
+    let note = |n: i64| {
+        json!({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": n}})
+            .to_string()
+    };
+    let mut stream = open(&owner, &session);
+    assert_eq!(stream.status, 200);
+    outbox.push(note(1).as_bytes()).unwrap();
+    assert_eq!(
+        stream.next_event(WAIT).expect("a message").id.as_deref(),
+        Some("1")
+    );
+
+    let made_up = "0123456789abcdef0123456789abcdef01234567";
+    for id in [session.as_str(), made_up] {
+        // GET: refused as unknown. (On a thread: a wrongly opened stream would not end.)
+        let mut other = open(&intruder, id);
+        assert_eq!(other.status, 404, "GET {id}");
+        other.expect_end(WAIT, "a refused GET");
+        let refusal: Value = serde_json::from_str(other.unparsed()).expect("a JSON body");
+        assert_eq!(refusal["error"]["code"], -32001, "GET {id}");
+        other.hang_up();
+        // DELETE: refused as unknown too.
+        let deleted = send(
+            &host,
+            "DELETE",
+            "/mcp",
+            &[("authorization", &intruder), ("mcp-session-id", id)],
+            b"",
+        );
+        assert_eq!(deleted.status, 404, "DELETE {id}");
+        assert_eq!(deleted.json()["error"]["code"], -32001, "DELETE {id}");
+    }
+    // Nor does the owner's made-up id exist.
+    let deleted = send(
+        &host,
+        "DELETE",
+        "/mcp",
+        &[("authorization", &owner), ("mcp-session-id", made_up)],
+        b"",
+    );
+    assert_eq!(deleted.status, 404);
+
+    // The owner's session and stream carry on: past a session check (every second), the
+    // stream is still its session's and delivers.
+    stream.expect_silence(Duration::from_millis(1500), "the owner's stream, idle");
+    outbox.push(note(2).as_bytes()).unwrap();
+    assert_eq!(
+        stream.next_event(WAIT).expect("a message").id.as_deref(),
+        Some("2")
+    );
+    assert_eq!(in_session(&host, &session, "ping", json!({})).status, 200);
+    // Only its owner ends it.
+    let deleted = send(
+        &host,
+        "DELETE",
+        "/mcp",
+        &[("authorization", &owner), ("mcp-session-id", &session)],
+        b"",
+    );
+    assert_eq!(deleted.status, 204);
+    stream.expect_end(WAIT, "the deleted session's stream");
+    stream.hang_up();
+    assert!(leftovers(&store).is_empty(), "{:?}", store.keys());
 }
 
 #[test]
@@ -653,7 +820,7 @@ fn a_stream_taken_over_leaves_its_quota_place_to_the_new_one() {
     assert_eq!(second.status, 200);
     assert_eq!(second.next_event(WAIT).unwrap().data, endpoint.data);
     // The first stream notices and ends; the place stays taken by the second.
-    assert_eq!(first.next_event(WAIT), None);
+    first.expect_end(WAIT, "the superseded stream");
     first.hang_up();
     // (On a thread, so that a wrongly admitted stream fails the test instead of hanging it.)
     let third = Stream::open(
@@ -665,4 +832,37 @@ fn a_stream_taken_over_leaves_its_quota_place_to_the_new_one() {
     third.hang_up();
     second.hang_up();
     assert_eq!(status, 429);
+}
+
+#[test]
+fn a_stream_whose_session_was_deleted_gives_its_quota_place_back() {
+    let store = MemoryStore::new();
+    let host = instance(&store);
+    let auth = bearer();
+    let session = open_session(&host, "2025-11-25", json!({}));
+    let stream = Stream::open(
+        host.clone(),
+        "/mcp",
+        &[
+            ("authorization", &auth),
+            ("accept", "text/event-stream"),
+            ("mcp-session-id", &session),
+        ],
+    );
+    assert_eq!(stream.status, 200);
+    let deleted = send(
+        &host,
+        "DELETE",
+        "/mcp",
+        &[("authorization", &auth), ("mcp-session-id", &session)],
+        b"",
+    );
+    assert_eq!(deleted.status, 204);
+    // The client closes its stream right away, before the stream sees the session gone.
+    stream.hang_up();
+    assert!(
+        leftovers(&store).is_empty(),
+        "left behind: {:?}",
+        store.keys()
+    );
 }

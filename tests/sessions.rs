@@ -321,7 +321,7 @@ fn the_get_stream_delivers_resumes_and_hands_over() {
         .collect();
     assert_eq!(replayed, ["2", "3"]);
     // The first stream notices it was superseded and ends.
-    assert_eq!(first.next_event(Duration::from_secs(3)), None);
+    first.expect_end(Duration::from_secs(3), "the superseded stream");
     first.hang_up();
 
     // A reconnect without Last-Event-ID starts after what was delivered.
@@ -354,7 +354,7 @@ fn the_get_stream_delivers_resumes_and_hands_over() {
         &[("authorization", &auth), ("mcp-session-id", &session)],
         b"",
     );
-    assert_eq!(third.next_event(Duration::from_secs(3)), None);
+    third.expect_end(Duration::from_secs(3), "the deleted session's stream");
     third.hang_up();
     assert!(leftovers(&store).is_empty(), "{:?}", store.keys());
 }
@@ -386,7 +386,7 @@ fn post_sse_is_streamable_http_and_get_sse_with_a_session_is_its_stream() {
     );
     assert_eq!(stream.status, 200);
     // Not an HTTP+SSE session: no endpoint event, only keep-alives.
-    assert_eq!(stream.next_event(Duration::from_millis(300)), None);
+    stream.expect_silence(Duration::from_millis(300), "no endpoint event");
     assert!(stream.comments > 0);
     stream.hang_up();
 }

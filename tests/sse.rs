@@ -113,7 +113,7 @@ fn a_full_session_over_sse_across_instances() {
         format!("User's token: {auth}")
     );
     // The notification got no answer: nothing else is pending.
-    assert_eq!(stream.next_event(Duration::from_millis(200)), None);
+    stream.expect_silence(Duration::from_millis(200), "no answer to a notification");
     stream.hang_up();
 }
 
@@ -163,7 +163,7 @@ fn fifty_concurrent_requests_are_each_answered_once() {
         })
         .collect();
     for thread in threads {
-        assert_eq!(thread.join().unwrap(), 202);
+        assert_eq!(join_within(thread, WAIT, "a POST"), 202);
     }
     let mut seen = std::collections::BTreeMap::new();
     while seen.len() < 50 {
@@ -178,11 +178,7 @@ fn fifty_concurrent_requests_are_each_answered_once() {
             "answer to {id} delivered twice"
         );
     }
-    assert_eq!(
-        stream.next_event(Duration::from_millis(200)),
-        None,
-        "nothing extra"
-    );
+    stream.expect_silence(Duration::from_millis(200), "nothing extra");
     stream.hang_up();
 }
 
@@ -254,7 +250,7 @@ fn keepalive_comments_flow_while_idle() {
     let store = MemoryStore::new();
     let (mut stream, _) = open(&store);
     // keepalive_seconds is 0.05 in these tests.
-    assert_eq!(stream.next_event(Duration::from_millis(400)), None);
+    stream.expect_silence(Duration::from_millis(400), "an idle stream");
     assert!(
         stream.comments >= 3,
         "{} keep-alives in 400 ms",

@@ -3,6 +3,9 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use common::*;
 use serde_json::{json, Value};
 
@@ -666,13 +669,24 @@ fn content_type_and_accept_are_checked() {
     );
 }
 
-/// A body that never ends: reading it whole would never return.
-struct Endless(u64);
+/// A body of spaces that goes on far past any limit, counting what the server reads. It
+/// fails the read at [`Endless::MAX`], so a server that reads it whole gets an error
+/// (and the test a wrong count) rather than hanging the test.
+struct Endless(Arc<AtomicU64>);
+
+impl Endless {
+    const MAX: u64 = 16 * 1024 * 1024;
+}
 
 impl std::io::Read for Endless {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.0.load(Ordering::SeqCst) >= Endless::MAX {
+            return Err(std::io::Error::other(
+                "the server read 16 MiB past a 1 KiB limit",
+            ));
+        }
         buf.fill(b' ');
-        self.0 += buf.len() as u64;
+        self.0.fetch_add(buf.len() as u64, Ordering::SeqCst);
         Ok(buf.len())
     }
 }
@@ -686,18 +700,46 @@ fn oversized_bodies_are_refused_without_reading_them_whole() {
         ("content-type", "application/json"),
         ("accept", "application/json, text/event-stream"),
     ];
-    // Declared too large: refused before reading.
+    // Declared too large: refused before reading a byte.
     let mut declared = headers.to_vec();
     declared.push(("content-length", "1025"));
-    let reply = send(&host, "POST", "/mcp", &declared, b"{}");
+    let read = Arc::new(AtomicU64::new(0));
+    let reply = send_reader(
+        &host,
+        "POST",
+        "/mcp",
+        &declared,
+        Box::new(Endless(read.clone())),
+    );
+    assert_eq!(
+        read.load(Ordering::SeqCst),
+        0,
+        "bytes read of a declared-too-large body"
+    );
     assert_eq!(reply.status, 413);
     assert!(reply.json()["error"]["message"]
         .as_str()
         .unwrap()
         .contains("1024 bytes"));
-    // Undeclared and endless: refused after limit + 1 bytes.
-    let reply = send_reader(&host, "POST", "/mcp", &headers, Box::new(Endless(0)));
+    // Undeclared and endless: refused once past the limit, having read little more.
+    let read = Arc::new(AtomicU64::new(0));
+    let reply = send_reader(
+        &host,
+        "POST",
+        "/mcp",
+        &headers,
+        Box::new(Endless(read.clone())),
+    );
+    let read = read.load(Ordering::SeqCst);
+    assert!(
+        (1025..=1024 + 64 * 1024).contains(&read),
+        "read {read} bytes of an endless body with a 1024-byte limit"
+    );
     assert_eq!(reply.status, 413);
+    assert!(reply.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("1024 bytes"));
     // Exactly at the limit is fine.
     let mut body = br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#.to_vec();
     body.resize(1024, b' ');
@@ -724,6 +766,9 @@ fn other_methods_on_mcp_are_405_with_allow() {
 #[test]
 fn the_schemas_do_catch_mistakes() {
     // Guards the guard: a malformed message must fail validation.
+    if !schemas_available() {
+        return;
+    }
     assert!(!is_valid(
         "2025-06-18",
         "CallToolResult",

@@ -179,10 +179,12 @@ pub fn serve(
     } else {
         End::ClientGone
     };
+    // Superseded means another stream holds the outbox now; no lease at all means the
+    // session ended meanwhile (DELETE), and the place is this stream's to give back (as
+    // the delivery loop decides too).
+    let taken_over = || matches!(outbox.lease(), Ok(Some(holder)) if holder != lease);
     let end = match end {
-        End::ClientGone if outbox.lease().ok().flatten().as_deref() != Some(&lease[..]) => {
-            End::Superseded
-        }
+        End::ClientGone if taken_over() => End::Superseded,
         end => end,
     };
     if end != End::Superseded {
@@ -310,8 +312,13 @@ impl Stream<'_> {
                 {
                     return Err(End::SessionGone);
                 }
-                if self.lease.is_some() && outbox.lease()? != self.lease {
-                    return Err(End::Superseded);
+                if let Some(lease) = &self.lease {
+                    match outbox.lease()? {
+                        Some(holder) if holder != *lease => return Err(End::Superseded),
+                        Some(_) => {}
+                        // Cleared: the session ended after the check above.
+                        None => return Err(End::SessionGone),
+                    }
                 }
             }
             interval = if delivered || gap_since.is_some() {
