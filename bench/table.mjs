@@ -21,7 +21,7 @@ for (const conns of [1, 16, 64]) {
   const native = find('native', conns);
   for (const [server, label] of [
     ['portable', '(a) portable, `wasmtime serve`'],
-    ['spin', '(b) Spin build, test host'],
+    ['spin', '(b) Spin build, local host'],
     ['native', '(c) native core (ceiling)'],
     ['floor', '(d) empty component, `wasmtime serve` (engine floor)'],
   ]) {
@@ -32,7 +32,7 @@ for (const conns of [1, 16, 64]) {
   }
 }
 if (sse) {
-  out.push('', 'HTTP+SSE (Spin build, test host), `POST /sse/message` to the answer on the stream:', '');
+  out.push('', 'HTTP+SSE (Spin build, local host), `POST /sse/message` to the answer on the stream:', '');
   out.push('| measure | p50 ms | p99 ms |', '| --- | ---: | ---: |');
   out.push(`| round trip, back to back | ${f(sse.round_trip.back_to_back.p50_ms)} | ${f(sse.round_trip.back_to_back.p99_ms)} |`);
   out.push(`| round trip, after 250 ms idle | ${f(sse.round_trip.after_idle.p50_ms)} | ${f(sse.round_trip.after_idle.p99_ms)} |`);

@@ -29,16 +29,60 @@ ensure_wasmtime() {
   fi
 }
 
-# Headless Chromium from Debian's packages, for the browser tests.
-ensure_chromium() {
-  if command -v chromium >/dev/null 2>&1; then
-    return
-  fi
-  say "installing chromium from Debian's packages (browser tests)"
+# Installs Debian packages (as root, or through sudo).
+apt_install() {
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends chromium
+  if [ -z "${APT_UPDATED:-}" ]; then
+    $sudo apt-get update
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "$@"
+}
+
+# Headless Chromium from Debian's packages, for the browser tests.
+ensure_chromium() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    say "installing chromium from Debian's packages (browser tests)"
+    apt_install chromium
+  fi
+}
+
+# redis-server from Debian's packages: the store two Spin nodes share in the tests.
+ensure_redis() {
+  if ! command -v redis-server >/dev/null 2>&1; then
+    say "installing redis-server from Debian's packages (two Spin nodes on one store)"
+    apt_install redis-server
+  fi
+}
+
+# The local host (local-host/): the Spin build under wasmtime where Spin is not installed.
+LOCAL_HOST="$ROOT/target/local-host/local-host"
+build_local_host() {
+  say "building the local host ($LOCAL_HOST; the first build takes several minutes)"
+  cargo build --manifest-path "$ROOT/Cargo.toml" -p local-host --profile local-host
+}
+
+# Exports MCP_SCHEMA_DIR, the official MCP schemas the tests validate against: as given,
+# else ../shared/mcp-schema beside the project, else downloaded (pinned commit, SHA-256
+# checked) into target/mcp-schema. Offline, the schema checks are skipped with one line,
+# except under CI=true, where that fails.
+ensure_mcp_schemas() {
+  if [ -n "${MCP_SCHEMA_DIR:-}" ]; then
+    return
+  fi
+  if [ -d "$ROOT/../shared/mcp-schema" ]; then
+    export MCP_SCHEMA_DIR="$(cd "$ROOT/../shared/mcp-schema" && pwd)"
+    return
+  fi
+  if node "$ROOT/scripts/fetch-schemas.mjs" "$ROOT/target/mcp-schema"; then
+    export MCP_SCHEMA_DIR="$ROOT/target/mcp-schema"
+  elif [ "${CI:-}" = "true" ]; then
+    say "CI=true: the schema checks may not be skipped"
+    return 1
+  else
+    say "the schema checks will be skipped (no MCP_SCHEMA_DIR, no ../shared/mcp-schema, no download)"
+  fi
 }
 
 # The Spin build (default features) and the portable build (no Spin imports).
@@ -58,7 +102,7 @@ free_port() {
 # Waits until an HTTP server answers at $1.
 wait_for() {
   node -e '
-    const url = process.argv[1], until = Date.now() + 30000;
+    const url = process.argv[1], until = Date.now() + 90000;
     (async function poll() {
       try { await fetch(url); process.exit(0); }
       catch { if (Date.now() > until) { console.error("no answer from " + url); process.exit(1); } setTimeout(poll, 100); }
@@ -71,4 +115,24 @@ mcp_env_args() {
   for name in $(compgen -e | grep '^MCP_' || true); do
     printf -- '--env\n%s=%s\n' "$name" "${!name}"
   done
+}
+
+# Starts `spin up` in its own process group (Spin runs its trigger as a child process, and
+# a killed parent would leave the trigger serving), its state under target/ so that
+# nothing lands in .spin/. Sets SPIN_PID; stop it with stop_group "$SPIN_PID".
+#   start_spin NAME ADDRESS [spin up options...]
+start_spin() {
+  local name="$1" address="$2"
+  shift 2
+  local state="$ROOT/target/e2e/$name"
+  rm -rf "$state"
+  mkdir -p "$state"
+  setsid spin up --from "$ROOT/spin.toml" --listen "$address" --state-dir "$state" "$@" \
+    >"$state.log" 2>&1 &
+  SPIN_PID=$!
+}
+
+# SIGKILL to a process group (`spin up` ignores SIGTERM while streams are open).
+stop_group() {
+  kill -KILL -- "-$1" 2>/dev/null || true
 }

@@ -1,19 +1,20 @@
-//! A test host for the Spin build: serves the component over HTTP with wasmtime and
-//! provides what Spin would give it: WASI, Spin variables (defaults from `spin.toml`,
-//! overridden with `--var name=value` or `SPIN_VARIABLE_NAME`), and the `default`
-//! key-value store (`wasi:keyvalue@0.2.0-draft2`), one store shared by every request, as
-//! Spin's is. Counters are kept as 8-byte little-endian integers, as Spin's SQLite store
-//! keeps them.
+//! The local host: serves the Spin build of the server with wasmtime on a machine without
+//! Spin, and provides what Spin would give it: WASI, Spin variables (defaults from
+//! `spin.toml`, overridden with `--variable name=value` or `SPIN_VARIABLE_NAME`), and the
+//! `default` key-value store (`wasi:keyvalue@0.2.0-draft2`), kept in this process's memory
+//! and shared by every request, as Spin's is. So `/sse`, sessions and everything else work
+//! as under `spin up`; the store lasts as long as the process. Counters are kept as 8-byte
+//! little-endian integers, as Spin's SQLite store keeps them.
 //!
 //! Outbound HTTP goes only to the origins in the component's `allowed_outbound_hosts`
 //! (variable templates resolved), as in Spin; anything else is denied.
 //!
-//! It is not Spin: the real Spin is checked separately. It exists so the tests and
-//! benchmarks can drive the Spin build's shared-state paths under a real engine.
+//! `scripts/serve` runs it when `spin` is not on `PATH`; the tests run the Spin build under
+//! it as well as under the real Spin. It is not Spin: a deployment runs `spin up`.
 //!
 //! ```text
-//! cargo run --example test-host -- [--addr 127.0.0.1:3000] [--manifest spin.toml]
-//!                                  [--var name=value]... [component.wasm]
+//! local-host [--listen 127.0.0.1:3000] [--from spin.toml] [--variable name=value]...
+//!            [--store-stats] [component.wasm]
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
@@ -84,7 +85,7 @@ impl WasiHttpHooks for Outbound {
         let target = origin(request.uri()).unwrap_or_default();
         if !self.allowed.contains(&target) {
             eprintln!(
-                "test host: outbound request to {target} denied: not in allowed_outbound_hosts"
+                "local-host: outbound request to {target} denied: not in allowed_outbound_hosts"
             );
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
@@ -376,11 +377,14 @@ fn read_manifest(path: &str, overrides: &HashMap<String, String>) -> Result<Mani
 struct Server {
     pre: ProxyPre<Instance>,
     shared: Arc<Shared>,
+    /// Whether [`STORE_STATS`] is served.
+    store_stats: bool,
 }
 
-/// Not part of the component: how many keys the shared store holds, by prefix (the part
-/// before the first `:`), for the soak test to see that the store does not grow.
-const STORE_STATS: &str = "/__test-host/store";
+/// Not part of the component, served only with `--store-stats`: how many keys the shared
+/// store holds, by prefix (the part before the first `:`), for the soak test to see that
+/// the store does not grow. No key or value is shown.
+const STORE_STATS: &str = "/__local-host/store";
 
 impl Server {
     fn store_stats(&self) -> hyper::Response<HyperOutgoingBody> {
@@ -414,13 +418,13 @@ impl Server {
         &self,
         request: hyper::Request<hyper::body::Incoming>,
     ) -> Result<hyper::Response<HyperOutgoingBody>> {
-        if request.uri().path() == STORE_STATS {
+        if self.store_stats && request.uri().path() == STORE_STATS {
             return Ok(self.store_stats());
         }
         let mut store = Store::new(
             self.pre.engine(),
             Instance {
-                wasi: WasiCtx::builder().inherit_stderr().build(),
+                wasi: WasiCtx::builder().inherit_stderr().inherit_stdout().build(),
                 http: WasiHttpCtx::new(),
                 table: ResourceTable::new(),
                 shared: self.shared.clone(),
@@ -478,34 +482,104 @@ fn engine_config() -> Config {
     config
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    let mut addr = "127.0.0.1:3000".to_string();
-    let mut manifest = "spin.toml".to_string();
-    let mut overrides = HashMap::new();
-    let mut wasm = None;
+const USAGE: &str = "\
+usage: local-host [--listen HOST:PORT] [--from spin.toml] [--variable NAME=VALUE]...
+                  [--store-stats] [COMPONENT.wasm]
+
+Serves the Spin build of remote-mcp-server with wasmtime, where Spin is not installed:
+variables from spin.toml (override with --variable or SPIN_VARIABLE_NAME), and the
+`default` key-value store in memory. Ctrl-C stops it.
+
+  --listen HOST:PORT      address to serve on (default 127.0.0.1:3000)
+  --from PATH             the Spin manifest (default spin.toml)
+  --variable NAME=VALUE   set an application variable (repeatable)
+  --store-stats           also serve GET /__local-host/store: key counts by prefix (tests)
+  COMPONENT.wasm          the component (default: the manifest's source)";
+
+/// What the command line asks for.
+struct Options {
+    listen: String,
+    manifest: String,
+    variables: HashMap<String, String>,
+    store_stats: bool,
+    wasm: Option<String>,
+}
+
+fn options() -> std::result::Result<Options, String> {
+    let mut options = Options {
+        listen: "127.0.0.1:3000".into(),
+        manifest: "spin.toml".into(),
+        variables: HashMap::new(),
+        store_stats: false,
+        wasm: None,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        let mut value = |what: &str| args.next().ok_or(format!("{arg} needs {what}"));
         match arg.as_str() {
-            "--addr" => addr = args.next().expect("--addr ADDRESS"),
-            "--manifest" => manifest = args.next().expect("--manifest PATH"),
-            "--var" => {
-                let pair = args.next().expect("--var NAME=VALUE");
-                let (name, value) = pair.split_once('=').expect("--var NAME=VALUE");
-                overrides.insert(name.to_string(), value.to_string());
+            "--listen" => options.listen = value("HOST:PORT")?,
+            "--from" | "-f" => options.manifest = value("a manifest path")?,
+            "--variable" => {
+                let pair = value("NAME=VALUE")?;
+                let (name, value) = pair
+                    .split_once('=')
+                    .ok_or(format!("--variable {pair}: expected NAME=VALUE"))?;
+                options.variables.insert(name.into(), value.into());
             }
+            "--store-stats" => options.store_stats = true,
             "-h" | "--help" => {
-                println!("usage: test-host [--addr HOST:PORT] [--manifest spin.toml] [--var NAME=VALUE]... [component.wasm]");
-                return Ok(());
+                println!("{USAGE}");
+                std::process::exit(0);
             }
-            path => wasm = Some(path.to_string()),
+            flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
+            path => options.wasm = Some(path.into()),
         }
     }
-    let manifest = read_manifest(&manifest, &overrides)?;
-    let wasm = wasm.unwrap_or(manifest.source);
+    Ok(options)
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C, or SIGTERM from a supervisor).
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let options = match options() {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("local-host: {e}\n\n{USAGE}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match run(options).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("local-host: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(options: Options) -> Result<()> {
+    let manifest = read_manifest(&options.manifest, &options.variables)
+        .map_err(|e| wasmtime::format_err!("{}: {e}", options.manifest))?;
+    let wasm = options.wasm.unwrap_or(manifest.source);
 
     let engine = Engine::new(&engine_config())?;
-    let component = Component::from_file(&engine, &wasm)?;
+    let component = Component::from_file(&engine, &wasm).map_err(|e| {
+        wasmtime::format_err!(
+            "{wasm}: {e} (build it with `cargo build --target wasm32-wasip2 --release`)"
+        )
+    })?;
     let mut linker = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -520,15 +594,26 @@ async fn main() -> Result<()> {
             stores: manifest.stores,
             outbound: Arc::new(manifest.outbound),
         }),
+        store_stats: options.store_stats,
     });
 
-    let listener = TcpListener::bind(&addr).await?;
-    println!(
-        "test host serving {wasm} on http://{}/",
-        listener.local_addr()?
-    );
+    let listener = TcpListener::bind(&options.listen)
+        .await
+        .map_err(|e| wasmtime::format_err!("cannot listen on {}: {e}", options.listen))?;
+    // The same line `spin up` prints, which scripts and tests wait for.
+    println!("Serving http://{}", listener.local_addr()?);
+    println!("local-host: {wasm}, key-value store `default` in memory; Ctrl-C stops");
+    let stop = stop_signal();
+    tokio::pin!(stop);
     loop {
-        let (connection, _) = listener.accept().await?;
+        let (connection, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            signal = &mut stop => {
+                // Open event streams end with the process; clients reconnect elsewhere.
+                println!("local-host: {signal}, stopping");
+                return Ok(());
+            }
+        };
         let server = server.clone();
         tokio::task::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
@@ -536,7 +621,7 @@ async fn main() -> Result<()> {
                 async move {
                     let response = server.handle(request).await;
                     if let Err(e) = &response {
-                        eprintln!("test host: request failed: {e:?}");
+                        eprintln!("local-host: request failed: {e:#}");
                     }
                     response
                 }
@@ -547,7 +632,7 @@ async fn main() -> Result<()> {
                 .await
             {
                 if !e.is_incomplete_message() {
-                    eprintln!("test host: connection error: {e}");
+                    eprintln!("local-host: connection error: {e}");
                 }
             }
         });

@@ -1,5 +1,5 @@
 // Soak test: minutes of mixed load from real clients against the Spin build under the
-// test host, then a check that the shared store holds nothing beyond live sessions.
+// local host, then a check that the shared store holds nothing beyond live sessions.
 //
 //   node tests/clients/soak.mjs BASE_URL SECONDS TTL_SECONDS GC_SECONDS
 //
@@ -11,7 +11,7 @@
 // - SDK v1 HTTP+SSE clients (stream, calls, close).
 // Every call's result is checked. Any failure is an unexpected error: the run fails.
 // Afterwards it waits for sessions to expire and a sweep to run, and checks the store
-// through the test host's /__test-host/store.
+// through the local host's /__local-host/store (served with --store-stats).
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -35,7 +35,7 @@ const token = () => `soak-user-${Math.floor(Math.random() * 40)}-0123456789`;
 const auth = (t) => ({ Authorization: `Bearer ${t}` });
 
 async function storeStats() {
-  const response = await fetch(new URL('/__test-host/store', base));
+  const response = await fetch(new URL('/__local-host/store', base));
   return response.json();
 }
 
