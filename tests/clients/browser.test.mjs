@@ -7,7 +7,8 @@
 //   client does: the preflight, the session id header and the 401 challenge must all be
 //   readable by the page.
 //
-// Needs MCP_CHROMIUM (the browser binary), MCP_BASE_URL and MCP_SPIN_URL; scripts/test
+// Needs MCP_CHROMIUM (the browser binary) and MCP_SPIN_URL (the Spin build, on the host
+// hosts.mjs names); MCP_BASE_URL (the portable build) adds its home page. scripts/test
 // sets them.
 
 import { test } from 'node:test';
@@ -23,10 +24,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
+import { HOST_NAME } from './hosts.mjs';
+
 const CHROMIUM = process.env.MCP_CHROMIUM;
 const PORTABLE = process.env.MCP_BASE_URL;
 const SPIN = process.env.MCP_SPIN_URL;
-const skip = !CHROMIUM || !PORTABLE || !SPIN;
+const skip = !CHROMIUM || !SPIN;
 const ARTIFACTS = fileURLToPath(new URL('../../target/browser/', import.meta.url));
 const TOKEN = 'browser-test-token-0123456789';
 
@@ -60,10 +63,10 @@ function byId(dom, id) {
   return decode(match[2]);
 }
 
-for (const [name, base, transport] of [['spin', SPIN, 'SSE'], ['portable', PORTABLE, 'Streamable HTTP']]) {
-  test(`the ${name} build's home page renders and its snippets carry this server's URLs`, { skip }, async () => {
+for (const [name, base, transport] of [[`Spin build, ${HOST_NAME}`, SPIN, 'SSE'], ['portable build, wasmtime serve', PORTABLE, 'Streamable HTTP']]) {
+  test(`${name}: the home page renders and its snippets carry this server's URLs`, { skip: skip || !base }, async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    const shot = join(ARTIFACTS, `home-${name}.png`);
+    const shot = join(ARTIFACTS, `home-${transport === 'SSE' ? `spin-${HOST_NAME.replaceAll(' ', '-')}` : 'portable'}.png`);
     await chromium(['--hide-scrollbars', '--window-size=1280,1600', `--screenshot=${shot}`, `${base}/`]);
     const png = readFileSync(shot);
     assert.equal(png.subarray(1, 4).toString(), 'PNG', 'a PNG screenshot');
@@ -98,7 +101,7 @@ for (const [name, base, transport] of [['spin', SPIN, 'SSE'], ['portable', PORTA
   });
 }
 
-test('a page on another origin can use the MCP endpoint through CORS', { skip }, async () => {
+test(`Spin build, ${HOST_NAME}: a page on another origin can use the MCP endpoint through CORS`, { skip }, async () => {
   const mcp = `${SPIN}/mcp`;
   const page = `<!doctype html><html><body><pre id="out">pending</pre><script>
     const out = (value) => { document.getElementById('out').textContent = JSON.stringify(value); };

@@ -1,5 +1,5 @@
-// The full server surface with real clients, against the Spin build under the test host
-// with the conformance fixtures on (MCP_FIXTURES_URL): streamed progress as it happens,
+// The full server surface with real clients, against the Spin build (real `spin up` or the local
+// host) with the conformance fixtures on (MCP_FIXTURES_URL): streamed progress as it happens,
 // server→client requests answered across instances (legacy, Streamable HTTP and SSE), and
 // the 2026-07-28 multi round-trip pattern driven by the v2 client's auto-fulfilment.
 
@@ -12,10 +12,12 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client';
 
+import { HOST_NAME } from './hosts.mjs';
+
 const BASE = process.env.MCP_FIXTURES_URL;
 const skip = !BASE;
 
-test('progress arrives while the tool runs, not with its result', { skip }, async () => {
+test(`${HOST_NAME}: progress arrives while the tool runs, not with its result`, { skip }, async () => {
   const client = new ClientV1({ name: 'e2e-progress', version: '1.0.0' });
   await client.connect(new TransportV1(new URL('/mcp', BASE)));
   const started = performance.now();
@@ -34,7 +36,7 @@ test('progress arrives while the tool runs, not with its result', { skip }, asyn
   await client.close();
 });
 
-test('legacy elicitation: the server asks mid-call, the answer comes back in another POST', { skip }, async () => {
+test(`${HOST_NAME}: legacy elicitation: the server asks mid-call, the answer comes back in another POST`, { skip }, async () => {
   const client = new ClientV1({ name: 'e2e-elicit', version: '1.0.0' }, { capabilities: { elicitation: {} } });
   client.setRequestHandler(ElicitRequestSchema, async (request) => {
     assert.equal(request.params.message, 'Your details, please');
@@ -46,7 +48,7 @@ test('legacy elicitation: the server asks mid-call, the answer comes back in ano
   await client.close();
 });
 
-test('legacy sampling over the HTTP+SSE transport', { skip }, async () => {
+test(`${HOST_NAME}: legacy sampling over the HTTP+SSE transport`, { skip }, async () => {
   const client = new ClientV1({ name: 'e2e-sse-sampling', version: '1.0.0' }, { capabilities: { sampling: {} } });
   client.setRequestHandler(CreateMessageRequestSchema, async (request) => ({
     role: 'assistant',
@@ -59,7 +61,7 @@ test('legacy sampling over the HTTP+SSE transport', { skip }, async () => {
   await client.close();
 });
 
-test('2026-07-28: input_required rounds, fulfilled by the v2 client across three requests', { skip }, async () => {
+test(`${HOST_NAME}: 2026-07-28: input_required rounds, fulfilled by the v2 client across three requests`, { skip }, async () => {
   const client = new ClientV2(
     { name: 'e2e-mrtr', version: '2.0.0' },
     { versionNegotiation: { mode: 'auto' }, capabilities: { elicitation: {} } },

@@ -1,23 +1,19 @@
-// jwt mode end to end: the Spin build under the test host, configured to trust a JWKS
-// that this test serves on loopback with keys it generates. A real SDK client connects
-// with minted tokens; expired tokens, missing scopes and a key rotation are exercised.
-//
-// Needs MCP_TEST_HOST (the test host binary) and MCP_SPIN_WASM; scripts/test sets both.
+// jwt mode end to end: the Spin build (under real `spin up` or the local host, see
+// hosts.mjs), configured to trust a JWKS that this test serves on loopback with keys it
+// generates. A real SDK client connects with minted tokens; expired tokens, missing scopes
+// and a key rotation are exercised.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
-const HOST = process.env.MCP_TEST_HOST;
-const WASM = process.env.MCP_SPIN_WASM;
-const skip = !HOST || !WASM;
-const MANIFEST = fileURLToPath(new URL('../../spin.toml', import.meta.url));
+import { CAN_START, HOST_NAME, startSpinBuild } from './hosts.mjs';
+
+const skip = !CAN_START;
 const ISSUER = 'https://issuer.e2e.test/';
 
 let jwks = { keys: [] };
@@ -27,29 +23,20 @@ const servers = [];
 let base;
 const signers = {};
 
-/// Starts the test host with the Spin build in jwt mode; returns its base URL.
-async function startHost(extraVars) {
-  const probe = createServer();
-  const port = await listen(probe); // a free port, released for the test host
-  await new Promise((resolve) => probe.close(resolve));
-  const vars = [
-    'auth_mode=jwt',
-    `jwt_issuer=${ISSUER}`,
-    `jwt_jwks_url=http://127.0.0.1:${jwksPort}/jwks`,
-    'jwks_cache_seconds=1',
-    ...extraVars,
-  ];
-  const server = spawn(
-    HOST,
-    ['--addr', `127.0.0.1:${port}`, '--manifest', MANIFEST, ...vars.flatMap((v) => ['--var', v]), WASM],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  servers.push(server);
-  await new Promise((resolve, reject) => {
-    server.stdout.on('data', (chunk) => String(chunk).includes('serving') && resolve());
-    server.on('exit', (code) => reject(new Error(`test host exited with ${code}`)));
+/// Starts the Spin build in jwt mode; returns its base URL.
+async function startHost(variables) {
+  const node = await startSpinBuild({
+    name: 'jwt',
+    variables: {
+      auth_mode: 'jwt',
+      jwt_issuer: ISSUER,
+      jwt_jwks_url: `http://127.0.0.1:${jwksPort}/jwks`,
+      jwks_cache_seconds: '1',
+      ...variables,
+    },
   });
-  return `http://127.0.0.1:${port}`;
+  servers.push(node);
+  return node.base;
 }
 
 async function newKey(kid, alg) {
@@ -83,11 +70,11 @@ before(async () => {
     res.end(JSON.stringify(jwks));
   });
   jwksPort = await listen(jwksServer);
-  base = await startHost([`jwt_jwks_origin=http://127.0.0.1:${jwksPort}`]);
+  base = await startHost({ jwt_jwks_origin: `http://127.0.0.1:${jwksPort}` });
 });
 
 after(() => {
-  servers.forEach((server) => server.kill());
+  servers.forEach((node) => node.kill());
   jwksServer?.close();
 });
 
@@ -100,7 +87,7 @@ async function connect(token) {
   return client;
 }
 
-test('a minted token with the scope sees both tools and calls them', { skip }, async () => {
+test(`${HOST_NAME}: a minted token with the scope sees both tools and calls them`, { skip }, async () => {
   const token = await mint('k1', { scope: 'token:read' });
   const client = await connect(token);
   const { tools } = await client.listTools();
@@ -117,7 +104,7 @@ test('a minted token with the scope sees both tools and calls them', { skip }, a
   await ec.close();
 });
 
-test('without the scope: getToken is hidden, and calling it is 403 insufficient_scope', { skip }, async () => {
+test(`${HOST_NAME}: without the scope: getToken is hidden, and calling it is 403 insufficient_scope`, { skip }, async () => {
   const client = await connect(await mint('k1'));
   const { tools } = await client.listTools();
   assert.deepEqual(tools.map((t) => t.name), ['add', 'countdown']);
@@ -158,7 +145,7 @@ test('without the scope: getToken is hidden, and calling it is 403 insufficient_
   assert.match((await response.json()).error.message, /token:read/);
 });
 
-test('an expired token gets 401 invalid_token', { skip }, async () => {
+test(`${HOST_NAME}: an expired token gets 401 invalid_token`, { skip }, async () => {
   const expired = await mint('k1', { expiresIn: Math.floor(Date.now() / 1000) - 3600 });
   await assert.rejects(connect(expired), (error) => {
     assert.equal(error.code, 401);
@@ -176,7 +163,7 @@ test('an expired token gets 401 invalid_token', { skip }, async () => {
   assert.ok(!challenge.includes(expired));
 });
 
-test('a key rotation at the issuer is picked up', { skip }, async () => {
+test(`${HOST_NAME}: a key rotation at the issuer is picked up`, { skip }, async () => {
   assert.equal((await (await connect(await mint('k1'))).listTools()).tools.length, 2);
   jwks = { keys: [await newKey('k2', 'RS256')] };
   await new Promise((resolve) => setTimeout(resolve, 1200)); // past jwks_cache_seconds
@@ -187,16 +174,16 @@ test('a key rotation at the issuer is picked up', { skip }, async () => {
   await assert.rejects(connect(await mint('k1')), (error) => error.code === 401);
 });
 
-test('the protected resource metadata names the issuer and the scopes', { skip }, async () => {
+test(`${HOST_NAME}: the protected resource metadata names the issuer and the scopes`, { skip }, async () => {
   const metadata = await (await fetch(new URL('/.well-known/oauth-protected-resource/mcp', base))).json();
   assert.equal(metadata.resource, `${base}/mcp`);
   assert.deepEqual(metadata.authorization_servers, [ISSUER]);
   assert.deepEqual(metadata.scopes_supported, ['token:read']);
 });
 
-test('a JWKS host missing from allowed_outbound_hosts is refused, and the error says what to set', { skip }, async () => {
+test(`${HOST_NAME}: a JWKS host missing from allowed_outbound_hosts is refused, and the error says what to set`, { skip }, async () => {
   // jwt_jwks_origin left at its default: the manifest allows no real host.
-  const denied = await startHost([]);
+  const denied = await startHost({});
   const response = await fetch(new URL('/mcp', denied), {
     method: 'POST',
     headers: { Authorization: `Bearer ${await mint('k2')}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },

@@ -1,107 +1,145 @@
-// Limits as real clients meet them: the Spin build under its own test host with a short
-// stream lifetime and a small session cap.
-//
-// Needs MCP_TEST_HOST (the test host binary) and MCP_SPIN_WASM; scripts/test sets both.
+// Limits as real clients meet them: the Spin build (under real `spin up` or the local
+// host, see hosts.mjs) with a short stream lifetime and a small session cap.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { EventSource } from 'eventsource';
 
-const HOST = process.env.MCP_TEST_HOST;
-const WASM = process.env.MCP_SPIN_WASM;
-const skip = !HOST || !WASM;
-const MANIFEST = fileURLToPath(new URL('../../spin.toml', import.meta.url));
+import { CAN_START, HOST_NAME, sleep, startSpinBuild, until, within } from './hosts.mjs';
+
+const skip = !CAN_START;
 const LIFETIME_S = 1.5;
 
-let server;
+let node;
 let base;
 
 before(async () => {
   if (skip) return;
-  const probe = createServer();
-  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = probe.address().port;
-  await new Promise((resolve) => probe.close(resolve));
-  const vars = [`stream_max_seconds=${LIFETIME_S}`, 'max_sessions_per_principal=3', 'keepalive_seconds=0.5'];
-  server = spawn(
-    HOST,
-    ['--addr', `127.0.0.1:${port}`, '--manifest', MANIFEST, ...vars.flatMap((v) => ['--var', v]), WASM],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  await new Promise((resolve, reject) => {
-    server.stdout.on('data', (chunk) => String(chunk).includes('serving') && resolve());
-    server.on('exit', (code) => reject(new Error(`test host exited with ${code}`)));
+  node = await startSpinBuild({
+    name: 'limits',
+    variables: { stream_max_seconds: LIFETIME_S, max_sessions_per_principal: 3, keepalive_seconds: 0.5 },
   });
-  base = `http://127.0.0.1:${port}`;
+  base = node.base;
 });
 
-after(() => server?.kill());
+after(() => node?.kill());
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const headers = (token) => ({ Authorization: `Bearer ${token}` });
+const sessionOf = (url) => new URL(url).searchParams.get('sessionId');
 
-test('the SDK SSE client carries on across the stream lifetime, in a new session', { skip }, async () => {
+/// `response` with its body passed through `watch(text)` as it streams.
+function tap(response, watch) {
+  const decoder = new TextDecoder();
+  const body = response.body.pipeThrough(new TransformStream({
+    transform(chunk, controller) {
+      watch(decoder.decode(chunk, { stream: true }));
+      controller.enqueue(chunk);
+    },
+  }));
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+test(`${HOST_NAME}: the SDK SSE client carries on across the stream lifetime, in a new session`, { skip }, async () => {
   // SDK v1 replaces the headers of EventSource's reconnect, Last-Event-ID included, so it
   // cannot resume: it reconnects, receives a new endpoint, and posts there.
   let opens = 0;
+  let seen = '';
+  const posts = [];
   const auth = headers('lifetime-sse-user');
   const client = new Client({ name: 'e2e-lifetime-sse', version: '1.0.0' });
-  await client.connect(new SSEClientTransport(new URL('/sse', base), {
+  await within(10_000, 'SSE connect', client.connect(new SSEClientTransport(new URL('/sse', base), {
     requestInit: { headers: auth },
-    eventSourceInit: { fetch: (url, init) => { opens++; return fetch(url, init); } },
-  }));
-  assert.equal((await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } })).content[0].text, '3');
-  // Two lifetimes pass; the server ends the stream with a retry hint each time.
-  while (opens < 3) await sleep(50);
-  await sleep(300); // the new endpoint event
-  assert.equal((await client.callTool({ name: 'add', arguments: { a: 20, b: 22 } })).content[0].text, '42');
+    fetch: (url, init) => { posts.push(String(url)); return fetch(url, init); },
+    eventSourceInit: {
+      fetch: async (url, init) => {
+        opens++;
+        return tap(await fetch(url, init), (text) => { seen += text; });
+      },
+    },
+  })));
+  const endpoints = () => [...seen.matchAll(/^data: (\/sse\/message\?sessionId=\w+)$/gm)].map((m) => m[1]);
+  assert.equal((await within(10_000, 'add', client.callTool({ name: 'add', arguments: { a: 1, b: 2 } }))).content[0].text, '3');
+  assert.equal(sessionOf(posts.at(-1)), sessionOf(`${base}${endpoints()[0]}`));
+  // Two lifetimes pass; the server ends the stream with a retry hint each time, and each
+  // new stream's endpoint event names a new session.
+  await until(LIFETIME_S * 3000 + 5000, 'two reconnects and their endpoint events', () => opens >= 3 && endpoints().length >= 3);
+  await sleep(100); // the SDK takes the endpoint event right after these bytes
+  const sessions = endpoints().map((e) => sessionOf(`${base}${e}`));
+  assert.equal(new Set(sessions).size, sessions.length, `a new session per stream: ${sessions}`);
+  assert.equal((await within(10_000, 'add after the reconnects', client.callTool({ name: 'add', arguments: { a: 20, b: 22 } }))).content[0].text, '42');
+  assert.equal(sessionOf(posts.at(-1)), sessions.at(-1), 'posted to the newest session');
   await client.close();
 });
 
-test('a standard EventSource resumes its session with Last-Event-ID; nothing posted in between is lost', { skip }, async () => {
+test(`${HOST_NAME}: a standard EventSource resumes its session with Last-Event-ID; what was posted while no stream was open arrives`, { skip }, async () => {
   const auth = headers('lifetime-eventsource-user');
   const events = [];
-  let opens = 0;
-  const source = new EventSource(new URL('/sse', base), {
-    fetch: (url, init) => { opens++; return fetch(url, { ...init, headers: { ...init.headers, ...auth } }); },
-  });
   const endpoints = [];
-  source.addEventListener('endpoint', (event) => endpoints.push(event.data));
-  source.addEventListener('message', (event) => events.push(JSON.parse(event.data)));
-  while (endpoints.length < 1) await sleep(20);
-  // The stream reaches its lifetime; post while it is away.
-  while (opens < 2) await sleep(20);
-  const post = await fetch(new URL(endpoints[0], base), {
-    method: 'POST',
-    headers: { ...auth, 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 'during-gap', method: 'ping' }),
+  const lastEventIds = [];
+  let opens = 0;
+  // The reconnect waits until the test has posted: the POST lands while the session has
+  // no stream at all.
+  let release;
+  const posted = new Promise((resolve) => { release = resolve; });
+  const source = new EventSource(new URL('/sse', base), {
+    fetch: async (url, init) => {
+      opens++;
+      lastEventIds.push(new Headers(init.headers).get('last-event-id'));
+      if (opens === 2) await posted;
+      return fetch(url, { ...init, headers: { ...init.headers, ...auth } });
+    },
   });
-  assert.equal(post.status, 202);
-  const until = Date.now() + 10_000;
-  while (!events.some((e) => e.id === 'during-gap') && Date.now() < until) await sleep(20);
-  source.close();
-  assert.ok(events.some((e) => e.id === 'during-gap'), 'the reply arrived on the resumed stream');
-  assert.ok(endpoints.length >= 2 && endpoints.every((e) => e === endpoints[0]), `same session: ${endpoints}`);
+  try {
+    source.addEventListener('endpoint', (event) => endpoints.push(event.data));
+    source.addEventListener('message', (event) => events.push(JSON.parse(event.data)));
+    await until(10_000, 'the endpoint event', () => endpoints.length >= 1);
+    // The stream reaches its lifetime and EventSource starts to reconnect.
+    await until(LIFETIME_S * 1000 + 5000, 'the reconnect', () => opens >= 2);
+    const post = await within(10_000, 'POST during the gap', fetch(new URL(endpoints[0], base), {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 'during-gap', method: 'ping' }),
+    }));
+    assert.equal(post.status, 202);
+    release();
+    await until(10_000, 'the reply to the POST sent during the gap', () => events.some((e) => e.id === 'during-gap'));
+    assert.match(lastEventIds[1] ?? '', /^[0-9a-f]{40}\/\d+$/, 'the reconnect named the last event');
+    assert.ok(endpoints.length >= 2 && endpoints.every((e) => e === endpoints[0]), `same session: ${endpoints}`);
+  } finally {
+    release();
+    source.close();
+  }
 });
 
-test('a Streamable HTTP client carries on across the stream lifetime', { skip }, async () => {
+test(`${HOST_NAME}: a Streamable HTTP client carries on across the stream lifetime, its GET stream reopened in the same session`, { skip }, async () => {
+  const gets = [];
   const client = new Client({ name: 'e2e-lifetime-streamable', version: '1.0.0' });
-  const transport = new StreamableHTTPClientTransport(new URL('/mcp', base), { requestInit: { headers: headers('lifetime-streamable-user') } });
-  await client.connect(transport);
-  await sleep(LIFETIME_S * 2000 + 1500);
-  assert.equal((await client.callTool({ name: 'add', arguments: { a: 2, b: 2 } })).content[0].text, '4');
+  const transport = new StreamableHTTPClientTransport(new URL('/mcp', base), {
+    requestInit: { headers: headers('lifetime-streamable-user') },
+    fetch: async (url, init) => {
+      const response = await fetch(url, init);
+      if ((init?.method ?? 'GET') === 'GET') {
+        gets.push({ status: response.status, session: new Headers(init.headers).get('mcp-session-id') });
+      }
+      return response;
+    },
+  });
+  await within(10_000, 'connect', client.connect(transport));
+  // The SDK opens its server→client stream after initialize; the server ends it at each
+  // lifetime and the SDK opens it again, in the same session.
+  await until(LIFETIME_S * 3000 + 5000, 'the GET stream reopened twice', () => gets.length >= 3);
+  assert.ok(gets.every((g) => g.status === 200), JSON.stringify(gets));
+  assert.ok(gets.every((g) => g.session === transport.sessionId), JSON.stringify(gets));
+  assert.equal((await within(10_000, 'add', client.callTool({ name: 'add', arguments: { a: 2, b: 2 } }))).content[0].text, '4');
   await transport.terminateSession();
   await client.close();
 });
 
-test('beyond the session cap the SDK sees 429 with the limit named, and ending one frees a place', { skip }, async () => {
+test(`${HOST_NAME}: beyond the session cap the SDK sees 429 with the limit named, and ending one frees a place`, { skip }, async () => {
   const token = 'capped-user-0123456789';
   const open = async () => {
     const client = new Client({ name: 'e2e-cap', version: '1.0.0' });

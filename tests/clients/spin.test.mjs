@@ -1,6 +1,7 @@
-// The Spin build under the test host (one key-value store shared by every request):
-// the legacy HTTP+SSE transport with the SDK v1 client, Claude Desktop's setup through
-// mcp-remote over stdio, and Streamable HTTP sessions. MCP_SPIN_URL names the server.
+// The Spin build (under real `spin up` or the local host; one key-value store shared by
+// every request): the legacy HTTP+SSE transport with the SDK v1 client, Claude Desktop's
+// setup through mcp-remote over stdio, and Streamable HTTP sessions. MCP_SPIN_URL names
+// the server.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,8 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
+import { HOST_NAME } from './hosts.mjs';
+
 const BASE = process.env.MCP_SPIN_URL;
 const TOKEN = 'spin-e2e-token';
 const AUTH = `Bearer ${TOKEN}`;
@@ -24,7 +27,7 @@ async function getToken(client) {
   assert.deepEqual(result.content, [{ type: 'text', text: `User's token: ${AUTH}` }]);
 }
 
-test('SDK v1 SSE client: the Inspector\'s "SSE" transport', { skip: !BASE }, async () => {
+test(`${HOST_NAME}: SDK v1 SSE client: the Inspector's "SSE" transport`, { skip: !BASE }, async () => {
   const client = new Client({ name: 'e2e-sse', version: '1.0.0' });
   const transport = new SSEClientTransport(new URL('/sse', BASE), { requestInit: { headers } });
   await client.connect(transport);
@@ -52,7 +55,7 @@ for (const [strategy, expected] of [
   [null, 'StreamableHTTPClientTransport'],
   ['sse-only', 'SSEClientTransport'],
 ]) {
-  test(`mcp-remote over stdio, ${strategy ?? 'default (http-first)'} strategy, given the /sse URL`, { skip: !BASE }, async () => {
+  test(`${HOST_NAME}: mcp-remote over stdio, ${strategy ?? 'default (http-first)'} strategy, given the /sse URL`, { skip: !BASE }, async () => {
     const configDir = mkdtempSync(join(tmpdir(), 'mcp-remote-'));
     const args = [MCP_REMOTE, new URL('/sse', BASE).href, '--header', `Authorization: ${AUTH}`];
     if (strategy) args.push('--transport', strategy);
@@ -78,7 +81,7 @@ for (const [strategy, expected] of [
   });
 }
 
-test('SDK v1 Streamable HTTP client: a session is issued, reused, and ended by DELETE', { skip: !BASE }, async () => {
+test(`${HOST_NAME}: SDK v1 Streamable HTTP client: a session is issued, reused, and ended by DELETE`, { skip: !BASE }, async () => {
   const client = new Client({ name: 'e2e-sessions', version: '1.0.0' });
   const transport = new StreamableHTTPClientTransport(new URL('/mcp', BASE), { requestInit: { headers } });
   await client.connect(transport);
@@ -106,7 +109,7 @@ test('SDK v1 Streamable HTTP client: a session is issued, reused, and ended by D
   await client.close();
 });
 
-test('a session opened with one token is unknown to another', { skip: !BASE }, async () => {
+test(`${HOST_NAME}: a session opened with one token is unknown to another`, { skip: !BASE }, async () => {
   const client = new Client({ name: 'e2e-owner', version: '1.0.0' });
   const transport = new StreamableHTTPClientTransport(new URL('/mcp', BASE), { requestInit: { headers } });
   await client.connect(transport);

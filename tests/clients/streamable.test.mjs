@@ -12,11 +12,13 @@ import {
   StreamableHTTPClientTransport as TransportV2,
 } from '@modelcontextprotocol/client';
 
-// The portable build under wasmtime serve, and the Spin build under the test host when
-// MCP_SPIN_URL is set: both must serve Streamable HTTP the same way.
+import { HOST_NAME } from './hosts.mjs';
+
+// The portable build under wasmtime serve (MCP_BASE_URL), and the Spin build (MCP_SPIN_URL,
+// under the host hosts.mjs names): both must serve Streamable HTTP the same way.
 const TARGETS = [
-  ['portable', process.env.MCP_BASE_URL],
-  ['spin', process.env.MCP_SPIN_URL],
+  ['portable build, wasmtime serve', process.env.MCP_BASE_URL],
+  [`Spin build, ${HOST_NAME}`, process.env.MCP_SPIN_URL],
 ].filter(([, url]) => url);
 assert.ok(TARGETS.length > 0, 'MCP_BASE_URL (or MCP_SPIN_URL) must name the server under test');
 const TOKEN = 'e2e-token.0123456789';

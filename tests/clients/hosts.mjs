@@ -1,0 +1,113 @@
+// Starting the Spin build for a test, on the host scripts/test chose:
+//
+// - MCP_SPIN_HOST=spin: the real `spin up` (on PATH), its state (SQLite store, logs) in a
+//   fresh folder under target/e2e/, or a runtime config (Redis) the test writes;
+// - otherwise the project's local host (MCP_LOCAL_HOST, the binary's path).
+//
+// Each started node is its own process group: `spin up` runs its trigger as a child
+// process and ignores SIGTERM while streams are open, so a node is stopped, or killed
+// mid-stream, by SIGKILL to the whole group. Every wait here has a deadline that fails the
+// test instead of hanging it.
+
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const MANIFEST = join(ROOT, 'spin.toml');
+export const REAL_SPIN = process.env.MCP_SPIN_HOST === 'spin';
+const LOCAL_HOST = process.env.MCP_LOCAL_HOST;
+/// Whether a Spin build can be started at all in this run.
+export const CAN_START = REAL_SPIN || Boolean(LOCAL_HOST);
+/// For test names: which host the Spin build runs on.
+export const HOST_NAME = REAL_SPIN ? 'real spin up' : 'the local host';
+const E2E = join(ROOT, 'target/e2e');
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/// `promise`, or a failure naming `what` after `ms`.
+export function within(ms, what, promise) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/// Polls `condition` until it holds; fails naming `what` after `ms`.
+export async function until(ms, what, condition) {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/// A free TCP port on 127.0.0.1.
+export async function freePort() {
+  const probe = createServer();
+  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+const started = new Set();
+process.on('exit', () => started.forEach((node) => node.kill()));
+
+/// Starts the Spin build with `variables` ({ name: value }); `runtimeConfig` (real Spin
+/// only) is a runtime-config file. Resolves to a node: { base, log, kill(), exited }.
+export async function startSpinBuild({ name, variables = {}, runtimeConfig } = {}) {
+  if (!CAN_START) throw new Error('neither MCP_SPIN_HOST=spin nor MCP_LOCAL_HOST is set');
+  const port = await freePort();
+  const listen = `127.0.0.1:${port}`;
+  mkdirSync(E2E, { recursive: true });
+  const label = `${name ?? 'spin-build'}-${port}`;
+  const vars = Object.entries(variables).flatMap(([key, value]) => ['--variable', `${key}=${value}`]);
+  let command;
+  let args;
+  if (REAL_SPIN) {
+    const state = mkdtempSync(join(E2E, `${label}-state-`));
+    command = 'spin';
+    args = ['up', '--from', MANIFEST, '--listen', listen, '--state-dir', state, ...vars];
+    if (runtimeConfig) args.push('--runtime-config-file', runtimeConfig);
+  } else {
+    if (runtimeConfig) throw new Error('a runtime config needs the real Spin');
+    command = LOCAL_HOST;
+    args = ['--listen', listen, '--from', MANIFEST, ...vars];
+  }
+  const log = join(E2E, `${label}.log`);
+  const out = createWriteStream(log);
+  const child = spawn(command, args, { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr.pipe(out);
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
+  const node = {
+    base: `http://${listen}`,
+    log,
+    exited,
+    pid: child.pid,
+    /// SIGKILL to the node's whole process group (the trigger process included).
+    kill() {
+      started.delete(node);
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      return exited;
+    },
+  };
+  started.add(node);
+  let seen = '';
+  await within(90_000, `${command} serving on ${listen} (log: ${log})`, new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk) => {
+      out.write(chunk);
+      seen += chunk;
+      if (seen.includes('Serving http://')) resolve();
+    });
+    exited.then((code) => reject(new Error(`${command} exited (${code}) before serving; log: ${log}`)));
+  }));
+  return node;
+}

@@ -1,0 +1,190 @@
+// Several nodes for real: two `spin up` processes whose `default` key-value store is one
+// Redis (redis-server from Debian's packages, started and stopped here), as a deployment
+// behind a load balancer without sticky sessions runs them. Needs MCP_SPIN_HOST=spin
+// (scripts/test sets it when `spin` is on PATH) and `redis-server` on PATH.
+//
+// - an HTTP+SSE stream held by node A while every POST goes to node B;
+// - a Streamable HTTP session initialized on A and used, then ended, on B;
+// - node A killed (SIGKILL to its process group) while a client holds its stream: a call
+//   posted to B while no node holds the stream, then the client's EventSource reconnects
+//   to B with Last-Event-ID and finds the same session, the call's answer, and goes on.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { EventSource } from 'eventsource';
+
+import { REAL_SPIN, ROOT, freePort, startSpinBuild, until, within } from './hosts.mjs';
+
+const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
+const skip = !REAL_SPIN ? 'needs the real Spin (MCP_SPIN_HOST=spin)' : !hasRedis ? 'needs redis-server on PATH' : false;
+
+let redis;
+let a;
+let b;
+const TOKEN = 'two-nodes-token-0123456789';
+const headers = { Authorization: `Bearer ${TOKEN}` };
+
+/// `url` with its origin replaced by `node`'s.
+const on = (node, url) => {
+  const moved = new URL(url);
+  const target = new URL(node.base);
+  moved.host = target.host;
+  return moved;
+};
+
+before(async () => {
+  if (skip) return;
+  const dir = mkdtempSync(join(ROOT, 'target/e2e/', 'nodes-'));
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let seen = '';
+  await within(20_000, 'redis-server ready', new Promise((resolve, reject) => {
+    redis.stdout.on('data', (chunk) => {
+      seen += chunk;
+      if (seen.includes('Ready to accept connections')) resolve();
+    });
+    redis.on('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${seen}`)));
+  }));
+  const runtimeConfig = join(dir, 'runtime-config.toml');
+  writeFileSync(runtimeConfig, `[key_value_store.default]\ntype = "redis"\nurl = "redis://127.0.0.1:${port}"\n`);
+  const variables = { keepalive_seconds: 1 };
+  [a, b] = await Promise.all([
+    startSpinBuild({ name: 'node-a', variables, runtimeConfig }),
+    startSpinBuild({ name: 'node-b', variables, runtimeConfig }),
+  ]);
+});
+
+after(async () => {
+  await Promise.all([a?.kill(), b?.kill()]);
+  redis?.kill('SIGKILL');
+});
+
+test('two Spin nodes on one Redis: an HTTP+SSE stream on node A, every POST to node B', { skip }, async () => {
+  const posts = [];
+  const client = new Client({ name: 'e2e-two-nodes-sse', version: '1.0.0' });
+  const transport = new SSEClientTransport(new URL('/sse', a.base), {
+    requestInit: { headers },
+    eventSourceInit: { fetch: (url, init) => fetch(on(a, url), init) },
+    fetch: (url, init) => {
+      posts.push(on(b, url).origin);
+      return fetch(on(b, url), init);
+    },
+  });
+  await within(15_000, 'connect', client.connect(transport));
+  const { tools } = await within(10_000, 'tools/list', client.listTools());
+  assert.deepEqual(tools.map((t) => t.name), ['add', 'getToken', 'countdown']);
+  const sums = await within(15_000, 'ten calls', Promise.all(
+    Array.from({ length: 10 }, (_, i) => client.callTool({ name: 'add', arguments: { a: i, b: 100 } })),
+  ));
+  assert.deepEqual(sums.map((r) => r.content[0].text), Array.from({ length: 10 }, (_, i) => String(i + 100)));
+  assert.ok(posts.length >= 12 && posts.every((origin) => origin === b.base), `POSTs went to B: ${posts}`);
+  await client.close();
+});
+
+test('two Spin nodes on one Redis: a Streamable HTTP session initialized on A is used and ended on B', { skip }, async () => {
+  const seen = [];
+  let first = true;
+  const client = new Client({ name: 'e2e-two-nodes-streamable', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL('/mcp', a.base), {
+    requestInit: { headers },
+    // initialize on A, everything after it (the GET stream included) on B.
+    fetch: (url, init) => {
+      const node = first ? a : b;
+      first = false;
+      seen.push(`${init?.method ?? 'GET'} ${node === a ? 'A' : 'B'}`);
+      return fetch(on(node, url), init);
+    },
+  });
+  await within(15_000, 'connect', client.connect(transport));
+  const session = transport.sessionId;
+  assert.match(session, /^[0-9a-f]{40}$/);
+  const sum = await within(10_000, 'add on B', client.callTool({ name: 'add', arguments: { a: 20, b: 22 } }));
+  assert.deepEqual(sum.content, [{ type: 'text', text: '42' }]);
+  assert.equal(transport.sessionId, session);
+  assert.equal(seen[0], 'POST A');
+  assert.ok(seen.slice(1).every((s) => s.endsWith(' B')), seen.join(', '));
+
+  // DELETE on B ends it for A too.
+  await within(10_000, 'DELETE on B', transport.terminateSession());
+  const after = await within(10_000, 'POST to A after DELETE', fetch(new URL('/mcp', a.base), {
+    method: 'POST',
+    headers: {
+      ...headers,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-session-id': session,
+      'mcp-protocol-version': '2025-11-25',
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+  }));
+  assert.equal(after.status, 404);
+  await client.close();
+});
+
+// Runs last: it kills node A.
+test('two Spin nodes on one Redis: node A killed mid-stream, the client resumes its session on B', { skip }, async () => {
+  const messages = [];
+  const endpoints = [];
+  const opened = [];
+  let release;
+  const posted = new Promise((resolve) => { release = resolve; });
+  // A load balancer's view: the first connection reaches A; once A is gone, B. The
+  // reconnect waits until the test has posted, so that POST finds no stream anywhere.
+  const source = new EventSource(new URL('/sse', a.base), {
+    fetch: async (url, init) => {
+      const node = opened.length === 0 ? a : b;
+      opened.push({ node: node === a ? 'A' : 'B', lastEventId: new Headers(init.headers).get('last-event-id') });
+      if (node === b) await posted;
+      return fetch(on(node, url), { ...init, headers: { ...init.headers, ...headers } });
+    },
+  });
+  const post = async (message) => {
+    const response = await within(10_000, `POST ${message.method} to B`, fetch(on(b, new URL(endpoints[0], a.base)), {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', ...message }),
+    }));
+    assert.equal(response.status, 202, await response.text());
+  };
+  const answer = async (id) => {
+    await until(15_000, `the answer to ${id}`, () => messages.some((m) => m.id === id));
+    return messages.find((m) => m.id === id);
+  };
+  try {
+    source.addEventListener('endpoint', (event) => endpoints.push(event.data));
+    source.addEventListener('message', (event) => messages.push(JSON.parse(event.data)));
+    await until(15_000, 'the endpoint event from A', () => endpoints.length === 1);
+    await post({ id: 'init', method: 'initialize', params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'es', version: '1' } } });
+    assert.equal((await answer('init')).result.protocolVersion, '2024-11-05');
+    await post({ method: 'notifications/initialized' });
+    await post({ id: 'before', method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 2 } } });
+    assert.equal((await answer('before')).result.content[0].text, '3');
+
+    // Node A dies with the stream open.
+    assert.equal(await within(10_000, 'node A to die', a.kill()), 'SIGKILL');
+    await until(15_000, 'the client to notice and start reconnecting', () => opened.length >= 2);
+    await post({ id: 'gap', method: 'tools/call', params: { name: 'add', arguments: { a: 20, b: 22 } } });
+    release();
+
+    assert.equal((await answer('gap')).result.content[0].text, '42');
+    const resumed = opened.find((o) => o.node === 'B');
+    assert.match(resumed.lastEventId ?? '', /^[0-9a-f]{40}\/\d+$/, 'the reconnect carried Last-Event-ID');
+    assert.ok(endpoints.length >= 2 && endpoints.every((e) => e === endpoints[0]), `same session: ${endpoints}`);
+    await post({ id: 'after', method: 'tools/call', params: { name: 'add', arguments: { a: 2, b: 2 } } });
+    assert.equal((await answer('after')).result.content[0].text, '4');
+    assert.equal(new Set(messages.map((m) => m.id)).size, messages.length, 'no message delivered twice');
+  } finally {
+    release();
+    source.close();
+  }
+});
