@@ -1,13 +1,15 @@
 // Prints bench/run's results (JSON lines) as the Markdown table the README carries.
 //
-//   node bench/table.mjs results.jsonl "machine description"
+//   node bench/table.mjs results.jsonl "machine description" "what the Spin rows ran on"
 
 import { readFileSync } from 'node:fs';
 
-const [file, machine] = process.argv.slice(2);
+const [file, machine, spinHost = 'spin up'] = process.argv.slice(2);
 const rows = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 const rpc = rows.filter((r) => r.kind === 'rpc');
 const sse = rows.find((r) => r.kind === 'sse')?.result;
+const idle = rows.find((r) => r.kind === 'idle')?.result;
+const hot = rows.filter((r) => r.kind === 'hot');
 const sizes = rows.filter((r) => r.kind === 'size');
 const f = (x, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 const find = (server, conns) => rpc.find((r) => r.server === server && r.result.conns === conns)?.result;
@@ -21,9 +23,10 @@ for (const conns of [1, 16, 64]) {
   const native = find('native', conns);
   for (const [server, label] of [
     ['portable', '(a) portable, `wasmtime serve`'],
-    ['spin', '(b) Spin build, local host'],
+    ['spin', `(b) Spin build, ${spinHost}`],
     ['native', '(c) native core (ceiling)'],
     ['floor', '(d) empty component, `wasmtime serve` (engine floor)'],
+    ['spin-floor', `(e) empty component, ${spinHost} (Spin's floor)`],
   ]) {
     const r = find(server, conns);
     if (!r) continue;
@@ -31,8 +34,25 @@ for (const conns of [1, 16, 64]) {
     out.push(`| ${conns} | ${label} | ${f(r.rps, 0)} | ${f(r.p50_ms)} | ${f(r.p99_ms)} | ${r.errors} | ${ratio} |`);
   }
 }
+if (hot.length) {
+  const floor = hot.find((r) => r.server === 'floor').result;
+  out.push('', `Under ${spinHost}, 16 connections, against Spin's floor (the empty component):`, '');
+  out.push('| request | requests/s | p50 ms | p99 ms | p99/p50 | of the floor |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const [server, label] of [
+    ['floor', 'empty component, `GET /`'],
+    ['home', '`GET /` (home page)'],
+    ['healthz', '`GET /healthz`'],
+    ['stateless', '`tools/call add`, 2026-07-28 stateless'],
+    ['session', '`tools/call add`, legacy Streamable HTTP session'],
+  ]) {
+    const r = hot.find((h) => h.server === server)?.result;
+    if (!r) continue;
+    const errors = r.errors ? ` (${r.errors} errors)` : '';
+    out.push(`| ${label}${errors} | ${f(r.rps, 0)} | ${f(r.p50_ms)} | ${f(r.p99_ms)} | ${f(r.p99_ms / r.p50_ms, 1)} | ${f(r.rps / floor.rps)} |`);
+  }
+}
 if (sse) {
-  out.push('', 'HTTP+SSE (Spin build, local host), `POST /sse/message` to the answer on the stream:', '');
+  out.push('', `HTTP+SSE (Spin build, ${spinHost}), \`POST /sse/message\` to the answer on the stream:`, '');
   out.push('| measure | p50 ms | p99 ms |', '| --- | ---: | ---: |');
   out.push(`| round trip, back to back | ${f(sse.round_trip.back_to_back.p50_ms)} | ${f(sse.round_trip.back_to_back.p99_ms)} |`);
   out.push(`| round trip, after 250 ms idle | ${f(sse.round_trip.after_idle.p50_ms)} | ${f(sse.round_trip.after_idle.p99_ms)} |`);
@@ -44,6 +64,9 @@ if (sse) {
   const top = Math.max(...sse.levels_tried);
   const most = sse.max_sessions_p99_under_100ms;
   out.push('', `Concurrent SSE sessions held with p99 under 100 ms: **${most}**${most === top ? ` (the most tried)` : ''}.`);
+}
+if (idle) {
+  out.push('', `${idle.streams} HTTP+SSE streams idle for ${idle.idle_s} s (${spinHost}): **${f(idle.cpu_share_of_core * 100, 1)}% of a core** (measured over ${idle.sample_s} s), **${f(idle.kib_per_stream, 0)} KiB** of resident memory each.`);
 }
 out.push('', '| component | bytes | gzip bytes |', '| --- | ---: | ---: |');
 for (const s of sizes) out.push(`| ${s.build} | ${s.bytes} | ${s.gzip} |`);

@@ -1,7 +1,8 @@
 //! An HTTP/1.1 load generator: `conns` keep-alive connections, each sending the same
 //! request back to back for `seconds` after a warm-up second; prints one JSON line with
 //! requests/s and latency percentiles. A response counts as an error unless its status is
-//! the expected one and its body contains the expected text.
+//! the expected one and its body contains the expected text. An empty BODY sends GET,
+//! anything else POST.
 //!
 //! ```text
 //! load URL CONNS SECONDS BODY EXPECT_TEXT [HEADER: VALUE]...
@@ -38,7 +39,15 @@ async fn connection(spec: &Spec, warmup_until: Instant, until: Instant) -> (Vec<
         if started >= until {
             return (latencies, errors);
         }
-        let mut request = hyper::Request::post(spec.uri.clone()).header("host", authority.as_str());
+        let method = if spec.body.is_empty() {
+            hyper::Method::GET
+        } else {
+            hyper::Method::POST
+        };
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(spec.uri.clone())
+            .header("host", authority.as_str());
         for (name, value) in &spec.headers {
             request = request.header(name, value);
         }
