@@ -6,6 +6,8 @@
 //! `wasmtime serve --env`). A wrong value fails each request with a 500 that names the
 //! variable: a server that guesses its configuration could let the wrong people in.
 
+use std::cell::OnceCell;
+
 use crate::host::Host;
 
 /// A configuration variable.
@@ -68,7 +70,8 @@ pub const JWT_AUDIENCE: Variable = Variable {
     name: "jwt_audience",
     default: "",
     description: "For `jwt` mode: comma-separated accepted `aud` values. Empty: this \
-                  server's resource URLs (its origin, and the origin with /mcp or /sse).",
+                  server's resource URLs under `public_url` (the origin, and the origin with \
+                  /mcp or /sse); jwt mode needs one of the two.",
     secret: false,
 };
 pub const JWT_HS256_SECRET: Variable = Variable {
@@ -304,8 +307,9 @@ pub enum KeySource {
 pub struct JwtSettings {
     pub issuer: String,
     pub keys: KeySource,
-    /// Accepted `aud` values; `None` means this server's own resource URLs.
-    pub audiences: Option<Vec<String>>,
+    /// Accepted `aud` values: `jwt_audience`, or this server's resource URLs under
+    /// `public_url`. Never empty.
+    pub audiences: Vec<String>,
     pub hs256_secret: Option<Vec<u8>>,
     pub leeway_s: u64,
     pub cache_ms: u64,
@@ -322,32 +326,33 @@ impl std::fmt::Debug for JwtSettings {
     }
 }
 
-/// The validated configuration of one request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Settings {
-    pub auth_mode: AuthMode,
-    /// `scheme://host[:port]` without a trailing slash.
-    pub public_url: Option<String>,
-    /// Extra `Host` values the MCP endpoints accept (`*`: any), lower-cased.
-    pub allowed_hosts: Vec<String>,
-    /// Extra `Origin` values the MCP endpoints accept (`*`: any), lower-cased.
-    pub allowed_origins: Vec<String>,
-    pub authorization_servers: Vec<String>,
-    pub max_body_bytes: usize,
-    pub page_size: usize,
-    pub session_ttl_ms: u64,
-    pub keepalive_ms: u64,
-    pub max_sessions: usize,
-    pub max_streams: usize,
-    pub stream_max_ms: u64,
-    pub gc_interval_ms: u64,
-    /// Scopes each tool requires, in tool order; enforced outside `passthrough` mode.
-    pub tool_scopes: Vec<(String, Vec<String>)>,
-    pub resource_documentation: Option<String>,
-    /// Key for `requestState` signatures, when configured.
-    pub state_secret: Option<Vec<u8>>,
-    /// Whether the conformance fixtures are on.
-    pub fixtures: bool,
+/// Scopes each tool requires: `(tool, scopes)`.
+pub type ToolScopes = Vec<(String, Vec<String>)>;
+
+/// The configuration of one request, read lazily: a variable is read from the host (one
+/// host call, which under Spin costs microseconds) and validated the first time the
+/// request needs it, and at most once. A request that never needs the stream settings
+/// never reads them. The first error of each value is logged in full; what a client sees
+/// is [`ConfigError::response`].
+pub struct Settings<'h> {
+    host: &'h dyn Host,
+    auth_mode: OnceCell<Result<AuthMode, ConfigError>>,
+    public_url: OnceCell<Result<Option<String>, ConfigError>>,
+    allowed_hosts: OnceCell<Result<Vec<String>, ConfigError>>,
+    allowed_origins: OnceCell<Result<Vec<String>, ConfigError>>,
+    authorization_servers: OnceCell<Result<Vec<String>, ConfigError>>,
+    max_body_bytes: OnceCell<Result<usize, ConfigError>>,
+    page_size: OnceCell<Result<usize, ConfigError>>,
+    session_ttl_ms: OnceCell<Result<u64, ConfigError>>,
+    keepalive_ms: OnceCell<Result<u64, ConfigError>>,
+    max_sessions: OnceCell<Result<usize, ConfigError>>,
+    max_streams: OnceCell<Result<usize, ConfigError>>,
+    stream_max_ms: OnceCell<Result<u64, ConfigError>>,
+    gc_interval_ms: OnceCell<Result<u64, ConfigError>>,
+    tool_scopes: OnceCell<Result<ToolScopes, ConfigError>>,
+    resource_documentation: OnceCell<Result<Option<String>, ConfigError>>,
+    state_secret: OnceCell<Result<Option<Vec<u8>>, ConfigError>>,
+    fixtures: OnceCell<Result<bool, ConfigError>>,
 }
 
 /// A variable that could not be read or has a wrong value.
@@ -355,6 +360,25 @@ pub struct Settings {
 pub struct ConfigError {
     pub variable: &'static Variable,
     pub problem: String,
+}
+
+impl ConfigError {
+    /// What a client sees: 500 naming the variable but neither its value nor the problem
+    /// (which may carry URLs or parts of secrets); the log has the whole story.
+    pub fn response(&self) -> crate::http::Response {
+        crate::http::Response::json(
+            500,
+            &serde_json::json!({
+                "error": "server_misconfigured",
+                "error_description": format!(
+                    "The server's configuration variable `{}` (environment `{}`) is invalid; \
+                     the server log says why.",
+                    self.variable.name,
+                    self.variable.env_name()
+                ),
+            }),
+        )
+    }
 }
 
 impl std::fmt::Display for ConfigError {
@@ -381,76 +405,225 @@ impl std::fmt::Debug for Variable {
     }
 }
 
-impl Settings {
-    pub fn load(host: &dyn Host) -> Result<Settings, ConfigError> {
-        let auth_mode = match read(host, &AUTH_MODE)?.as_str() {
-            "passthrough" => AuthMode::Passthrough,
-            "static" => AuthMode::Static(static_tokens(&read(host, &STATIC_TOKENS)?)?),
-            "jwt" => AuthMode::Jwt(jwt_settings(host)?),
-            "none" => AuthMode::None,
-            other => {
-                return Err(problem(
-                    &AUTH_MODE,
-                    format!(
-                        "unknown mode {other:?}; expected `passthrough`, `static`, `jwt` or `none`"
-                    ),
-                ))
-            }
-        };
-        let public_url = match read(host, &PUBLIC_URL)?.as_str() {
-            "" => None,
-            url => Some(parse_origin(url).map_err(|p| problem(&PUBLIC_URL, p))?),
-        };
-        let list = |variable| -> Result<Vec<String>, ConfigError> {
-            Ok(split_list(&read(host, variable)?)
-                .map(|s| s.trim_end_matches('/').to_ascii_lowercase())
-                .collect())
-        };
-        let allowed_hosts = list(&ALLOWED_HOSTS)?;
-        let allowed_origins = list(&ALLOWED_ORIGINS)?;
-        if let Some(bad) = allowed_origins
-            .iter()
-            .find(|o| *o != "*" && !(o.starts_with("http://") || o.starts_with("https://")))
-        {
-            return Err(problem(
-                &ALLOWED_ORIGINS,
-                format!("{bad:?} is not an origin such as https://app.example.com"),
-            ));
+impl<'h> Settings<'h> {
+    /// Nothing is read yet.
+    pub fn new(host: &'h dyn Host) -> Settings<'h> {
+        Settings {
+            host,
+            auth_mode: OnceCell::new(),
+            public_url: OnceCell::new(),
+            allowed_hosts: OnceCell::new(),
+            allowed_origins: OnceCell::new(),
+            authorization_servers: OnceCell::new(),
+            max_body_bytes: OnceCell::new(),
+            page_size: OnceCell::new(),
+            session_ttl_ms: OnceCell::new(),
+            keepalive_ms: OnceCell::new(),
+            max_sessions: OnceCell::new(),
+            max_streams: OnceCell::new(),
+            stream_max_ms: OnceCell::new(),
+            gc_interval_ms: OnceCell::new(),
+            tool_scopes: OnceCell::new(),
+            resource_documentation: OnceCell::new(),
+            state_secret: OnceCell::new(),
+            fixtures: OnceCell::new(),
         }
-        let authorization_servers = split_list(&read(host, &AUTHORIZATION_SERVERS)?)
-            .map(|url| http_url(&AUTHORIZATION_SERVERS, url))
-            .collect::<Result<_, _>>()?;
-        Ok(Settings {
-            auth_mode,
-            public_url,
-            allowed_hosts,
-            allowed_origins,
-            authorization_servers,
-            max_body_bytes: positive(host, &MAX_BODY_BYTES)?,
-            page_size: positive(host, &PAGE_SIZE)?,
-            session_ttl_ms: positive(host, &SESSION_TTL_SECONDS)? as u64 * 1000,
-            keepalive_ms: seconds_as_ms(host, &KEEPALIVE_SECONDS)?,
-            max_sessions: positive(host, &MAX_SESSIONS_PER_PRINCIPAL)?,
-            max_streams: positive(host, &MAX_STREAMS_PER_PRINCIPAL)?,
-            stream_max_ms: seconds_as_ms(host, &STREAM_MAX_SECONDS)?,
-            gc_interval_ms: seconds_as_ms(host, &GC_INTERVAL_SECONDS)?,
-            tool_scopes: tool_scopes(&read(host, &TOOL_SCOPES)?)?,
-            resource_documentation: match read(host, &RESOURCE_DOCUMENTATION)?.as_str() {
-                "" => None,
-                url => Some(http_url(&RESOURCE_DOCUMENTATION, url)?),
-            },
-            state_secret: match read(host, &STATE_SECRET)? {
-                secret if secret.is_empty() => None,
-                secret if secret.len() < 32 => {
-                    return Err(problem(
-                        &STATE_SECRET,
-                        "must be at least 32 characters".into(),
-                    ))
-                }
-                secret => Some(secret.into_bytes()),
-            },
-            fixtures: switch(host, &CONFORMANCE_FIXTURES)?,
+    }
+
+    /// Reads and checks every variable; the first error found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.host.prefetch_variables();
+        self.auth_mode()?;
+        self.public_url()?;
+        self.allowed_hosts()?;
+        self.allowed_origins()?;
+        self.authorization_servers()?;
+        self.max_body_bytes()?;
+        self.page_size()?;
+        self.session_ttl_ms()?;
+        self.keepalive_ms()?;
+        self.max_sessions()?;
+        self.max_streams()?;
+        self.stream_max_ms()?;
+        self.gc_interval_ms()?;
+        self.tool_scopes()?;
+        self.resource_documentation()?;
+        self.state_secret()?;
+        self.fixtures()?;
+        Ok(())
+    }
+
+    fn memo<'s, T>(
+        &'s self,
+        cell: &'s OnceCell<Result<T, ConfigError>>,
+        load: impl FnOnce() -> Result<T, ConfigError>,
+    ) -> Result<&'s T, ConfigError> {
+        cell.get_or_init(|| {
+            let loaded = load();
+            if let Err(e) = &loaded {
+                self.host.log(&format!("refusing requests: {e}"));
+            }
+            loaded
         })
+        .as_ref()
+        .map_err(Clone::clone)
+    }
+
+    pub fn auth_mode(&self) -> Result<&AuthMode, ConfigError> {
+        self.memo(&self.auth_mode, || {
+            Ok(match read(self.host, &AUTH_MODE)?.as_str() {
+                "passthrough" => AuthMode::Passthrough,
+                "static" => AuthMode::Static(static_tokens(&read(self.host, &STATIC_TOKENS)?)?),
+                "jwt" => AuthMode::Jwt(jwt_settings(self.host, self.public_url()?)?),
+                "none" => AuthMode::None,
+                other => {
+                    let expected = "`passthrough`, `static`, `jwt` or `none`";
+                    let why = format!("unknown mode {other:?}; expected {expected}");
+                    return Err(problem(&AUTH_MODE, why));
+                }
+            })
+        })
+    }
+
+    /// `scheme://host[:port]` without a trailing slash.
+    pub fn public_url(&self) -> Result<Option<&str>, ConfigError> {
+        self.memo(&self.public_url, || {
+            match read(self.host, &PUBLIC_URL)?.as_str() {
+                "" => Ok(None),
+                url => Ok(Some(
+                    parse_origin(url).map_err(|p| problem(&PUBLIC_URL, p))?,
+                )),
+            }
+        })
+        .map(Option::as_deref)
+    }
+
+    /// Extra `Host` values the MCP endpoints accept (`*`: any), lower-cased.
+    pub fn allowed_hosts(&self) -> Result<&[String], ConfigError> {
+        self.memo(&self.allowed_hosts, || {
+            lower_list(self.host, &ALLOWED_HOSTS)
+        })
+        .map(Vec::as_slice)
+    }
+
+    /// Extra `Origin` values the MCP endpoints accept (`*`: any), lower-cased.
+    pub fn allowed_origins(&self) -> Result<&[String], ConfigError> {
+        self.memo(&self.allowed_origins, || {
+            let origins = lower_list(self.host, &ALLOWED_ORIGINS)?;
+            if let Some(bad) = origins
+                .iter()
+                .find(|o| *o != "*" && !(o.starts_with("http://") || o.starts_with("https://")))
+            {
+                return Err(problem(
+                    &ALLOWED_ORIGINS,
+                    format!("{bad:?} is not an origin such as https://app.example.com"),
+                ));
+            }
+            Ok(origins)
+        })
+        .map(Vec::as_slice)
+    }
+
+    pub fn authorization_servers(&self) -> Result<&[String], ConfigError> {
+        self.memo(&self.authorization_servers, || {
+            split_list(&read(self.host, &AUTHORIZATION_SERVERS)?)
+                .map(|url| http_url(&AUTHORIZATION_SERVERS, url))
+                .collect()
+        })
+        .map(Vec::as_slice)
+    }
+
+    pub fn max_body_bytes(&self) -> Result<usize, ConfigError> {
+        self.memo(&self.max_body_bytes, || {
+            positive(self.host, &MAX_BODY_BYTES)
+        })
+        .copied()
+    }
+
+    pub fn page_size(&self) -> Result<usize, ConfigError> {
+        self.memo(&self.page_size, || positive(self.host, &PAGE_SIZE))
+            .copied()
+    }
+
+    pub fn session_ttl_ms(&self) -> Result<u64, ConfigError> {
+        self.memo(&self.session_ttl_ms, || {
+            Ok(positive(self.host, &SESSION_TTL_SECONDS)? as u64 * 1000)
+        })
+        .copied()
+    }
+
+    pub fn keepalive_ms(&self) -> Result<u64, ConfigError> {
+        self.memo(&self.keepalive_ms, || {
+            seconds_as_ms(self.host, &KEEPALIVE_SECONDS)
+        })
+        .copied()
+    }
+
+    pub fn max_sessions(&self) -> Result<usize, ConfigError> {
+        self.memo(&self.max_sessions, || {
+            positive(self.host, &MAX_SESSIONS_PER_PRINCIPAL)
+        })
+        .copied()
+    }
+
+    pub fn max_streams(&self) -> Result<usize, ConfigError> {
+        self.memo(&self.max_streams, || {
+            positive(self.host, &MAX_STREAMS_PER_PRINCIPAL)
+        })
+        .copied()
+    }
+
+    pub fn stream_max_ms(&self) -> Result<u64, ConfigError> {
+        self.memo(&self.stream_max_ms, || {
+            seconds_as_ms(self.host, &STREAM_MAX_SECONDS)
+        })
+        .copied()
+    }
+
+    pub fn gc_interval_ms(&self) -> Result<u64, ConfigError> {
+        self.memo(&self.gc_interval_ms, || {
+            seconds_as_ms(self.host, &GC_INTERVAL_SECONDS)
+        })
+        .copied()
+    }
+
+    /// Scopes each tool requires, in tool order; enforced outside `passthrough` mode.
+    pub fn tool_scopes(&self) -> Result<&[(String, Vec<String>)], ConfigError> {
+        self.memo(&self.tool_scopes, || {
+            tool_scopes(&read(self.host, &TOOL_SCOPES)?)
+        })
+        .map(Vec::as_slice)
+    }
+
+    pub fn resource_documentation(&self) -> Result<Option<&str>, ConfigError> {
+        self.memo(&self.resource_documentation, || {
+            match read(self.host, &RESOURCE_DOCUMENTATION)?.as_str() {
+                "" => Ok(None),
+                url => Ok(Some(http_url(&RESOURCE_DOCUMENTATION, url)?)),
+            }
+        })
+        .map(Option::as_deref)
+    }
+
+    /// Key for `requestState` signatures, when configured.
+    pub fn state_secret(&self) -> Result<Option<&[u8]>, ConfigError> {
+        self.memo(&self.state_secret, || {
+            match read(self.host, &STATE_SECRET)? {
+                secret if secret.is_empty() => Ok(None),
+                secret if secret.len() < 32 => Err(problem(
+                    &STATE_SECRET,
+                    "must be at least 32 characters".into(),
+                )),
+                secret => Ok(Some(secret.into_bytes())),
+            }
+        })
+        .map(Option::as_deref)
+    }
+
+    /// Whether the conformance fixtures are on.
+    pub fn fixtures(&self) -> Result<bool, ConfigError> {
+        self.memo(&self.fixtures, || switch(self.host, &CONFORMANCE_FIXTURES))
+            .copied()
     }
 }
 
@@ -550,7 +723,10 @@ fn decode_hex32(hex: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-fn jwt_settings(host: &dyn Host) -> Result<JwtSettings, ConfigError> {
+/// `public_url` gives the default audiences: the accepted `aud` never comes from the
+/// request (its Host header is the client's word, and a token minted for another resource
+/// would pass as ours, the confused deputy that audience checks exist to stop).
+fn jwt_settings(host: &dyn Host, public_url: Option<&str>) -> Result<JwtSettings, ConfigError> {
     let issuer = read(host, &JWT_ISSUER)?;
     if issuer.is_empty() {
         return Err(problem(
@@ -597,11 +773,24 @@ fn jwt_settings(host: &dyn Host) -> Result<JwtSettings, ConfigError> {
             ))
         }
     };
-    let audiences = {
-        let list: Vec<String> = split_list(&read(host, &JWT_AUDIENCE)?)
-            .map(str::to_string)
-            .collect();
-        (!list.is_empty()).then_some(list)
+    let listed: Vec<String> = split_list(&read(host, &JWT_AUDIENCE)?)
+        .map(str::to_string)
+        .collect();
+    let audiences = match (listed.is_empty(), public_url) {
+        (false, _) => listed,
+        // What clients request per RFC 8707: this server's resource URLs.
+        (true, Some(url)) => ["", "/", "/mcp", "/sse"]
+            .iter()
+            .map(|path| format!("{url}{path}"))
+            .collect(),
+        (true, None) => {
+            return Err(problem(
+                &JWT_AUDIENCE,
+                "jwt mode needs jwt_audience, or public_url to derive it from: the audience \
+                 tokens must carry is never taken from the request"
+                    .into(),
+            ))
+        }
     };
     let leeway_s = read(host, &JWT_LEEWAY_SECONDS)?
         .parse::<u64>()
@@ -622,7 +811,7 @@ fn jwt_settings(host: &dyn Host) -> Result<JwtSettings, ConfigError> {
 }
 
 /// `tool=scope scope, tool2=scope`.
-fn tool_scopes(text: &str) -> Result<Vec<(String, Vec<String>)>, ConfigError> {
+fn tool_scopes(text: &str) -> Result<ToolScopes, ConfigError> {
     split_list(text)
         .map(|entry| {
             let (tool, scopes) = entry.split_once('=').ok_or_else(|| {
@@ -641,6 +830,13 @@ fn tool_scopes(text: &str) -> Result<Vec<(String, Vec<String>)>, ConfigError> {
             ))
         })
         .collect()
+}
+
+/// A comma-separated list, lower-cased, trailing slashes dropped.
+fn lower_list(host: &dyn Host, variable: &'static Variable) -> Result<Vec<String>, ConfigError> {
+    Ok(split_list(&read(host, variable)?)
+        .map(|s| s.trim_end_matches('/').to_ascii_lowercase())
+        .collect())
 }
 
 fn split_list(text: &str) -> impl Iterator<Item = &str> {

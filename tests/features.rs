@@ -972,10 +972,17 @@ fn foreign_hosts_and_origins_are_refused() {
         ),
         403
     );
-    // With real authentication the host name is not restricted; the Origin still is.
+    // With real authentication too: a host name this server was not told it answers to
+    // is refused (a token minted for another resource must not pass here), one listed in
+    // allowed_hosts is served; the Origin is checked as ever.
     let static_mode = local
         .with_variable("auth_mode", "static")
         .with_variable("static_tokens", &format!("t=plain:{TOKEN}"));
+    assert_eq!(
+        ping_with(&static_mode, &[("host", "anything.example")]),
+        403
+    );
+    let static_mode = static_mode.with_variable("allowed_hosts", "anything.example");
     assert_eq!(
         ping_with(&static_mode, &[("host", "anything.example")]),
         200

@@ -120,6 +120,7 @@ fn jwt_host() -> MemoryHost {
     let host = host()
         .with_store(MemoryStore::new())
         .with_variable("auth_mode", "jwt")
+        .with_variable("public_url", ORIGIN)
         .with_variable("jwt_issuer", ISSUER)
         .with_variable("jwt_jwks_url", JWKS_URL);
     host.web().publish(JWKS_URL, &jwks(&[&k.rsa, &k.ec, &k.ed]));
@@ -252,11 +253,15 @@ fn static_misconfiguration_fails_closed_without_echoing_tokens() {
             .as_str()
             .unwrap()
             .to_string();
+        // The client learns which variable; the operator's log says what is wrong.
+        assert!(description.contains("`static_tokens`"), "{description}");
+        let logs = host.logs().join("\n");
         assert!(
-            description.contains("`static_tokens`") && description.contains(words),
-            "{description}"
+            logs.contains("`static_tokens`") && logs.contains(words),
+            "{logs}"
         );
         assert!(!description.contains("secret-in-config"));
+        assert!(!logs.contains("secret-in-config"));
     }
 }
 
@@ -491,6 +496,7 @@ fn an_unreachable_issuer_is_503_and_stale_keys_are_used_meanwhile() {
 fn without_a_store_keys_are_fetched_per_request() {
     let host = host()
         .with_variable("auth_mode", "jwt")
+        .with_variable("public_url", ORIGIN)
         .with_variable("jwt_issuer", ISSUER)
         .with_variable("jwt_jwks_url", JWKS_URL);
     host.web().publish(JWKS_URL, &jwks(&[&keys().ec]));
@@ -509,8 +515,18 @@ fn without_a_store_keys_are_fetched_per_request() {
 
 #[test]
 fn jwt_misconfiguration_fails_closed_naming_the_variable() {
-    let cases: [(&[(&str, &str)], &str); 5] = [
+    let cases: [(&[(&str, &str)], &str); 6] = [
         (&[("jwt_jwks_url", JWKS_URL)], "`jwt_issuer`"),
+        // The audience never comes from the request's Host: without jwt_audience or
+        // public_url there is none to check against.
+        (
+            &[
+                ("jwt_issuer", ISSUER),
+                ("jwt_jwks_url", JWKS_URL),
+                ("public_url", ""),
+            ],
+            "`jwt_audience`",
+        ),
         (&[("jwt_issuer", ISSUER)], "`jwt_jwks_url`"),
         (
             &[("jwt_issuer", ISSUER), ("jwt_jwks_url", "issuer.test/jwks")],
@@ -526,7 +542,9 @@ fn jwt_misconfiguration_fails_closed_naming_the_variable() {
         ),
     ];
     for (variables, named) in cases {
-        let mut host = host().with_variable("auth_mode", "jwt");
+        let mut host = host()
+            .with_variable("auth_mode", "jwt")
+            .with_variable("public_url", ORIGIN);
         for (name, value) in variables {
             host = host.with_variable(name, value);
         }
@@ -672,6 +690,7 @@ fn sse_refuses_a_call_without_its_scope_before_acknowledging_it() {
     let store = MemoryStore::new();
     let base = instance(&store)
         .with_variable("auth_mode", "jwt")
+        .with_variable("public_url", ORIGIN)
         .with_variable("jwt_issuer", ISSUER)
         .with_variable("jwt_jwks", &jwks(&[&keys().rsa]));
     let token = keys().rsa.sign(

@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use remote_mcp_server::config::VARIABLES;
+use serde_json::json;
 
 #[test]
 fn the_home_page_tells_a_newcomer_how_to_connect() {
@@ -90,32 +91,88 @@ fn the_portable_build_explains_that_sse_needs_a_store() {
 }
 
 #[test]
-fn a_wrong_variable_fails_requests_with_a_500_naming_it() {
-    let cases = [
-        ("auth_mode", "open-sesame", "unknown mode"),
-        ("max_body_bytes", "lots", "positive whole number"),
-        ("max_body_bytes", "0", "positive whole number"),
-        ("page_size", "-1", "positive whole number"),
-        ("public_url", "mcp.example.com", "must start with https://"),
+fn a_wrong_variable_fails_the_requests_that_need_it_with_a_500_naming_it() {
+    // Each variable is read when a request needs it (under Spin every read is a host
+    // call), so a wrong one fails the requests that use it, and /healthz, which reads them
+    // all so that a rollout with a wrong variable never becomes ready. The client learns
+    // which variable; the log says what is wrong with it.
+    let mcp = |method: &str| -> (&'static str, Vec<u8>) {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": {}});
+        ("/mcp", body.to_string().into_bytes())
+    };
+    // (variable, wrong value, what the log says, the request that needs it)
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static str,
+        (&'static str, Vec<u8>),
+    );
+    let cases: [Case; 8] = [
+        (
+            "auth_mode",
+            "open-sesame",
+            "unknown mode",
+            ("/", Vec::new()),
+        ),
+        ("auth_mode", "open-sesame", "unknown mode", mcp("ping")),
+        (
+            "max_body_bytes",
+            "lots",
+            "positive whole number",
+            mcp("ping"),
+        ),
+        ("max_body_bytes", "0", "positive whole number", mcp("ping")),
+        (
+            "page_size",
+            "-1",
+            "positive whole number",
+            mcp("tools/list"),
+        ),
+        (
+            "public_url",
+            "mcp.example.com",
+            "must start with https://",
+            ("/", Vec::new()),
+        ),
         (
             "public_url",
             "https://mcp.example.com/base",
             "without a path",
+            mcp("ping"),
         ),
         (
             "authorization_servers",
             "auth.example.com",
             "not an http(s) URL",
+            (remote_mcp_server::auth::metadata::WELL_KNOWN, Vec::new()),
         ),
     ];
-    for (name, value, words) in cases {
+    for (name, value, words, (path, body)) in cases {
         let host = host().with_variable(name, value);
-        for path in ["/", "/mcp"] {
-            let reply = send(&host, "GET", path, &[], b"");
-            assert_eq!(reply.status, 500, "{name}={value} at {path}");
-            let description = reply.json()["error_description"]
+        let (method, headers): (&str, Vec<(&str, String)>) = if body.is_empty() {
+            ("GET", vec![])
+        } else {
+            (
+                "POST",
+                vec![
+                    ("authorization", bearer()),
+                    ("content-type", "application/json".into()),
+                    ("accept", "application/json, text/event-stream".into()),
+                    ("mcp-protocol-version", "2025-06-18".into()),
+                ],
+            )
+        };
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        for (path, method, body) in [(path, method, &body[..]), ("/healthz", "GET", &b""[..])] {
+            let reply = send(&host, method, path, &headers, body);
+            let what = format!("{name}={value} at {method} {path}");
+            assert_eq!(reply.status, 500, "{what}: {}", reply.text());
+            // An HTTP error body, or a JSON-RPC error once the request is being answered.
+            let body = reply.json();
+            let description = body["error_description"]
                 .as_str()
-                .unwrap()
+                .or(body["error"]["message"].as_str())
+                .unwrap_or_else(|| panic!("{what}: {}", reply.text()))
                 .to_string();
             assert!(description.contains(&format!("`{name}`")), "{description}");
             assert!(
@@ -123,11 +180,25 @@ fn a_wrong_variable_fails_requests_with_a_500_naming_it() {
                 "{description}"
             );
             assert!(
-                description.contains(words),
-                "{description:?} should say {words:?}"
+                !description.contains(value),
+                "{what}: the value is not echoed"
+            );
+            let logs = host.logs().join("\n");
+            assert!(
+                logs.contains(&format!("`{name}`")) && logs.contains(words),
+                "{what}: the log should say {words:?}: {logs}"
             );
         }
     }
+    // A request that does not need the variable is served.
+    let host = host().with_variable("page_size", "-1");
+    let reply = post(
+        &host,
+        &[],
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}),
+    );
+    assert_eq!(reply.status, 200);
 }
 
 /// spin.toml must declare every variable with the same default, and map each into the

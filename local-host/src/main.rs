@@ -256,8 +256,28 @@ fn add_keyvalue(linker: &mut Linker<Instance>) -> Result<()> {
     Ok(())
 }
 
-/// `fermyon:spin/variables@2.0.0`.
+/// `wasi:config/store@0.2.0-draft-2024-09-27`, through which Spin 3 and later give a
+/// component its variables (`fermyon:spin/variables@2.0.0` too, for older components).
 fn add_variables(linker: &mut Linker<Instance>) -> Result<()> {
+    let mut config = linker.instance("wasi:config/store@0.2.0-draft-2024-09-27")?;
+    config.func_new("get", |cx, _, params, results| {
+        let name = string(&params[0])?;
+        let value = cx.data().shared.variables.get(&name).cloned();
+        results[0] = ok(Some(Val::Option(value.map(|v| Box::new(Val::String(v))))));
+        Ok(())
+    })?;
+    config.func_new("get-all", |cx, _, _, results| {
+        let mut all: Vec<_> = cx.data().shared.variables.iter().collect();
+        all.sort();
+        let pairs = all
+            .into_iter()
+            .map(|(name, value)| {
+                Val::Tuple(vec![Val::String(name.clone()), Val::String(value.clone())])
+            })
+            .collect();
+        results[0] = ok(Some(Val::List(pairs)));
+        Ok(())
+    })?;
     let mut variables = linker.instance("fermyon:spin/variables@2.0.0")?;
     variables.func_new("get", |cx, _, params, results| {
         let name = string(&params[0])?;

@@ -91,14 +91,8 @@ fn invalid(why: impl Into<String>) -> AuthError {
     AuthError::InvalidToken(why.into())
 }
 
-/// Verifies `token` and returns its claims. `origin` is this server's public origin, from
-/// which the default accepted audiences derive.
-pub fn verify(
-    token: &str,
-    settings: &JwtSettings,
-    host: &dyn Host,
-    origin: &str,
-) -> Result<Claims, AuthError> {
+/// Verifies `token` and returns its claims.
+pub fn verify(token: &str, settings: &JwtSettings, host: &dyn Host) -> Result<Claims, AuthError> {
     let mut parts = token.split('.');
     let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -149,7 +143,7 @@ pub fn verify(
     }
     let claims: Value = serde_json::from_slice(&decode(payload_b64, "payload")?)
         .map_err(|_| invalid("The JWT payload is not JSON."))?;
-    check_claims(&claims, settings, host.now_unix_ms() / 1000, origin)
+    check_claims(&claims, settings, host.now_unix_ms() / 1000)
 }
 
 fn verify_hmac(secret: &[u8], signed: &[u8], signature: &[u8]) -> bool {
@@ -216,12 +210,7 @@ fn verify_with(key: &Jwk, algorithm: Algorithm, signed: &[u8], signature: &[u8])
     }
 }
 
-fn check_claims(
-    claims: &Value,
-    settings: &JwtSettings,
-    now: u64,
-    origin: &str,
-) -> Result<Claims, AuthError> {
+fn check_claims(claims: &Value, settings: &JwtSettings, now: u64) -> Result<Claims, AuthError> {
     let issuer = claims
         .get("iss")
         .and_then(Value::as_str)
@@ -231,13 +220,7 @@ fn check_claims(
             "The JWT was not issued by this server's authorization server (iss).",
         ));
     }
-    let accepted: Vec<String> = match &settings.audiences {
-        Some(list) => list.clone(),
-        None => ["", "/", "/mcp", "/sse"]
-            .iter()
-            .map(|p| format!("{origin}{p}"))
-            .collect(),
-    };
+    let accepted = &settings.audiences;
     let audiences: Vec<&str> = match claims.get("aud") {
         Some(Value::String(one)) => vec![one],
         Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
@@ -246,7 +229,7 @@ fn check_claims(
     if !audiences.iter().any(|a| accepted.iter().any(|b| a == b)) {
         return Err(invalid(format!(
             "The JWT is meant for another resource: its aud must include {}.",
-            accepted.first().map(String::as_str).unwrap_or(origin)
+            accepted.first().map(String::as_str).unwrap_or_default()
         )));
     }
     let leeway = settings.leeway_s as f64;

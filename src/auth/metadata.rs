@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::config::{AuthMode, Settings};
+use crate::config::{AuthMode, ConfigError, Settings};
 use crate::http::Response;
 
 /// Path of the metadata document for the server as a whole.
@@ -30,30 +30,35 @@ struct ProtectedResource<'a> {
 }
 
 /// The metadata document for `resource_path` ("" for the root document, "/mcp", …).
-pub fn document(settings: &Settings, origin: &str, resource_path: &str) -> Response {
+pub fn document(
+    settings: &Settings,
+    origin: &str,
+    resource_path: &str,
+) -> Result<Response, ConfigError> {
     let mut authorization_servers: Vec<&str> = settings
-        .authorization_servers
+        .authorization_servers()?
         .iter()
         .map(String::as_str)
         .collect();
-    if let AuthMode::Jwt(jwt) = &settings.auth_mode {
+    let mode = settings.auth_mode()?;
+    if let AuthMode::Jwt(jwt) = mode {
         // The issuer is the authorization server unless another was configured.
         if authorization_servers.is_empty() {
             authorization_servers.push(&jwt.issuer);
         }
     }
     // Scopes mean something only where they are enforced.
-    let mut scopes_supported: Vec<&str> = match settings.auth_mode {
+    let mut scopes_supported: Vec<&str> = match mode {
         AuthMode::Passthrough | AuthMode::None => Vec::new(),
         _ => settings
-            .tool_scopes
+            .tool_scopes()?
             .iter()
             .flat_map(|(_, scopes)| scopes.iter().map(String::as_str))
             .collect(),
     };
     scopes_supported.sort_unstable();
     scopes_supported.dedup();
-    Response::json(
+    Ok(Response::json(
         200,
         &ProtectedResource {
             resource: format!("{origin}{resource_path}"),
@@ -61,7 +66,7 @@ pub fn document(settings: &Settings, origin: &str, resource_path: &str) -> Respo
             scopes_supported,
             bearer_methods_supported: ["header"],
             resource_name: crate::SERVER_TITLE,
-            resource_documentation: settings.resource_documentation.as_deref(),
+            resource_documentation: settings.resource_documentation()?,
         },
-    )
+    ))
 }

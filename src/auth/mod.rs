@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{AuthMode, Settings};
+use crate::config::{AuthMode, ConfigError, Settings};
 use crate::host::Host;
 use crate::http::{Request, Response};
 
@@ -92,17 +92,18 @@ pub enum AuthError {
     InvalidToken(String),
     /// The token could not be checked now: the issuer's keys are out of reach.
     Unavailable(String),
+    /// The auth configuration is invalid (logged when read).
+    Config(ConfigError),
 }
 
-/// Authenticates a request under the configured policy. `origin` is this server's public
-/// origin (the default JWT audience).
+/// Authenticates a request under the configured policy.
 pub fn authenticate(
     settings: &Settings,
     host: &dyn Host,
     request: &Request,
-    origin: &str,
 ) -> Result<Principal, AuthError> {
-    if settings.auth_mode == AuthMode::None {
+    let mode = settings.auth_mode().map_err(AuthError::Config)?;
+    if *mode == AuthMode::None {
         // Everyone is the same anonymous caller; a token, if sent, is ignored.
         return Ok(Principal {
             id: "anonymous".into(),
@@ -113,7 +114,7 @@ pub fn authenticate(
     }
     let (header, token) = extract(request).map_err(AuthError::Bearer)?;
     let authorization = Secret::new(header);
-    match &settings.auth_mode {
+    match mode {
         AuthMode::Passthrough => {
             let digest = hex(&Sha256::digest(token.as_bytes()));
             Ok(Principal {
@@ -135,7 +136,7 @@ pub fn authenticate(
             })
         }
         AuthMode::Jwt(jwt_settings) => {
-            let claims = jwt::verify(token, jwt_settings, host, origin)?;
+            let claims = jwt::verify(token, jwt_settings, host)?;
             Ok(Principal {
                 id: format!("jwt:{}|{}", claims.issuer, claims.subject),
                 label: log_safe(&claims.subject),
@@ -186,6 +187,7 @@ fn quotable(text: &str) -> String {
 /// request, RFC 6750 §3.1), or 503 when the token could not be checked.
 pub fn challenge(error: &AuthError, origin: &str) -> Response {
     let (status, code, description) = match error {
+        AuthError::Config(e) => return e.response(),
         AuthError::Bearer(bearer) => (bearer.status(), bearer.code(), bearer.description()),
         AuthError::InvalidToken(why) => (401, Some("invalid_token"), why.clone()),
         AuthError::Unavailable(why) => {

@@ -321,12 +321,12 @@ pub enum SinkEvent {
 
 /// A sink whose writes arrive at a [`Receiver`] on another thread, as a client would see
 /// them. Dropping the receiver is the client hanging up: later writes fail.
-pub struct ChannelSink(Sender<SinkEvent>);
+pub struct ChannelSink(Sender<SinkEvent>, bool);
 
 impl ChannelSink {
     pub fn new() -> (ChannelSink, Receiver<SinkEvent>) {
         let (tx, rx) = channel();
-        (ChannelSink(tx), rx)
+        (ChannelSink(tx, false), rx)
     }
 }
 
@@ -344,6 +344,8 @@ impl ResponseSink for ChannelSink {
     }
 
     fn finish(&mut self) {
-        let _ = self.0.send(SinkEvent::Finished);
+        if !std::mem::replace(&mut self.1, true) {
+            let _ = self.0.send(SinkEvent::Finished);
+        }
     }
 }

@@ -23,6 +23,10 @@ pub trait Host {
     /// `Err` carries the host's reason when the variable could not be read at all.
     fn variable(&self, name: &str) -> Result<Option<String>, String>;
 
+    /// A hint that every variable is about to be read: a host that can fetch them all in
+    /// one call does so now.
+    fn prefetch_variables(&self) {}
+
     /// Wall-clock time, milliseconds since the Unix epoch.
     fn now_unix_ms(&self) -> u64;
 
@@ -104,10 +108,22 @@ impl std::fmt::Display for StoreError {
 /// `body` call reaches the client as soon as the host can send it, which is what makes
 /// server-sent events stream. `finish` ends the response while the instance may go on
 /// working (a 202 sent before the work it acknowledges); the host finishes it otherwise.
+/// Calls after the first `finish` do nothing.
 pub trait ResponseSink {
     fn head(&mut self, status: u16, headers: &Headers) -> Result<(), Disconnected>;
     fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected>;
     fn finish(&mut self);
+
+    /// Sends a whole response at once and finishes it. A host may do better than `head`,
+    /// `body`, `finish` in turn (the WASI glue hands the body over with the head, so both
+    /// leave in one packet).
+    fn complete(&mut self, status: u16, headers: &Headers, body: &[u8]) {
+        if self.head(status, headers).is_ok() && !body.is_empty() {
+            // A client that went away mid-body has nothing left to receive.
+            let _ = self.body(body);
+        }
+        self.finish();
+    }
 }
 
 /// The client is gone: nothing more can be sent on this response.

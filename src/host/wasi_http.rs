@@ -25,6 +25,7 @@ struct Component;
 impl Guest for Component {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
         let host = WasiHost {
+            config: platform::Config::default(),
             store: OnceCell::new(),
         };
         let method = match request.method() {
@@ -79,13 +80,18 @@ impl Guest for Component {
 wasi::http::proxy::export!(Component with_types_in wasi);
 
 struct WasiHost {
+    config: platform::Config,
     /// Opened on first use, so requests that need no state never touch the store.
     store: OnceCell<Option<Box<dyn KeyValue>>>,
 }
 
 impl Host for WasiHost {
     fn variable(&self, name: &str) -> Result<Option<String>, String> {
-        platform::variable(name)
+        self.config.get(name)
+    }
+
+    fn prefetch_variables(&self) {
+        self.config.prefetch()
     }
 
     fn now_unix_ms(&self) -> u64 {
@@ -107,7 +113,13 @@ impl Host for WasiHost {
     }
 
     fn log(&self, line: &str) {
-        eprintln!("{line}");
+        // One write of the whole line: eprintln! writes the line and its newline
+        // separately, and every write is a host call (Spin copies it to a log file).
+        use std::io::Write;
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        let _ = std::io::stderr().write_all(&bytes);
     }
 
     fn http_get(&self, url: &str) -> Result<Fetched, String> {
@@ -145,19 +157,23 @@ struct WasiSink {
     stream: Option<OutputStream>,
 }
 
+fn fields(headers: &Headers) -> Fields {
+    let fields = Fields::new();
+    for (name, value) in headers.iter() {
+        // The core sends only valid, allowed fields; a refused one is dropped rather than
+        // failing the whole response.
+        let _ = fields.append(&name.to_string(), &value.as_bytes().to_vec());
+    }
+    fields
+}
+
 /// `blocking-write-and-flush` takes at most 4096 bytes per call (wasi:io/streams).
 const WRITE_LIMIT: usize = 4096;
 
 impl ResponseSink for WasiSink {
     fn head(&mut self, status: u16, headers: &Headers) -> Result<(), Disconnected> {
         let response_out = self.response_out.take().ok_or(Disconnected)?;
-        let fields = Fields::new();
-        for (name, value) in headers.iter() {
-            // The core sends only valid, allowed fields; a refused one is dropped rather
-            // than failing the whole response.
-            let _ = fields.append(&name.to_string(), &value.as_bytes().to_vec());
-        }
-        let response = OutgoingResponse::new(fields);
+        let response = OutgoingResponse::new(fields(headers));
         let _ = response.set_status_code(status);
         let body = response.body().map_err(|()| Disconnected)?;
         ResponseOutparam::set(response_out, Ok(response));
@@ -174,6 +190,51 @@ impl ResponseSink for WasiSink {
                 .map_err(|_| Disconnected)?;
         }
         Ok(())
+    }
+
+    fn complete(&mut self, status: u16, headers: &Headers, body: &[u8]) {
+        let Some(response_out) = self.response_out.take() else {
+            return;
+        };
+        let response = OutgoingResponse::new(fields(headers));
+        let _ = response.set_status_code(status);
+        let Ok(outgoing) = response.body() else {
+            return;
+        };
+        // The body goes into the outgoing stream before the response is handed over, so
+        // the host finds head and body ready together. The stream takes as much at once
+        // as check-write allows (wasmtime: a whole chunk, 1 MiB by default).
+        let written = match outgoing.write() {
+            Ok(stream) => {
+                let mut rest = body;
+                while !rest.is_empty() {
+                    let Ok(budget) = stream.check_write() else {
+                        break;
+                    };
+                    if budget == 0 {
+                        // The host's buffer is full: the rest follows the head.
+                        break;
+                    }
+                    let n = rest.len().min(budget as usize);
+                    if stream.write(&rest[..n]).is_err() {
+                        break;
+                    }
+                    rest = &rest[n..];
+                }
+                let _ = stream.flush();
+                (stream, rest)
+            }
+            Err(()) => return,
+        };
+        ResponseOutparam::set(response_out, Ok(response));
+        let (stream, rest) = written;
+        for piece in rest.chunks(WRITE_LIMIT) {
+            if stream.blocking_write_and_flush(piece).is_err() {
+                break;
+            }
+        }
+        drop(stream);
+        let _ = OutgoingBody::finish(outgoing, None);
     }
 
     fn finish(&mut self) {

@@ -39,6 +39,12 @@ pub enum Stop {
     Error(RpcError),
 }
 
+impl From<crate::config::ConfigError> for Stop {
+    fn from(e: crate::config::ConfigError) -> Stop {
+        Stop::Error(e.into())
+    }
+}
+
 /// Where a call's messages to the client go while it runs.
 pub trait Emitter {
     /// Sends a notification or server→client request now. `Err(Stop::Cancelled)` when the
@@ -127,7 +133,7 @@ const STATE_TTL_MS: u64 = 15 * 60 * 1000;
 pub struct Call<'a> {
     pub principal: &'a Principal,
     pub host: &'a dyn Host,
-    pub settings: &'a Settings,
+    pub settings: &'a Settings<'a>,
     pub revision: Revision,
     /// What the client declared it can do (`sampling`, `elicitation`, `roots`, …).
     pub client_capabilities: Value,
@@ -173,7 +179,7 @@ impl<'a> Call<'a> {
     pub fn new(
         principal: &'a Principal,
         host: &'a dyn Host,
-        settings: &'a Settings,
+        settings: &'a Settings<'a>,
         revision: Revision,
         client_capabilities: Value,
         log_level: Option<LogLevel>,
@@ -411,8 +417,8 @@ fn sign(key: &[u8], data: &[u8]) -> Vec<u8> {
 /// The key that signs `requestState`: `state_secret` if configured, else a random key
 /// kept in the shared store (created by the first instance that needs it).
 fn state_key(host: &dyn Host, settings: &Settings) -> Result<Vec<u8>, RpcError> {
-    if let Some(secret) = &settings.state_secret {
-        return Ok(secret.clone());
+    if let Some(secret) = settings.state_secret()? {
+        return Ok(secret.to_vec());
     }
     let Some(store) = host.store() else {
         return Err(RpcError::internal(

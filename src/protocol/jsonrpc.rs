@@ -132,6 +132,35 @@ impl RpcError {
     }
 }
 
+/// A configuration error met while answering (it was logged in full when read): the
+/// client learns which variable, not its value.
+impl From<crate::config::ConfigError> for RpcError {
+    fn from(e: crate::config::ConfigError) -> RpcError {
+        RpcError::internal(format!(
+            "the server's configuration variable `{}` (environment `{}`) is invalid; the \
+             server log says why",
+            e.variable.name,
+            e.variable.env_name()
+        ))
+        .with_data(serde_json::json!({ CONFIGURATION_VARIABLE: e.variable.name }))
+    }
+}
+
+/// The `data` field naming the variable of a configuration error, which transports
+/// answer with HTTP 500 where they still can.
+pub const CONFIGURATION_VARIABLE: &str = "configurationVariable";
+
+impl RpcError {
+    /// Whether this error is a configuration error (see [`CONFIGURATION_VARIABLE`]).
+    pub fn is_configuration(&self) -> bool {
+        self.code == INTERNAL_ERROR
+            && self
+                .data
+                .as_ref()
+                .is_some_and(|d| d.get(CONFIGURATION_VARIABLE).is_some())
+    }
+}
+
 impl Rejected {
     pub fn new(id: Option<RequestId>, error: RpcError) -> Rejected {
         Rejected { id, error }

@@ -38,7 +38,7 @@ const INSTRUCTIONS: &str = "Tools for exact arithmetic (`add`), a streamed count
 pub struct Exchange<'a> {
     pub revision: Revision,
     pub principal: &'a Principal,
-    pub settings: &'a Settings,
+    pub settings: &'a Settings<'a>,
     pub host: &'a dyn Host,
     /// The legacy session the request belongs to, with its record.
     pub session: Option<(SessionLink<'a>, Session)>,
@@ -53,7 +53,7 @@ impl<'a> Exchange<'a> {
     /// A 2026-07-28 request, its client described by its own `_meta`.
     pub fn modern(
         host: &'a dyn Host,
-        settings: &'a Settings,
+        settings: &'a Settings<'a>,
         principal: &'a Principal,
         revision: Revision,
         params: &Map<String, Value>,
@@ -79,7 +79,7 @@ impl<'a> Exchange<'a> {
     /// A legacy request, in a session when the host has a store.
     pub fn legacy(
         host: &'a dyn Host,
-        settings: &'a Settings,
+        settings: &'a Settings<'a>,
         principal: &'a Principal,
         revision: Revision,
         session: Option<(SessionLink<'a>, Session)>,
@@ -102,38 +102,44 @@ impl<'a> Exchange<'a> {
         }
     }
 
-    fn catalog(&self) -> Catalog {
-        Catalog::new(self.settings.fixtures)
+    fn catalog(&self) -> Result<Catalog, RpcError> {
+        Ok(Catalog::new(self.settings.fixtures()?))
     }
 
     /// The scopes `tool` requires (none in passthrough and none modes).
-    fn required_scopes(&self, tool: &str) -> &[String] {
+    fn required_scopes(&self, tool: &str) -> Result<&[String], RpcError> {
         if matches!(
-            self.settings.auth_mode,
+            self.settings.auth_mode()?,
             AuthMode::Passthrough | AuthMode::None
         ) {
-            return &[];
+            return Ok(&[]);
         }
-        self.settings
-            .tool_scopes
+        Ok(self
+            .settings
+            .tool_scopes()?
             .iter()
             .find(|(name, _)| name == tool)
             .map(|(_, scopes)| scopes.as_slice())
-            .unwrap_or(&[])
+            .unwrap_or(&[]))
     }
 
-    fn may_call(&self, tool: &str) -> bool {
-        self.principal
-            .missing(self.required_scopes(tool))
-            .is_empty()
+    fn may_call(&self, tool: &str) -> Result<bool, RpcError> {
+        Ok(self
+            .principal
+            .missing(self.required_scopes(tool)?)
+            .is_empty())
     }
 
     /// Whether tool lists can differ between callers (and so must not be shared).
-    fn lists_depend_on_caller(&self) -> bool {
-        !matches!(
-            self.settings.auth_mode,
+    fn lists_depend_on_caller(&self) -> Result<bool, RpcError> {
+        Ok(!matches!(
+            self.settings.auth_mode()?,
             AuthMode::Passthrough | AuthMode::None
-        ) && self.settings.tool_scopes.iter().any(|(_, s)| !s.is_empty())
+        ) && self
+            .settings
+            .tool_scopes()?
+            .iter()
+            .any(|(_, s)| !s.is_empty()))
     }
 
     /// Caching hints for a list or read result of a modern request.
@@ -155,12 +161,12 @@ pub fn server_info(revision: Revision) -> Implementation {
 }
 
 /// What this server offers, as this request's revision and host allow.
-pub fn capabilities(exchange: &Exchange) -> ServerCapabilities {
+pub fn capabilities(exchange: &Exchange) -> Result<ServerCapabilities, RpcError> {
     let shared = exchange.host.store().is_some();
     // List changes happen only through the conformance fixtures' triggers, and reach
     // clients only through 2026-07-28 subscriptions on a shared store.
-    let announces = exchange.revision.is_modern() && shared && exchange.settings.fixtures;
-    ServerCapabilities {
+    let announces = exchange.revision.is_modern() && shared && exchange.settings.fixtures()?;
+    Ok(ServerCapabilities {
         tools: Some(ListCapability {
             list_changed: announces,
         }),
@@ -173,7 +179,7 @@ pub fn capabilities(exchange: &Exchange) -> ServerCapabilities {
         }),
         completions: (exchange.revision >= Revision::V2025_03_26).then_some(Empty {}),
         logging: Some(Empty {}),
-    }
+    })
 }
 
 /// Refuses a request the principal lacks scopes for, before anything runs or is
@@ -185,7 +191,7 @@ pub fn authorize(exchange: &Exchange, request: &Request) -> Result<(), RpcError>
     let Some(name) = request.params.get("name").and_then(Value::as_str) else {
         return Ok(());
     };
-    let missing = exchange.principal.missing(exchange.required_scopes(name));
+    let missing = exchange.principal.missing(exchange.required_scopes(name)?);
     if missing.is_empty() {
         return Ok(());
     }
@@ -218,7 +224,7 @@ pub fn handle(
         ("resources/unsubscribe", false) => subscribe(exchange, params, false)?,
         ("server/discover", true) => to_value(&DiscoverResult {
             supported_versions: Revision::supported(),
-            capabilities: capabilities(exchange),
+            capabilities: capabilities(exchange)?,
             instructions: INSTRUCTIONS,
             cache: Cacheable {
                 ttl_ms: LIST_TTL_MS,
@@ -280,7 +286,7 @@ fn initialize(
     };
     Ok(InitializeResult {
         protocol_version: revision.as_str(),
-        capabilities: capabilities(&negotiated),
+        capabilities: capabilities(&negotiated)?,
         server_info: server_info(revision),
         instructions: INSTRUCTIONS,
     })
@@ -387,12 +393,13 @@ fn list_tools(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value,
     let revision = exchange.revision;
     // Only the tools this caller may call (2026-07-28 tools: the set MAY vary by the
     // authorization presented).
-    let all: Vec<_> = exchange
-        .catalog()
-        .tools()
-        .filter(|tool| exchange.may_call(tool.name))
-        .collect();
-    let (tools, next) = page(all, params, "tools", exchange.settings.page_size)?;
+    let mut all = Vec::new();
+    for tool in exchange.catalog()?.tools() {
+        if exchange.may_call(tool.name)? {
+            all.push(tool);
+        }
+    }
+    let (tools, next) = page(all, params, "tools", exchange.settings.page_size()?)?;
     let broken = |name: &str, e: serde_json::Error| {
         RpcError::internal(format!("the schema of tool {name:?} is broken: {e}"))
     };
@@ -411,7 +418,7 @@ fn list_tools(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value,
             annotations: revision.has_tool_annotations().then_some(&tool.annotations),
         });
     }
-    let scope = if exchange.lists_depend_on_caller() {
+    let scope = if exchange.lists_depend_on_caller()? {
         CacheScope::Private
     } else {
         CacheScope::Public
@@ -489,7 +496,7 @@ fn call_tool(
 ) -> Result<Value, RpcError> {
     let params = &request.params;
     let name = string_param(params, "name", "tools/call")?;
-    let catalog = exchange.catalog();
+    let catalog = exchange.catalog()?;
     let tool = catalog.tool(name).ok_or_else(|| {
         let known: Vec<&str> = catalog.tools().map(|t| t.name).collect();
         RpcError::invalid_params(format!(
@@ -546,8 +553,8 @@ fn tool_result(revision: Revision, output: crate::tools::ToolOutput) -> Value {
 // --- resources ----------------------------------------------------------------------------
 
 fn list_resources(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, RpcError> {
-    let all: Vec<_> = exchange.catalog().resources().collect();
-    let (resources, next) = page(all, params, "resources", exchange.settings.page_size)?;
+    let all: Vec<_> = exchange.catalog()?.resources().collect();
+    let (resources, next) = page(all, params, "resources", exchange.settings.page_size()?)?;
     let titles = exchange.revision.has_titles();
     let shown: Vec<Resource> = resources
         .iter()
@@ -568,8 +575,8 @@ fn list_resources(exchange: &Exchange, params: &Map<String, Value>) -> Result<Va
 }
 
 fn list_templates(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, RpcError> {
-    let all: Vec<_> = exchange.catalog().templates().collect();
-    let (templates, next) = page(all, params, "templates", exchange.settings.page_size)?;
+    let all: Vec<_> = exchange.catalog()?.templates().collect();
+    let (templates, next) = page(all, params, "templates", exchange.settings.page_size()?)?;
     let titles = exchange.revision.has_titles();
     let shown: Vec<ResourceTemplate> = templates
         .iter()
@@ -606,7 +613,7 @@ fn read_resource(
     emitter: &mut dyn Emitter,
 ) -> Result<Value, RpcError> {
     let uri = string_param(&request.params, "uri", "resources/read")?;
-    let catalog = exchange.catalog();
+    let catalog = exchange.catalog()?;
     let ran = if let Some(resource) = catalog.resources().find(|r| r.uri == uri) {
         run(exchange, request, emitter, uri, resource.read)?
     } else if let Some((template, vars)) = catalog
@@ -659,7 +666,7 @@ fn subscribe(
     } else {
         events::unsubscribe(link.store, &link.id, uri).map_err(failed)?;
     }
-    Sessions::new(exchange.host, link.store, exchange.settings)
+    Sessions::new(exchange.host, link.store, exchange.settings)?
         .save(&link.id, &record)
         .map_err(failed)?;
     Ok(json!({}))
@@ -668,8 +675,8 @@ fn subscribe(
 // --- prompts ------------------------------------------------------------------------------
 
 fn list_prompts(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, RpcError> {
-    let all: Vec<_> = exchange.catalog().prompts().collect();
-    let (prompts, next) = page(all, params, "prompts", exchange.settings.page_size)?;
+    let all: Vec<_> = exchange.catalog()?.prompts().collect();
+    let (prompts, next) = page(all, params, "prompts", exchange.settings.page_size()?)?;
     let titles = exchange.revision.has_titles();
     let shown: Vec<Prompt> = prompts
         .iter()
@@ -695,7 +702,7 @@ fn get_prompt(
 ) -> Result<Value, RpcError> {
     let params = &request.params;
     let name = string_param(params, "name", "prompts/get")?;
-    let prompt = exchange.catalog().prompt(name).ok_or_else(|| {
+    let prompt = exchange.catalog()?.prompt(name).ok_or_else(|| {
         RpcError::invalid_params(format!(
             "unknown prompt {name:?}; prompts/list shows the available ones"
         ))
@@ -754,7 +761,7 @@ fn complete(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, R
         })?;
     let argument_name = string_param(argument, "name", "completion/complete argument")?;
     let prefix = string_param(argument, "value", "completion/complete argument")?;
-    let catalog = exchange.catalog();
+    let catalog = exchange.catalog()?;
     let values = match reference.get("type").and_then(Value::as_str) {
         Some("ref/prompt") => {
             let name = string_param(reference, "name", "completion/complete ref")?;
@@ -797,7 +804,7 @@ fn set_level(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, 
     if let Some((link, record)) = &exchange.session {
         let mut record = record.clone();
         record.log_level = Some(level.to_string());
-        Sessions::new(exchange.host, link.store, exchange.settings)
+        Sessions::new(exchange.host, link.store, exchange.settings)?
             .save(&link.id, &record)
             .map_err(|e| RpcError::internal(format!("could not record the log level: {e}")))?;
     }

@@ -21,7 +21,7 @@ fn read(call: &mut Call) -> Result<Vec<ResourceContents>, Stop> {
         "name": crate::SERVER_NAME,
         "version": crate::SERVER_VERSION,
         "protocolRevisions": Revision::supported(),
-        "authMode": call.settings.auth_mode.as_str(),
+        "authMode": call.settings.auth_mode()?.as_str(),
         "sessions": call.host.store().is_some(),
     });
     Ok(vec![ResourceContents::text(

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::events::{self, Change};
 use super::session::SessionId;
-use super::stream::Claim;
+use super::stream::{Claim, StreamLimits};
 use super::{rpc_error, stream};
 use crate::auth::Principal;
 use crate::config::Settings;
@@ -101,19 +101,23 @@ pub fn run(
             _ => Vec::new(),
         },
     };
+    let limits = match StreamLimits::load(settings) {
+        Ok(limits) => limits,
+        Err(e) => return Some(e.response()),
+    };
     // A listen stream counts against the principal's stream quota like any other.
     let claim = match store {
         None => None,
         Some(store) => {
             let id = SessionId::generate(host);
-            match Claim::take(store, settings, principal, id, host.now_unix_ms()) {
+            match Claim::take(store, &limits, principal, id, host.now_unix_ms()) {
                 Ok(Ok(claim)) => Some(claim),
                 Ok(Err(full)) => return Some(full.response(Some(&request.id))),
                 Err(e) => return Some(super::store_failure(host, &e)),
             }
         }
     };
-    follow(host, settings, request, sink, &filter);
+    follow(host, &limits, request, sink, &filter);
     if let Some(claim) = claim {
         claim.release();
     }
@@ -123,7 +127,7 @@ pub fn run(
 /// Writes the stream until the client goes or the lifetime ends.
 fn follow(
     host: &dyn Host,
-    settings: &Settings,
+    limits: &StreamLimits,
     request: &Request,
     sink: &mut dyn ResponseSink,
     filter: &Filter,
@@ -162,7 +166,7 @@ fn follow(
     let mut cursor = store.and_then(|s| events::head(s).ok()).unwrap_or(0);
     let mut interval = POLL_MIN_MS;
     let mut last_write = host.now_unix_ms();
-    let deadline = last_write.saturating_add(settings.stream_max_ms);
+    let deadline = last_write.saturating_add(limits.max_ms);
     loop {
         let mut delivered = false;
         if let Some(store) = store {
@@ -192,7 +196,7 @@ fn follow(
         }
         if delivered {
             last_write = now;
-        } else if now.saturating_sub(last_write) >= settings.keepalive_ms {
+        } else if now.saturating_sub(last_write) >= limits.keepalive_ms {
             if sink.body(b": keepalive\n\n").is_err() {
                 return;
             }

@@ -5,6 +5,7 @@ use std::io::Read;
 
 use serde_json::Value;
 
+use crate::config::{AuthMode, Settings};
 use crate::host::{Host, KeyValue, ResponseSink, StoreError};
 use crate::http::{Request, Response};
 use crate::protocol::call::{Emitter, SessionLink, Stop};
@@ -24,6 +25,25 @@ pub mod sweep;
 #[derive(Default)]
 pub struct Trace {
     pub rpc_method: Option<String>,
+}
+
+/// The settings every MCP message needs (the body limit, the catalog, the tools' scopes
+/// where they are enforced), read before any message is handled so that a wrong one is
+/// a 500 naming it rather than a failure halfway through. The rest (page size, stream
+/// and session limits, the state secret) is read where it is used.
+pub fn message_settings(settings: &Settings) -> Result<usize, Response> {
+    let checked = || -> Result<usize, crate::config::ConfigError> {
+        let limit = settings.max_body_bytes()?;
+        settings.fixtures()?;
+        if !matches!(
+            settings.auth_mode()?,
+            AuthMode::Passthrough | AuthMode::None
+        ) {
+            settings.tool_scopes()?;
+        }
+        Ok(limit)
+    };
+    checked().map_err(|e| e.response())
 }
 
 /// A JSON-RPC error as a complete HTTP response.

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::outbox::Outbox;
 use super::quota::{Counted, Full, Ledger};
 use crate::auth::Principal;
-use crate::config::Settings;
+use crate::config::{ConfigError, Settings};
 use crate::host::{Host, KeyValue, StoreError};
 use crate::http::Response;
 use crate::protocol::jsonrpc::RequestId;
@@ -135,14 +135,18 @@ impl From<StoreError> for Refused {
 }
 
 impl<'a> Sessions<'a> {
-    pub fn new(host: &'a dyn Host, store: &'a dyn KeyValue, settings: &Settings) -> Sessions<'a> {
-        Sessions {
+    pub fn new(
+        host: &'a dyn Host,
+        store: &'a dyn KeyValue,
+        settings: &Settings,
+    ) -> Result<Sessions<'a>, ConfigError> {
+        Ok(Sessions {
             host,
             store,
-            ttl_ms: settings.session_ttl_ms,
-            cap: settings.max_sessions,
-            sweep_every_ms: settings.gc_interval_ms,
-        }
+            ttl_ms: settings.session_ttl_ms()?,
+            cap: settings.max_sessions()?,
+            sweep_every_ms: settings.gc_interval_ms()?,
+        })
     }
 
     /// Starts a session for `principal`, remembering what the client can do; refused when

@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::host::{Host, KeyValue, ResponseSink};
 use crate::http::{Request, Response};
 use crate::protocol::call::SessionLink;
-use crate::protocol::jsonrpc::{self, Message, Payload, RpcError};
+use crate::protocol::jsonrpc::{self, Message, Payload, RpcError, INSUFFICIENT_SCOPE};
 use crate::protocol::server::{self, Exchange, REQUEST_CANCELLED};
 use crate::protocol::Revision;
 
@@ -43,7 +43,10 @@ pub fn open(
             ),
         ));
     }
-    let sessions = Sessions::new(host, store, settings);
+    let sessions = match Sessions::new(host, store, settings) {
+        Ok(sessions) => sessions,
+        Err(e) => return Some(e.response()),
+    };
     // An EventSource reconnecting (after the stream's lifetime ended it) names its session
     // in Last-Event-ID; if that session still lives, the stream picks up where it was.
     let resumed = match request
@@ -150,7 +153,10 @@ pub fn post(
             ),
         ));
     };
-    let sessions = Sessions::new(host, store, settings);
+    let sessions = match Sessions::new(host, store, settings) {
+        Ok(sessions) => sessions,
+        Err(e) => return Some(e.response()),
+    };
     let found = match SessionId::parse(text) {
         None => None,
         Some(id) => match sessions.find(&id, Kind::Sse, principal) {
@@ -168,7 +174,11 @@ pub fn post(
             &RpcError::invalid_request("messages must be sent with Content-Type: application/json"),
         ));
     }
-    let body = match read_body(request, settings.max_body_bytes) {
+    let limit = match super::message_settings(settings) {
+        Ok(limit) => limit,
+        Err(refusal) => return Some(refusal),
+    };
+    let body = match read_body(request, limit) {
         Ok(body) => body,
         Err(e) => return Some(e.response()),
     };
@@ -208,14 +218,17 @@ pub fn post(
     );
     for message in &messages {
         if let Ok(Message::Request(request)) = message {
-            if let Err(error) = server::authorize(&exchange, request) {
-                return Some(insufficient_scope(origin, Some(&request.id), &error));
+            match server::authorize(&exchange, request) {
+                Ok(()) => {}
+                Err(error) if error.code == INSUFFICIENT_SCOPE => {
+                    return Some(insufficient_scope(origin, Some(&request.id), &error))
+                }
+                Err(error) => return Some(rpc_error(500, Some(&request.id), &error)),
             }
         }
     }
     // Acknowledge before working: the answer goes over the stream.
-    let _ = sink.head(202, &Default::default());
-    sink.finish();
+    Response::empty(202).send(sink);
 
     let batched = messages.len() > 1;
     let mut replies = Vec::new();

@@ -71,7 +71,11 @@ pub fn post(
             ),
         ));
     }
-    let body = match read_body(request, settings.max_body_bytes) {
+    let limit = match super::message_settings(settings) {
+        Ok(limit) => limit,
+        Err(refusal) => return Some(refusal),
+    };
+    let body = match read_body(request, limit) {
         Ok(body) => body,
         Err(e) => return Some(e.response()),
     };
@@ -118,7 +122,7 @@ enum Scope {
 
 struct Post<'a> {
     host: &'a dyn Host,
-    settings: &'a Settings,
+    settings: &'a Settings<'a>,
     principal: &'a Principal,
     origin: &'a str,
     request: &'a Request<'a>,
@@ -211,7 +215,10 @@ impl<'a> Post<'a> {
         let Some(store) = self.host.store() else {
             return reply;
         };
-        let sessions = Sessions::new(self.host, store, self.settings);
+        let sessions = match Sessions::new(self.host, store, self.settings) {
+            Ok(sessions) => sessions,
+            Err(e) => return e.response(),
+        };
         let capabilities = request
             .params
             .get("capabilities")
@@ -271,7 +278,8 @@ impl<'a> Post<'a> {
         let Some(store) = self.host.store() else {
             return Ok((header.unwrap_or(Revision::DEFAULT_LEGACY), None));
         };
-        let sessions = Sessions::new(self.host, store, self.settings);
+        let sessions = Sessions::new(self.host, store, self.settings)
+            .map_err(|e| Refusal::Store(e.response()))?;
         let (id, session) = find_session(&sessions, self.request, self.principal)?;
         let negotiated = session.revision();
         // A different but supported revision in the header is tolerated: the spec refuses
@@ -347,6 +355,9 @@ impl<'a> Post<'a> {
 /// gateways can tell (an unimplemented method is 404, a missing client capability 400);
 /// legacy revisions carry every JSON-RPC error in a 200.
 fn error_status(revision: Revision, error: &RpcError) -> u16 {
+    if error.is_configuration() {
+        return 500;
+    }
     match error.code {
         METHOD_NOT_FOUND if revision.is_modern() => 404,
         MISSING_REQUIRED_CLIENT_CAPABILITY if revision.is_modern() => 400,
@@ -359,6 +370,7 @@ enum Refusal {
     Rpc(u16, RpcError),
     /// Unknown, expired or foreign session: 404, so the client initializes again.
     NoSession,
+    /// A store or configuration failure, already answered.
     Store(Response),
 }
 
@@ -420,7 +432,10 @@ pub fn get(
             ),
         ));
     }
-    let sessions = Sessions::new(host, store, settings);
+    let sessions = match Sessions::new(host, store, settings) {
+        Ok(sessions) => sessions,
+        Err(e) => return Some(e.response()),
+    };
     let (id, _) = match find_session(&sessions, request, principal) {
         Ok(found) => found,
         Err(refusal) => return Some(refusal.response(None)),
@@ -477,7 +492,10 @@ pub fn delete(
     let Some(store) = host.store() else {
         return not_allowed(host);
     };
-    let sessions = Sessions::new(host, store, settings);
+    let sessions = match Sessions::new(host, store, settings) {
+        Ok(sessions) => sessions,
+        Err(e) => return e.response(),
+    };
     match find_session(&sessions, request, principal) {
         Ok((id, _)) => match sessions.end(&id) {
             Ok(()) => Response::empty(204),
@@ -669,10 +687,11 @@ fn check_mcp_params(
     settings: &Settings,
     params: &Map<String, Value>,
 ) -> Result<(), RpcError> {
+    let catalog = Catalog::new(settings.fixtures()?);
     let Some(tool) = params
         .get("name")
         .and_then(Value::as_str)
-        .and_then(|name| Catalog::new(settings.fixtures).tool(name))
+        .and_then(|name| catalog.tool(name))
     else {
         return Ok(());
     };

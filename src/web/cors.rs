@@ -31,7 +31,10 @@ const MAX_AGE: &str = "86400";
 /// The allowed `Origin` of a request, if it has one.
 pub fn granted(settings: &Settings, request: &Request) -> Option<String> {
     let origin = request.headers.get("origin")?.trim();
-    origin::allowed(settings, origin).then(|| origin.to_string())
+    // A configuration error was answered by origin::check already.
+    origin::allowed(settings, origin)
+        .ok()?
+        .then(|| origin.to_string())
 }
 
 /// Adds the headers that let `origin` read a response.

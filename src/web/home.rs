@@ -1,13 +1,14 @@
 //! The home page at `/`: what this server is and how to connect to it, with snippets that
 //! carry this server's own URLs. Plain HTML, no external assets.
 
-use crate::config::{AuthMode, Settings};
+use crate::config::{AuthMode, ConfigError, Settings};
 use crate::http::Response;
 use crate::protocol::Revision;
 
 const TEMPLATE: &str = include_str!("home.html");
 
-pub fn page(settings: &Settings, origin: &str, has_store: bool) -> Response {
+pub fn page(settings: &Settings, origin: &str, has_store: bool) -> Result<Response, ConfigError> {
+    let mode = settings.auth_mode()?;
     let (sse_status, inspector_transport, client_url) = if has_store {
         (
             "HTTP+SSE (legacy, revision 2024-11-05): what the Inspector's \"SSE\" transport and mcp-remote use",
@@ -21,7 +22,7 @@ pub fn page(settings: &Settings, origin: &str, has_store: bool) -> Response {
             format!("{origin}/mcp"),
         )
     };
-    let auth_note = match &settings.auth_mode {
+    let auth_note = match mode {
         AuthMode::Passthrough => {
             "<p class=\"warning\" id=\"auth-warning\"><strong>Every well-formed bearer token is \
              accepted</strong> and handed to the tools (passthrough mode, for demos). Configure \
@@ -48,12 +49,12 @@ pub fn page(settings: &Settings, origin: &str, has_store: bool) -> Response {
         .replace("{{version}}", crate::SERVER_VERSION)
         .replace("{{revisions}}", &revisions.join(", "))
         .replace("{{sse_status}}", sse_status)
-        .replace("{{auth_mode}}", settings.auth_mode.as_str())
+        .replace("{{auth_mode}}", mode.as_str())
         .replace("{{auth_note}}", auth_note)
         .replace("{{inspector_transport}}", inspector_transport)
         .replace("{{client_url}}", &escape(&client_url))
         .replace("{{origin}}", &escape(origin));
-    Response::new(200, "text/html; charset=utf-8", html)
+    Ok(Response::new(200, "text/html; charset=utf-8", html))
 }
 
 /// HTML-escapes text that came from the request (the Host header is the client's word).

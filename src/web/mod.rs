@@ -2,7 +2,7 @@
 //! log line every request leaves behind.
 
 use crate::auth::{self, metadata};
-use crate::config::Settings;
+use crate::config::{AuthMode, ConfigError, Settings};
 use crate::host::{Disconnected, Host, ResponseSink};
 use crate::http::{Headers, Method, Request, Response};
 use crate::transport::{self, sse, streamable, Trace as RpcTrace};
@@ -83,6 +83,18 @@ impl ResponseSink for StatusRecorder<'_> {
     fn finish(&mut self) {
         self.inner.finish()
     }
+
+    fn complete(&mut self, status: u16, headers: &Headers, body: &[u8]) {
+        self.status = status;
+        match &self.cors {
+            None => self.inner.complete(status, headers, body),
+            Some(origin) => {
+                let mut headers = headers.clone();
+                cors::decorate(&mut headers, origin);
+                self.inner.complete(status, &headers, body)
+            }
+        }
+    }
 }
 
 /// Answers a request: a complete response, or `None` when the handler wrote to the sink
@@ -110,33 +122,30 @@ fn route(
             }),
         ));
     }
-    let settings = match Settings::load(host) {
-        Ok(settings) => settings,
-        Err(error) => {
-            host.log(&format!("refusing requests: {error}"));
-            return Some(Response::json(
-                500,
-                &serde_json::json!({
-                    "error": "server_misconfigured",
-                    "error_description": error.to_string(),
-                }),
-            ));
-        }
-    };
-    trace.auth_mode = Some(settings.auth_mode.as_str());
-    let origin = settings
-        .public_url
-        .clone()
-        .or_else(|| request.origin.clone())
-        .unwrap_or_else(|| "http://localhost".into());
+    let settings = Settings::new(host);
     let path = request.path.clone();
+    if path == "/healthz" {
+        return Some(match request.method {
+            Method::Get | Method::Head => healthz(host, &settings),
+            _ => not_allowed("GET, HEAD"),
+        });
+    }
+    let origin = match settings.public_url() {
+        Ok(public) => public
+            .map(str::to_string)
+            .or_else(|| request.origin.clone())
+            .unwrap_or_else(|| "http://localhost".into()),
+        Err(e) => return Some(e.response()),
+    };
+    let answered = |result: Result<Response, ConfigError>| match result {
+        Ok(response) => response,
+        Err(e) => e.response(),
+    };
     let response = match path.as_str() {
         "/" => match request.method {
-            Method::Get | Method::Head => home::page(&settings, &origin, host.store().is_some()),
-            _ => not_allowed("GET, HEAD"),
-        },
-        "/healthz" => match request.method {
-            Method::Get | Method::Head => healthz(host),
+            Method::Get | Method::Head => {
+                answered(home::page(&settings, &origin, host.store().is_some()))
+            }
             _ => not_allowed("GET, HEAD"),
         },
         metadata::WELL_KNOWN
@@ -149,7 +158,9 @@ fn route(
             }
             let resource = path.trim_start_matches(metadata::WELL_KNOWN);
             match request.method {
-                Method::Get | Method::Head => metadata::document(&settings, &origin, resource),
+                Method::Get | Method::Head => {
+                    answered(metadata::document(&settings, &origin, resource))
+                }
                 Method::Options => cors::preflight(&request, "GET, HEAD, OPTIONS"),
                 _ => not_allowed("GET, HEAD, OPTIONS"),
             }
@@ -167,7 +178,7 @@ fn route(
                 };
                 return Some(cors::preflight(&request, allow));
             }
-            let principal = match auth::authenticate(&settings, host, &request, &origin) {
+            let principal = match auth::authenticate(&settings, host, &request) {
                 Ok(principal) => principal,
                 Err(error) => {
                     if let auth::AuthError::InvalidToken(why) | auth::AuthError::Unavailable(why) =
@@ -179,6 +190,7 @@ fn route(
                 }
             };
             trace.principal = Some(principal.label.clone());
+            trace.auth_mode = settings.auth_mode().ok().map(AuthMode::as_str);
             let rpc = &mut trace.rpc;
             let streamable_get =
                 path == "/mcp" || is_streamable_get(&request, host.store().is_some());
@@ -254,10 +266,15 @@ fn is_streamable_get(request: &Request, has_store: bool) -> bool {
         || (!has_store && request.headers.get("mcp-protocol-version").is_some())
 }
 
-/// `/healthz`: 200 when the configuration is valid (a bad one got its 500 before this)
-/// and the shared store, where there is one, answers; 503 when it does not. No auth, no
-/// secrets: load balancers and orchestrators probe it.
-fn healthz(host: &dyn Host) -> Response {
+/// `/healthz`: 200 when every configuration variable is valid and the shared store, where
+/// there is one, answers; 500 naming a wrong variable, 503 when the store fails. No auth,
+/// no secrets: load balancers and orchestrators probe it, and a rollout with a wrong
+/// variable never becomes ready. It reads every variable at once (one host call where the
+/// host allows) and the store with one read.
+fn healthz(host: &dyn Host, settings: &Settings) -> Response {
+    if let Err(e) = settings.validate() {
+        return e.response();
+    }
     let store = match host.store() {
         None => "none",
         Some(store) => match store.get(crate::transport::sweep::NEXT_KEY) {

@@ -3,11 +3,12 @@
 //!
 //! A web page can make a visitor's browser talk to a server on their machine by pointing
 //! its own domain at 127.0.0.1. The browser then sends `Host: evil.example` and
-//! `Origin: https://evil.example`. `Origin` is checked always, when present; `Host` in
-//! the modes where any token gets in (`passthrough`, `none`), since there a rebinding page
-//! could simply send a made-up token.
+//! `Origin: https://evil.example`. `Origin` is checked always, when present. `Host` is
+//! checked in every mode: where any token gets in (`passthrough`, `none`) a rebinding page
+//! could simply send a made-up token, and in the others a host name this server does not
+//! answer to is never one its tokens were minted for.
 
-use crate::config::{AuthMode, Settings};
+use crate::config::{ConfigError, Settings};
 use crate::http::{Request, Response};
 use crate::protocol::jsonrpc::RpcError;
 use crate::transport::rpc_error;
@@ -33,63 +34,65 @@ fn authority_of(origin: &str) -> &str {
 
 /// Whether a browser page of `origin` may call the MCP endpoints: localhost origins,
 /// `public_url`, and what `allowed_origins` lists.
-pub fn allowed(settings: &Settings, origin: &str) -> bool {
+pub fn allowed(settings: &Settings, origin: &str) -> Result<bool, ConfigError> {
     let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-    is_loopback(without_port(authority_of(&origin)))
+    Ok(is_loopback(without_port(authority_of(&origin)))
         || settings
-            .public_url
-            .as_deref()
+            .public_url()?
             .is_some_and(|p| p.eq_ignore_ascii_case(&origin))
         || settings
-            .allowed_origins
+            .allowed_origins()?
             .iter()
-            .any(|o| o == "*" || *o == origin)
+            .any(|o| o == "*" || *o == origin))
 }
 
-/// Refuses a request whose `Origin` or `Host` says it comes through DNS rebinding.
+/// Refuses a request whose `Origin` or `Host` says it comes through DNS rebinding, or
+/// names a host this server does not answer to.
 pub fn check(settings: &Settings, request: &Request) -> Result<(), Response> {
-    let public = settings.public_url.as_deref().map(str::to_ascii_lowercase);
+    checked(settings, request).map_err(|e| e.response())?
+}
+
+fn checked(settings: &Settings, request: &Request) -> Result<Result<(), Response>, ConfigError> {
     if let Some(origin) = request.headers.get("origin") {
-        if !allowed(settings, origin) {
+        if !allowed(settings, origin)? {
             let origin = origin.trim();
-            return Err(forbidden(format!(
+            return Ok(Err(forbidden(format!(
                 "requests from the web origin {origin} are not allowed; list it in the allowed_origins variable"
-            )));
+            ))));
         }
     }
-    if matches!(settings.auth_mode, AuthMode::Passthrough | AuthMode::None) {
-        let host = request
-            .headers
-            .get("host")
-            .map(str::to_string)
-            .or_else(|| {
-                request
-                    .origin
-                    .as_deref()
-                    .map(|o| authority_of(o).to_string())
-            })
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        let name = without_port(&host);
-        let allowed = host.is_empty()
-            || is_loopback(name)
-            || public
+    let host = request
+        .headers
+        .get("host")
+        .map(str::to_string)
+        .or_else(|| {
+            request
+                .origin
                 .as_deref()
-                .map(authority_of)
-                .is_some_and(|p| p == host || without_port(p) == name)
-            || settings
-                .allowed_hosts
-                .iter()
-                .any(|h| h == "*" || *h == host || *h == name);
-        if !allowed {
-            return Err(forbidden(format!(
-                "this server does not answer to the host name {name} (DNS rebinding protection); \
-                 set public_url, or list it in allowed_hosts"
-            )));
-        }
+                .map(|o| authority_of(o).to_string())
+        })
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let name = without_port(&host);
+    let public = settings.public_url()?.map(str::to_ascii_lowercase);
+    let allowed = host.is_empty()
+        || is_loopback(name)
+        || public
+            .as_deref()
+            .map(authority_of)
+            .is_some_and(|p| p == host || without_port(p) == name)
+        || settings
+            .allowed_hosts()?
+            .iter()
+            .any(|h| h == "*" || *h == host || *h == name);
+    if !allowed {
+        return Ok(Err(forbidden(format!(
+            "this server does not answer to the host name {name}; set public_url, or list it \
+             in allowed_hosts"
+        ))));
     }
-    Ok(())
+    Ok(Ok(()))
 }
 
 fn forbidden(why: String) -> Response {

@@ -15,6 +15,9 @@ import { CAN_START, HOST_NAME, startSpinBuild } from './hosts.mjs';
 
 const skip = !CAN_START;
 const ISSUER = 'https://issuer.e2e.test/';
+// What the tokens are minted for: jwt mode takes its audience from configuration, never
+// from the request.
+const AUDIENCE = 'https://mcp.e2e.test/mcp';
 
 let jwks = { keys: [] };
 let jwksServer;
@@ -32,6 +35,7 @@ async function startHost(variables) {
       jwt_issuer: ISSUER,
       jwt_jwks_url: `http://127.0.0.1:${jwksPort}/jwks`,
       jwks_cache_seconds: '1',
+      jwt_audience: AUDIENCE,
       ...variables,
     },
   });
@@ -52,7 +56,7 @@ async function mint(kid, { sub = 'alice', scope = '', expiresIn = '10m', aud } =
     .setProtectedHeader({ alg, kid })
     .setIssuer(ISSUER)
     .setSubject(sub)
-    .setAudience(aud ?? `${base}/mcp`)
+    .setAudience(aud ?? AUDIENCE)
     .setIssuedAt()
     .setExpirationTime(expiresIn)
     .sign(privateKey);
