@@ -17,15 +17,23 @@ use crate::http::{Headers, Response};
 
 /// How often the outbox is read, by how long the stream has been quiet (since it opened
 /// or last delivered a message): `(quiet for less than, poll every)` in milliseconds.
-/// Under `spin up` on 2 cores, 600 streams polling every 50 ms kept the trigger process
-/// at two thirds of a core; see bench/run for what these tiers cost and give.
-const POLL_TIERS_MS: [(u64, u64); 4] = [(2_000, 5), (10_000, 25), (60_000, 100), (u64::MAX, 400)];
+/// Under `spin up` on 2 cores, 600 idle streams polling every 50 ms kept the trigger
+/// process at three quarters of a core; with these tiers they take under a tenth, and an
+/// answer after a short pause still arrives within a few milliseconds (bench/run). The
+/// price: the first message after a minute of silence waits up to a second.
+const POLL_TIERS_MS: [(u64, u64); 5] = [
+    (300, 5),
+    (2_000, 10),
+    (10_000, 25),
+    (60_000, 100),
+    (u64::MAX, 1_000),
+];
 /// The fastest tier, for a message that has just been taken but not yet written.
 const POLL_MIN_MS: u64 = POLL_TIERS_MS[0].1;
 /// How often the stream re-reads its session (expiry, DELETE, takeover): this often, or
 /// every few polls when those are slower.
 const SESSION_CHECK_MS: u64 = 1000;
-const SESSION_CHECK_POLLS: u64 = 5;
+const SESSION_CHECK_POLLS: u64 = 10;
 
 /// The poll interval of a stream quiet for `quiet_ms`.
 fn poll_interval(quiet_ms: u64) -> u64 {
