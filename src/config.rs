@@ -209,6 +209,33 @@ pub const GC_INTERVAL_SECONDS: Variable = Variable {
     secret: false,
 };
 
+pub const MAX_SESSIONS_TOTAL: Variable = Variable {
+    name: "max_sessions_total",
+    default: "10000",
+    description: "Live sessions the whole server holds at once, whoever opened them (every \
+                  new token is a new principal in passthrough mode, so per-principal caps \
+                  alone do not bound an anonymous client); beyond it 503 with `Retry-After`. \
+                  Sized for one node; raise it with the store.",
+    secret: false,
+};
+pub const MAX_STREAMS_TOTAL: Variable = Variable {
+    name: "max_streams_total",
+    default: "1000",
+    description: "Long-lived event streams the whole server holds open at once; beyond it \
+                  503 with `Retry-After`. Each idle stream costs the host memory (a few \
+                  hundred KiB under Spin) and a little CPU.",
+    secret: false,
+};
+pub const TRUST_FORWARDED_PREFIX: Variable = Variable {
+    name: "trust_forwarded_prefix",
+    default: "off",
+    description: "`on` when a reverse proxy in front mounts this server under a path and \
+                  says so in `X-Forwarded-Prefix`: the HTTP+SSE endpoint event then carries \
+                  that prefix. Off, the header is ignored (a client could otherwise steer \
+                  where its POSTs go).",
+    secret: false,
+};
+
 /// Every variable, in the order the README and `spin.toml` list them.
 pub const VARIABLES: &[&Variable] = &[
     &AUTH_MODE,
@@ -235,8 +262,11 @@ pub const VARIABLES: &[&Variable] = &[
     &KEEPALIVE_SECONDS,
     &MAX_SESSIONS_PER_PRINCIPAL,
     &MAX_STREAMS_PER_PRINCIPAL,
+    &MAX_SESSIONS_TOTAL,
+    &MAX_STREAMS_TOTAL,
     &STREAM_MAX_SECONDS,
     &GC_INTERVAL_SECONDS,
+    &TRUST_FORWARDED_PREFIX,
 ];
 
 impl Variable {
@@ -347,6 +377,9 @@ pub struct Settings<'h> {
     keepalive_ms: OnceCell<Result<u64, ConfigError>>,
     max_sessions: OnceCell<Result<usize, ConfigError>>,
     max_streams: OnceCell<Result<usize, ConfigError>>,
+    max_sessions_total: OnceCell<Result<usize, ConfigError>>,
+    max_streams_total: OnceCell<Result<usize, ConfigError>>,
+    trust_forwarded_prefix: OnceCell<Result<bool, ConfigError>>,
     stream_max_ms: OnceCell<Result<u64, ConfigError>>,
     gc_interval_ms: OnceCell<Result<u64, ConfigError>>,
     tool_scopes: OnceCell<Result<ToolScopes, ConfigError>>,
@@ -421,6 +454,9 @@ impl<'h> Settings<'h> {
             keepalive_ms: OnceCell::new(),
             max_sessions: OnceCell::new(),
             max_streams: OnceCell::new(),
+            max_sessions_total: OnceCell::new(),
+            max_streams_total: OnceCell::new(),
+            trust_forwarded_prefix: OnceCell::new(),
             stream_max_ms: OnceCell::new(),
             gc_interval_ms: OnceCell::new(),
             tool_scopes: OnceCell::new(),
@@ -444,6 +480,9 @@ impl<'h> Settings<'h> {
         self.keepalive_ms()?;
         self.max_sessions()?;
         self.max_streams()?;
+        self.max_sessions_total()?;
+        self.max_streams_total()?;
+        self.trust_forwarded_prefix()?;
         self.stream_max_ms()?;
         self.gc_interval_ms()?;
         self.tool_scopes()?;
@@ -569,6 +608,28 @@ impl<'h> Settings<'h> {
     pub fn max_streams(&self) -> Result<usize, ConfigError> {
         self.memo(&self.max_streams, || {
             positive(self.host, &MAX_STREAMS_PER_PRINCIPAL)
+        })
+        .copied()
+    }
+
+    pub fn max_sessions_total(&self) -> Result<usize, ConfigError> {
+        self.memo(&self.max_sessions_total, || {
+            positive(self.host, &MAX_SESSIONS_TOTAL)
+        })
+        .copied()
+    }
+
+    pub fn max_streams_total(&self) -> Result<usize, ConfigError> {
+        self.memo(&self.max_streams_total, || {
+            positive(self.host, &MAX_STREAMS_TOTAL)
+        })
+        .copied()
+    }
+
+    /// Whether `X-Forwarded-Prefix` is honoured.
+    pub fn trust_forwarded_prefix(&self) -> Result<bool, ConfigError> {
+        self.memo(&self.trust_forwarded_prefix, || {
+            switch(self.host, &TRUST_FORWARDED_PREFIX)
         })
         .copied()
     }
