@@ -122,7 +122,8 @@ mcp_env_args() {
 
 # Starts `spin up` in its own process group (Spin runs its trigger as a child process, and
 # a killed parent would leave the trigger serving), its state under target/ so that
-# nothing lands in .spin/. Sets SPIN_PID; stop it with stop_group "$SPIN_PID".
+# nothing lands in .spin/ (SPIN_MANIFEST: another manifest). Sets SPIN_PID; stop it with
+# stop_group "$SPIN_PID".
 #   start_spin NAME ADDRESS [spin up options...]
 start_spin() {
   local name="$1" address="$2"
@@ -130,7 +131,7 @@ start_spin() {
   local state="$ROOT/target/e2e/$name"
   rm -rf "$state"
   mkdir -p "$state"
-  setsid spin up --from "$ROOT/spin.toml" --listen "$address" --state-dir "$state" "$@" \
+  setsid spin up --from "${SPIN_MANIFEST:-$ROOT/spin.toml}" --listen "$address" --state-dir "$state" "$@" \
     >"$state.log" 2>&1 &
   SPIN_PID=$!
 }

@@ -257,3 +257,32 @@ fn distinct_tokens_are_distinct_principals() {
         "the same token is the same principal"
     );
 }
+
+#[test]
+fn an_unknown_scheme_is_never_echoed() {
+    let host = host();
+    // A bare token (no scheme) reads as a scheme: it must not come back in the refusal.
+    for value in [
+        "tok3nSecretValue42",
+        "ghp-Secret42 more",
+        "X-Api-Key-1234 abc",
+    ] {
+        let reply = mcp_with(&host, "/mcp", &[value]);
+        assert_eq!(reply.status, 401, "{value:?}");
+        let shown = format!(
+            "{} {}",
+            reply.header("www-authenticate").unwrap(),
+            reply.text()
+        );
+        let scheme = value.split(' ').next().unwrap();
+        assert!(!shown.contains(scheme), "{scheme:?} echoed: {shown}");
+        assert!(shown.contains("another scheme"), "{shown}");
+    }
+    // Registered schemes are named, in their registered spelling.
+    let reply = mcp_with(&host, "/mcp", &["digest username=\"x\""]);
+    assert!(
+        reply.text().contains("the Digest scheme"),
+        "{}",
+        reply.text()
+    );
+}

@@ -1010,3 +1010,257 @@ fn foreign_hosts_and_origins_are_refused() {
         200
     );
 }
+
+// --- what a client can make the server store ------------------------------------------
+
+/// Keys holding client answers to server→client requests, or the markers that admit them.
+fn answer_keys(store: &MemoryStore) -> Vec<String> {
+    store
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("reply:") || k.starts_with("ask:"))
+        .collect()
+}
+
+fn answer(id: &Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "result": {"action": "decline"}})
+}
+
+#[test]
+fn client_responses_are_kept_only_for_requests_the_server_is_waiting_on() {
+    let store = MemoryStore::new();
+    // Manual clock: the 60 s wait passes in the sleeps' simulated time.
+    let host = host()
+        .with_store(store.clone())
+        .with_variable("conformance_fixtures", "on");
+    let session = open_session(&host, "2025-06-18", json!({"elicitation": {}}));
+    let respond = |body: &Value| post(&host, &[("mcp-session-id", &session)], body).status;
+    // Answers to requests never made: acknowledged as responses are, and dropped.
+    for id in [
+        json!("s-0123456789abcdef01234567"),
+        json!(format!("s-{}", "f".repeat(200))),
+        json!(7),
+    ] {
+        assert_eq!(respond(&answer(&id)), 202);
+    }
+    assert_eq!(answer_keys(&store), Vec::<String>::new());
+
+    // A request that times out leaves nothing, and its late answer is dropped too.
+    let reply = in_session(
+        &host,
+        &session,
+        "tools/call",
+        json!({"name": "test_elicitation", "arguments": {"message": "hi"}}),
+    );
+    let messages = sse_messages(&reply.body);
+    let ask = messages
+        .iter()
+        .find(|m| m["method"] == "elicitation/create")
+        .expect("the elicitation request");
+    assert_schema("2025-06-18", "ElicitRequest", ask);
+    assert_result("2025-06-18", "CallToolResult", messages.last().unwrap());
+    assert_eq!(messages.last().unwrap()["result"]["isError"], true);
+    assert_eq!(answer_keys(&store), Vec::<String>::new());
+    assert_eq!(respond(&answer(&ask["id"])), 202);
+    assert_eq!(
+        answer_keys(&store),
+        Vec::<String>::new(),
+        "an answer after the wait ended is not kept"
+    );
+}
+
+#[test]
+fn an_answered_request_leaves_nothing_and_a_repeated_answer_is_dropped() {
+    let store = MemoryStore::new();
+    let caller = instance(&store).with_variable("conformance_fixtures", "on");
+    let session = open_session(&caller, "2025-06-18", json!({"elicitation": {}}));
+    let (mut sink, rx) = remote_mcp_server::host::memory::ChannelSink::new();
+    let worker = std::thread::spawn({
+        let (caller, session) = (caller.clone(), session.clone());
+        move || {
+            let auth = bearer();
+            let headers = Headers::from([
+                ("authorization", auth.as_str()),
+                ("content-type", "application/json"),
+                ("accept", "application/json, text/event-stream"),
+                ("mcp-session-id", session.as_str()),
+            ]);
+            let body = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "test_elicitation", "arguments": {"message": "Who?"}}});
+            let request = Request::new(
+                Method::Post,
+                "/mcp",
+                headers,
+                Some(ORIGIN.into()),
+                Box::new(std::io::Cursor::new(body.to_string().into_bytes())),
+            );
+            remote_mcp_server::handle(&caller, request, &mut sink);
+        }
+    });
+    let mut buffer = String::new();
+    let ask = loop {
+        if let remote_mcp_server::host::memory::SinkEvent::Body(bytes) = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the elicitation request")
+        {
+            buffer.push_str(&String::from_utf8_lossy(&bytes));
+            if let Some(m) = sse_messages(buffer.as_bytes())
+                .into_iter()
+                .find(|m| m["method"] == "elicitation/create")
+            {
+                break m;
+            }
+        }
+    };
+    assert_schema("2025-06-18", "ElicitRequest", &ask);
+    assert_eq!(
+        answer_keys(&store).len(),
+        1,
+        "the marker that admits the answer: {:?}",
+        answer_keys(&store)
+    );
+    let other = instance(&store);
+    let respond = || post(&other, &[("mcp-session-id", &session)], &answer(&ask["id"])).status;
+    assert_eq!(respond(), 202);
+    join_within(worker, Duration::from_secs(10), "the elicitation call");
+    let mut rest = String::new();
+    while let Ok(event) = rx.recv_timeout(Duration::from_millis(200)) {
+        if let remote_mcp_server::host::memory::SinkEvent::Body(bytes) = event {
+            rest.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    let result = sse_messages(rest.as_bytes()).pop().expect("the result");
+    assert_result("2025-06-18", "CallToolResult", &result);
+    assert!(result["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("action=decline"));
+    assert_eq!(answer_keys(&store), Vec::<String>::new());
+    assert_eq!(respond(), 202, "the same answer again");
+    assert_eq!(answer_keys(&store), Vec::<String>::new());
+}
+
+#[test]
+fn cancellations_are_recorded_under_a_digest_of_the_clients_id() {
+    let store = MemoryStore::new();
+    let host = host().with_store(store.clone());
+    let session = open_session(&host, "2025-06-18", json!({}));
+    let long = "x".repeat(64 * 1024);
+    for id in [json!(long), json!(12345678901234567890u64), json!("s")] {
+        let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": id}});
+        assert_eq!(
+            post(&host, &[("mcp-session-id", &session)], &cancel).status,
+            202
+        );
+    }
+    let cancels: Vec<String> = store
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("cancel:"))
+        .collect();
+    assert_eq!(cancels.len(), 3, "{cancels:?}");
+    for key in &cancels {
+        assert!(key.len() <= 100, "a key of {} bytes", key.len());
+        assert!(
+            !key.contains("xxxx") && !key.contains("12345678901234567890"),
+            "{key}"
+        );
+    }
+}
+
+#[test]
+fn a_session_holds_a_bounded_number_of_subscriptions() {
+    const REVISION: &str = "2025-06-18";
+    let store = MemoryStore::new();
+    let host = host().with_store(store.clone());
+    let session = open_session(&host, REVISION, json!({}));
+    let subscribe =
+        |uri: &str| in_session(&host, &session, "resources/subscribe", json!({"uri": uri})).json();
+    for n in 0..64 {
+        assert_result(
+            REVISION,
+            "EmptyResult",
+            &subscribe(&format!("test://r/{n}")),
+        );
+    }
+    let refused = subscribe("test://r/64");
+    assert_error(REVISION, &refused);
+    assert_eq!(refused["error"]["code"], -32030);
+    assert!(
+        refused["error"]["message"].as_str().unwrap().contains("64"),
+        "{refused}"
+    );
+    // Subscribing again to what is held does not count twice.
+    assert_result(REVISION, "EmptyResult", &subscribe("test://r/0"));
+    assert_result(
+        REVISION,
+        "EmptyResult",
+        &in_session(
+            &host,
+            &session,
+            "resources/unsubscribe",
+            json!({"uri": "test://r/1"}),
+        )
+        .json(),
+    );
+    assert_result(REVISION, "EmptyResult", &subscribe("test://r/64"));
+    assert_error(REVISION, &subscribe("test://r/65"));
+    let held = store
+        .keys()
+        .iter()
+        .filter(|k| k.starts_with("rsub:"))
+        .count();
+    assert_eq!(held, 64);
+    // A URI longer than the limit is refused before anything is written.
+    let unsubscribed = in_session(
+        &host,
+        &session,
+        "resources/unsubscribe",
+        json!({"uri": "test://r/2"}),
+    );
+    assert_result(REVISION, "EmptyResult", &unsubscribed.json());
+    let huge = subscribe(&format!("test://{}", "u".repeat(4096)));
+    assert_error(REVISION, &huge);
+    assert_eq!(huge["error"]["code"], -32602);
+    assert_eq!(
+        store
+            .keys()
+            .iter()
+            .filter(|k| k.starts_with("rsub:"))
+            .count(),
+        63
+    );
+}
+
+#[test]
+fn the_sse_endpoint_takes_a_forwarded_prefix_only_when_trusted_and_never_a_host() {
+    let store = MemoryStore::new();
+    let auth = bearer();
+    let endpoint = |host: MemoryHost, prefix: &str| {
+        let mut stream = Stream::open(
+            host,
+            "/sse",
+            &[("authorization", &auth), ("x-forwarded-prefix", prefix)],
+        );
+        let event = stream
+            .next_event(Duration::from_secs(5))
+            .expect("the endpoint event");
+        stream.hang_up();
+        assert_eq!(event.name, "endpoint");
+        event.data
+    };
+    // Not trusted (the default): any client could otherwise steer where its POSTs go.
+    assert!(endpoint(instance(&store), "/team/mcp").starts_with("/sse/message?sessionId="));
+    let trusted = || instance(&store).with_variable("trust_forwarded_prefix", "on");
+    assert!(endpoint(trusted(), "/team/mcp/").starts_with("/team/mcp/sse/message?sessionId="));
+    for hostile in [
+        "//evil.example",
+        "///evil.example/x",
+        "https://evil.example",
+    ] {
+        let data = endpoint(trusted(), hostile);
+        assert!(
+            data.starts_with("/sse/message?sessionId="),
+            "{hostile}: {data}"
+        );
+    }
+}

@@ -359,7 +359,7 @@ fn claims_must_fit_this_server_and_the_clock() {
     assert_refused(&with(&|c| c["iss"] = json!("https://evil.test/")), "(iss)");
     assert_refused(
         &with(&|c| c["aud"] = json!("https://other.test/mcp")),
-        "aud must include",
+        "aud does not name this server",
     );
     assert_eq!(
         with(&|c| c["aud"] = json!(["https://other.test", "http://mcp.test"])).status,
@@ -388,7 +388,7 @@ fn claims_must_fit_this_server_and_the_clock() {
     let strict = host.clone().with_variable("jwt_audience", "api://mcp");
     assert_refused(
         &add_as(&strict, &rsa.sign(&claims("alice", ""))),
-        "aud must include api://mcp",
+        "aud does not name this server",
     );
 }
 
@@ -397,10 +397,9 @@ fn malformed_tokens_get_precise_refusals() {
     let host = jwt_host();
     assert_refused(&add_as(&host, "not-a-jwt"), "three dot-separated parts");
     assert_refused(&add_as(&host, "a.b.c"), "not base64url");
-    assert_refused(
-        &add_as(&host, "eyJhbGciOiJSUzI1NiJ9.e30.AAAA"),
-        "does not verify",
-    );
+    // A forged signature over claims that do not fit is refused for the claims, before
+    // any key is looked at.
+    assert_refused(&add_as(&host, "eyJhbGciOiJSUzI1NiJ9.e30.AAAA"), "(iss)");
     let huge = format!("{}.{}.x", "a".repeat(5000), "b".repeat(5000));
     assert_eq!(add_as(&host, &huge).status, 400);
 }
@@ -482,6 +481,7 @@ fn an_unreachable_issuer_is_503_and_stale_keys_are_used_meanwhile() {
         .contains("could not be checked"));
 
     host.web().publish(JWKS_URL, &jwks(&[&keys().rsa]));
+    host.advance_ms(30_000); // after the failed fetch's back-off
     assert_eq!(add_as(&host, &token).status, 200);
     host.advance_ms(600_000); // the cache is stale now
     host.web().take_down(JWKS_URL);
@@ -751,4 +751,216 @@ fn protected_resource_metadata_reflects_the_configuration() {
         passthrough.get("scopes_supported").is_none(),
         "not enforced, so not advertised"
     );
+}
+
+// --- what a token can make the server do --------------------------------------------------
+
+/// A token with any header and claims, signed by `key` (so only what is checked is wrong).
+fn signed(key: &Key, header: Value, claims: &Value) -> String {
+    use base64::Engine;
+    let b64 = |v: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+    };
+    let signing_input = format!("{}.{}", b64(&header), b64(claims));
+    let signature =
+        jsonwebtoken::crypto::sign(signing_input.as_bytes(), &key.encoding, key.algorithm).unwrap();
+    format!("{signing_input}.{signature}")
+}
+
+/// jwt mode without a store, like the portable build.
+fn portable_jwt_host() -> MemoryHost {
+    let host = host()
+        .with_variable("auth_mode", "jwt")
+        .with_variable("public_url", ORIGIN)
+        .with_variable("jwt_issuer", ISSUER)
+        .with_variable("jwt_jwks_url", JWKS_URL);
+    host.web().publish(JWKS_URL, &jwks(&[&keys().rsa]));
+    host
+}
+
+#[test]
+fn tokens_refused_by_their_own_content_cause_no_key_fetch() {
+    let rsa = &keys().rsa;
+    let header = json!({"alg": "RS256", "kid": "rsa-1"});
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut c = claims("mallory", "token:read");
+        change(&mut c);
+        hand_made(header.clone(), c, b"forged")
+    };
+    let junk = [
+        ("eyJhbGciOiJSUzI1NiJ9.e30.AA".to_string(), "(iss)"),
+        (with(&|c| c["iss"] = json!("https://evil.test/")), "(iss)"),
+        (with(&|c| c["aud"] = json!("https://evil.test/mcp")), "aud"),
+        (with(&|c| c["exp"] = json!(NOW - 120)), "expired"),
+        (with(&|c| c["nbf"] = json!(NOW + 120)), "not valid yet"),
+        (with(&|c| c["exp"] = json!("soon")), "exp is not a number"),
+        (
+            hand_made(json!({"kid": "rsa-1"}), claims("m", ""), b"x"),
+            "no algorithm",
+        ),
+        (
+            hand_made(json!({"alg": "PS256"}), claims("m", ""), b"x"),
+            "not accepted",
+        ),
+        (
+            hand_made(
+                json!({"alg": "RS256", "crit": ["b64"], "b64": false}),
+                claims("m", ""),
+                b"x",
+            ),
+            "(crit)",
+        ),
+        (
+            format!(
+                "{}.bm90IGpzb24.AA",
+                with(&|_| {}).split('.').next().unwrap()
+            ),
+            "payload is not JSON",
+        ),
+    ];
+    for host in [jwt_host(), portable_jwt_host()] {
+        for (token, words) in &junk {
+            assert_refused(&add_as(&host, token), words);
+        }
+        assert_eq!(
+            host.web().fetches(JWKS_URL),
+            0,
+            "no fetch for a token refused by its own content"
+        );
+        // A token that fits still gets its keys, and the claims hold after the signature.
+        assert_eq!(add_as(&host, &rsa.sign(&claims("alice", ""))).status, 200);
+        assert_eq!(host.web().fetches(JWKS_URL), 1);
+    }
+}
+
+#[test]
+fn critical_extensions_and_non_numeric_times_are_refused_even_when_signed() {
+    let host = jwt_host();
+    let rsa = &keys().rsa;
+    let header = json!({"alg": "RS256", "kid": "rsa-1"});
+    assert_eq!(
+        add_as(&host, &signed(rsa, header.clone(), &claims("alice", ""))).status,
+        200,
+        "the hand-signed token is valid as such"
+    );
+    assert_refused(
+        &add_as(
+            &host,
+            &signed(
+                rsa,
+                json!({"alg": "RS256", "kid": "rsa-1", "crit": ["exp-ext"], "exp-ext": 1}),
+                &claims("alice", ""),
+            ),
+        ),
+        "(crit)",
+    );
+    let mut later = claims("alice", "");
+    later["nbf"] = json!("tomorrow");
+    assert_refused(
+        &add_as(&host, &signed(rsa, header.clone(), &later)),
+        "nbf is not a number",
+    );
+    let mut never = claims("alice", "");
+    never["exp"] = json!(null);
+    assert_refused(
+        &add_as(&host, &signed(rsa, header, &never)),
+        "exp is not a number",
+    );
+}
+
+#[test]
+fn a_failed_fetch_is_not_repeated_by_any_instance_for_a_while() {
+    let first = jwt_host();
+    // Another instance: the same store, the same issuer, the same clock.
+    let second = first.clone();
+    let token = keys().rsa.sign(&claims("alice", ""));
+    first.web().take_down(JWKS_URL);
+    for host in [&first, &second, &first, &second] {
+        assert_eq!(add_as(host, &token).status, 503);
+    }
+    assert_eq!(first.web().fetches(JWKS_URL), 1, "one fetch, then back-off");
+    first.web().publish(JWKS_URL, &jwks(&[&keys().rsa]));
+    assert_eq!(add_as(&second, &token).status, 503, "still backing off");
+    first.advance_ms(30_000);
+    assert_eq!(add_as(&second, &token).status, 200);
+    assert_eq!(first.web().fetches(JWKS_URL), 2);
+
+    // With stale keys cached, a failed refetch serves them and backs off too.
+    first.advance_ms(600_000);
+    first.web().take_down(JWKS_URL);
+    for host in [&first, &second, &first] {
+        assert_eq!(add_as(host, &token).status, 200);
+    }
+    assert_eq!(first.web().fetches(JWKS_URL), 3);
+    let failures: Vec<String> = first
+        .logs()
+        .into_iter()
+        .filter(|l| l.contains("jwt:") && l.contains(JWKS_URL))
+        .collect();
+    assert_eq!(
+        failures.len(),
+        2,
+        "each failed fetch is logged once: {failures:?}"
+    );
+}
+
+#[test]
+fn cached_keys_stop_serving_past_the_maximum_staleness() {
+    let host = jwt_host();
+    let token = keys().rsa.sign(&claims("alice", ""));
+    assert_eq!(add_as(&host, &token).status, 200);
+    host.web().take_down(JWKS_URL);
+    host.advance_ms(24 * 3_600_000 - 60_000);
+    let token = keys().rsa.sign(&json!({
+        "iss": ISSUER, "sub": "alice", "aud": "http://mcp.test/mcp",
+        "exp": NOW + 2 * 86_400,
+    }));
+    assert_eq!(add_as(&host, &token).status, 200, "a day old: still served");
+    host.advance_ms(120_000);
+    let reply = add_as(&host, &token);
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    assert_eq!(reply.header("retry-after"), Some("5"));
+}
+
+#[test]
+fn refusals_name_no_urls_and_the_log_has_the_detail() {
+    let description = |reply: &Reply| {
+        let body = reply.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let header = reply.header("www-authenticate").unwrap_or_default();
+        let in_header = header
+            .split_once("error_description=")
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_default();
+        format!("{body} {in_header}")
+    };
+    // The issuer unreachable, or answering with something that is not a JWKS.
+    for served in [None, Some("<html>502 Bad Gateway</html>")] {
+        let host = jwt_host();
+        match served {
+            Some(body) => host.web().publish(JWKS_URL, body),
+            None => host.web().take_down(JWKS_URL),
+        }
+        let reply = add_as(&host, &keys().rsa.sign(&claims("alice", "")));
+        assert_eq!(reply.status, 503);
+        let shown = description(&reply);
+        assert!(
+            !shown.contains("://") && !shown.contains("issuer.test"),
+            "{shown}"
+        );
+        assert!(shown.contains("could not be checked"), "{shown}");
+        assert!(
+            host.logs().iter().any(|l| l.contains(JWKS_URL)),
+            "the log says what failed: {:?}",
+            host.logs()
+        );
+    }
+    // A token for another audience is not told which audiences this server accepts.
+    let strict = jwt_host().with_variable("jwt_audience", "api://internal-mcp");
+    let reply = add_as(&strict, &keys().rsa.sign(&claims("alice", "")));
+    assert_eq!(reply.status, 401);
+    let shown = description(&reply);
+    assert!(!shown.contains("://"), "{shown}");
 }

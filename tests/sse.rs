@@ -374,10 +374,12 @@ fn stream_requests_are_checked() {
 
 #[test]
 fn the_endpoint_honours_a_proxy_prefix() {
+    // Only where the operator said a proxy in front sets it (trust_forwarded_prefix).
     let store = MemoryStore::new();
     let auth = bearer();
+    let trusting = || instance(&store).with_variable("trust_forwarded_prefix", "on");
     let mut stream = Stream::open(
-        instance(&store),
+        trusting(),
         "/sse",
         &[
             ("authorization", &auth),
@@ -395,7 +397,7 @@ fn the_endpoint_honours_a_proxy_prefix() {
     stream.hang_up();
 
     let mut stream = Stream::open(
-        instance(&store),
+        trusting(),
         "/sse",
         &[
             ("authorization", &auth),

@@ -10,8 +10,9 @@ pub const MAX_AUTHORIZATION_BYTES: usize = 8 * 1024;
 pub enum BearerError {
     /// No `Authorization` header.
     Missing,
-    /// Another scheme, such as `Basic`.
-    OtherScheme(String),
+    /// Another scheme: its registered name (`Basic`), or `None` for anything else, which
+    /// is never echoed (a client that sends a bare token would see it in the error).
+    OtherScheme(Option<&'static str>),
     /// `Bearer` with no token, or characters outside RFC 6750's b64token.
     Malformed(&'static str),
     /// More than one `Authorization` header.
@@ -51,21 +52,45 @@ impl BearerError {
                     .into()
             }
             BearerError::OtherScheme(scheme) => format!(
-                "The Authorization header uses the {scheme} scheme; this server accepts only Bearer tokens."
+                "The Authorization header uses {}; this server accepts only Bearer tokens.",
+                match scheme {
+                    Some(name) => format!("the {name} scheme"),
+                    None => "another scheme".into(),
+                }
             ),
             BearerError::Malformed(why) => format!("The bearer token is malformed: {why}."),
             BearerError::Repeated => {
                 "The request has more than one Authorization header; send exactly one.".into()
             }
-            BearerError::Oversized => format!(
-                "The Authorization header is longer than {MAX_AUTHORIZATION_BYTES} bytes."
-            ),
+            BearerError::Oversized => {
+                format!("The Authorization header is longer than {MAX_AUTHORIZATION_BYTES} bytes.")
+            }
             BearerError::InQuery => "Access tokens in the URL are not accepted; send an \
                                      Authorization: Bearer <token> header instead."
                 .into(),
         }
     }
 }
+
+/// Schemes an error may name: the IANA HTTP Authentication Scheme Registry, plus `NTLM`
+/// and `Token`, which clients commonly send. Anything else may be a credential.
+const KNOWN_SCHEMES: &[&str] = &[
+    "Basic",
+    "Concealed",
+    "Digest",
+    "DPoP",
+    "GNAP",
+    "HOBA",
+    "Mutual",
+    "Negotiate",
+    "NTLM",
+    "OAuth",
+    "PrivateToken",
+    "SCRAM-SHA-1",
+    "SCRAM-SHA-256",
+    "Token",
+    "vapid",
+];
 
 /// Returns the whole `Authorization` value and the token in it.
 pub fn extract<'r>(request: &'r Request) -> Result<(&'r str, &'r str), BearerError> {
@@ -82,18 +107,11 @@ pub fn extract<'r>(request: &'r Request) -> Result<(&'r str, &'r str), BearerErr
     }
     let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
-        // Show the scheme only if it looks like one, so nothing secret is echoed.
-        let shown = if !scheme.is_empty()
-            && scheme.len() <= 20
-            && scheme
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
-            scheme.to_string()
-        } else {
-            "an unknown".to_string()
-        };
-        return Err(BearerError::OtherScheme(shown));
+        let known = KNOWN_SCHEMES
+            .iter()
+            .find(|known| known.eq_ignore_ascii_case(scheme))
+            .copied();
+        return Err(BearerError::OtherScheme(known));
     }
     let token = rest.trim_start_matches(' ');
     if token.is_empty() {

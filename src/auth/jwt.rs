@@ -3,10 +3,14 @@
 //! this server and the host's clock.
 //!
 //! Keys come from the issuer's JWKS URL and are cached in the shared store for
-//! `jwks_cache_seconds`. A token whose key id is unknown triggers one refetch (key
-//! rotation), at most every [`REFETCH_INTERVAL_MS`], so a flood of forged tokens cannot
-//! hammer the issuer. Without a store (the portable build) keys are fetched for every
-//! request that needs them.
+//! `jwks_cache_seconds`. Nothing is looked up or fetched for a token that fails what can
+//! be checked without keys (its form, `alg`, `crit`, `iss`, `aud`, `exp`, `nbf`), so junk
+//! costs no fetch. A token whose key id is unknown triggers one refetch (key rotation), at
+//! most every [`REFETCH_INTERVAL_MS`], so a flood of forged tokens cannot hammer the
+//! issuer; a failed fetch is not retried by any instance for [`FAILED_FETCH_BACKOFF_MS`].
+//! While the issuer is unreachable cached keys still serve, for at most [`MAX_STALE_MS`].
+//! Without a store (the portable build) keys are fetched for every request that needs
+//! them.
 //!
 //! Each key type verifies exactly one algorithm, and symmetric keys from a JWKS verify
 //! nothing, so a token cannot choose a weaker check than its key allows. Refusals say
@@ -26,6 +30,11 @@ use crate::host::Host;
 
 /// Least time between two fetches caused by unknown key ids.
 pub const REFETCH_INTERVAL_MS: u64 = 30_000;
+/// How long after a failed fetch no instance fetches again.
+pub const FAILED_FETCH_BACKOFF_MS: u64 = 30_000;
+/// Cached keys older than this are not used even when the issuer is unreachable: a key
+/// the issuer has revoked must stop working at some point.
+pub const MAX_STALE_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// What a verified token says about its bearer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,9 +117,19 @@ pub fn verify(token: &str, settings: &JwtSettings, host: &dyn Host) -> Result<Cl
     };
     let header: Value = serde_json::from_slice(&decode(header_b64, "header")?)
         .map_err(|_| invalid("The JWT header is not JSON."))?;
-    let signature = decode(signature_b64, "signature")?;
+    if !header.is_object() {
+        return Err(invalid("The JWT header is not a JSON object."));
+    }
+    // RFC 7515 §4.1.11: extensions listed in `crit` must be understood; this server
+    // understands none.
+    if header.get("crit").is_some() {
+        return Err(invalid(
+            "The JWT header lists critical extensions (crit), which this server does not support.",
+        ));
+    }
     let algorithm = match header.get("alg").and_then(Value::as_str) {
-        Some("none") | None => return Err(invalid("Unsigned JWTs (alg none) are not accepted.")),
+        None => return Err(invalid("The JWT header names no algorithm (alg).")),
+        Some("none") => return Err(invalid("Unsigned JWTs (alg none) are not accepted.")),
         Some("HS256") if settings.hs256_secret.is_none() => {
             return Err(invalid(
                 "HS256-signed JWTs are not accepted by this server.",
@@ -126,6 +145,12 @@ pub fn verify(token: &str, settings: &JwtSettings, host: &dyn Host) -> Result<Cl
             ))
         })?,
     };
+    let claims: Value = serde_json::from_slice(&decode(payload_b64, "payload")?)
+        .map_err(|_| invalid("The JWT payload is not JSON."))?;
+    let signature = decode(signature_b64, "signature")?;
+    // Everything that needs no key is checked before any key is looked up or fetched, so a
+    // token that would be refused anyway never costs a fetch.
+    check_claims(&claims, settings, host.now_unix_ms() / 1000)?;
     // The signature covers the encoded header and payload exactly as sent.
     let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
     let verified = match (algorithm, &settings.hs256_secret) {
@@ -141,8 +166,7 @@ pub fn verify(token: &str, settings: &JwtSettings, host: &dyn Host) -> Result<Cl
             "The JWT signature does not verify with the issuer's key.",
         ));
     }
-    let claims: Value = serde_json::from_slice(&decode(payload_b64, "payload")?)
-        .map_err(|_| invalid("The JWT payload is not JSON."))?;
+    // Checked again now that the signature holds (a fetch may have taken a while).
     check_claims(&claims, settings, host.now_unix_ms() / 1000)
 }
 
@@ -226,19 +250,28 @@ fn check_claims(claims: &Value, settings: &JwtSettings, now: u64) -> Result<Clai
         Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
         _ => Vec::new(),
     };
+    // The accepted audiences are not named: the client learns which resource to ask a
+    // token for from the protected resource metadata, not from a refusal.
     if !audiences.iter().any(|a| accepted.iter().any(|b| a == b)) {
-        return Err(invalid(format!(
-            "The JWT is meant for another resource: its aud must include {}.",
-            accepted.first().map(String::as_str).unwrap_or_default()
-        )));
+        return Err(invalid(
+            "The JWT is meant for another resource: its aud does not name this server.",
+        ));
     }
     let leeway = settings.leeway_s as f64;
-    match claims.get("exp").and_then(Value::as_f64) {
+    let numeric = |name: &str| match claims.get(name) {
+        None => Ok(None),
+        Some(value) => value.as_f64().map(Some).ok_or_else(|| {
+            invalid(format!(
+                "The JWT's {name} is not a number (RFC 7519 NumericDate)."
+            ))
+        }),
+    };
+    match numeric("exp")? {
         None => return Err(invalid("The JWT has no expiry (exp).")),
         Some(exp) if now as f64 > exp + leeway => return Err(invalid("The JWT has expired.")),
         Some(_) => {}
     }
-    if let Some(nbf) = claims.get("nbf").and_then(Value::as_f64) {
+    if let Some(nbf) = numeric("nbf")? {
         if now as f64 + leeway < nbf {
             return Err(invalid("The JWT is not valid yet (nbf)."));
         }
@@ -329,9 +362,14 @@ fn fetch_keys(
 ) -> Result<Vec<Jwk>, AuthError> {
     let now = host.now_unix_ms();
     let Some(store) = host.store() else {
+        // Nothing outlives the request here, so neither keys nor a failure can be
+        // remembered: every request that gets this far costs one fetch. What bounds that:
+        // only tokens whose unverified claims already fit get here, each fetch ends within
+        // the host's deadline (`http_get`), and there are no more fetches than requests
+        // the host admits. `jwt_jwks` (keys inline) needs no fetch at all.
         return fetch(url, host)
             .map(|(keys, _)| keys)
-            .map_err(AuthError::Unavailable);
+            .map_err(|why| fetch_failed(host, why));
     };
     let key = format!(
         "jwks:{}",
@@ -356,37 +394,72 @@ fn fetch_keys(
             return Ok(keys.clone());
         }
     }
-    match fetch(url, host) {
-        Ok((keys, body)) => {
-            let record = Cached {
-                fetched_at: now,
-                jwks: body,
-            };
-            if let Ok(bytes) = serde_json::to_vec(&record) {
-                if let Err(e) = store.set(&key, &bytes) {
-                    host.log(&format!("jwt: could not cache the JWKS: {e}"));
+    // When the last fetch failed (as any instance saw it), and until when nobody retries.
+    let failed_key = format!("{key}:failed");
+    let failed_at = store
+        .get(&failed_key)
+        .ok()
+        .flatten()
+        .and_then(|bytes| String::from_utf8(bytes).ok()?.parse::<u64>().ok());
+    let why = match failed_at.filter(|at| now < at.saturating_add(FAILED_FETCH_BACKOFF_MS)) {
+        Some(at) => format!(
+            "the last JWKS fetch failed {} s ago, and none is tried within {} s of a failure",
+            now.saturating_sub(at) / 1000,
+            FAILED_FETCH_BACKOFF_MS / 1000
+        ),
+        None => match fetch(url, host) {
+            Ok((keys, body)) => {
+                let record = Cached {
+                    fetched_at: now,
+                    jwks: body,
+                };
+                if let Ok(bytes) = serde_json::to_vec(&record) {
+                    if let Err(e) = store.set(&key, &bytes) {
+                        host.log(&format!("jwt: could not cache the JWKS: {e}"));
+                    }
                 }
+                if failed_at.is_some() {
+                    let _ = store.delete(&failed_key);
+                }
+                return Ok(keys);
             }
-            Ok(keys)
-        }
-        Err(why) => match cached {
-            // Better stale keys than no service while the issuer is unreachable.
-            Some((_, keys)) => {
-                host.log(&format!("jwt: using cached keys; refetch failed: {why}"));
-                Ok(keys)
+            Err(why) => {
+                host.log(&format!(
+                    "jwt: {why}; no instance fetches the JWKS again for {} s",
+                    FAILED_FETCH_BACKOFF_MS / 1000
+                ));
+                if let Err(e) = store.set(&failed_key, now.to_string().as_bytes()) {
+                    host.log(&format!("jwt: could not record the failed fetch: {e}"));
+                }
+                why
             }
-            None => Err(AuthError::Unavailable(why)),
         },
+    };
+    match cached {
+        // Better stale keys than no service while the issuer is unreachable, up to a point.
+        Some((fetched_at, keys)) if now.saturating_sub(fetched_at) < MAX_STALE_MS => Ok(keys),
+        Some(_) => Err(AuthError::Unavailable(format!(
+            "{why}, and the cached keys are older than {} hours",
+            MAX_STALE_MS / 3_600_000
+        ))),
+        None => Err(AuthError::Unavailable(why)),
     }
 }
 
+/// A fetch without a store to remember it: logged here, the client told only to retry.
+fn fetch_failed(host: &dyn Host, why: String) -> AuthError {
+    host.log(&format!("jwt: {why}"));
+    AuthError::Unavailable(why)
+}
+
+/// Fetches and parses the JWKS. The error is for the log: it names the URL.
 fn fetch(url: &str, host: &dyn Host) -> Result<(Vec<Jwk>, String), String> {
-    let answer = host.http_get(url)?;
+    let failed = |why: String| format!("fetching the JWKS at {url} failed: {why}");
+    let answer = host.http_get(url).map_err(failed)?;
     if answer.status != 200 {
-        return Err(format!("the JWKS at {url} answered HTTP {}", answer.status));
+        return Err(failed(format!("HTTP {}", answer.status)));
     }
-    let body =
-        String::from_utf8(answer.body).map_err(|_| format!("the JWKS at {url} is not UTF-8"))?;
-    let keys = parse_set(body.as_bytes()).map_err(|e| format!("{url}: {e}"))?;
+    let body = String::from_utf8(answer.body).map_err(|_| failed("not UTF-8".into()))?;
+    let keys = parse_set(body.as_bytes()).map_err(failed)?;
     Ok((keys, body))
 }

@@ -90,7 +90,9 @@ pub enum AuthError {
     /// A token that is not valid here (RFC 6750 `invalid_token`); the text says why,
     /// without repeating the token.
     InvalidToken(String),
-    /// The token could not be checked now: the issuer's keys are out of reach.
+    /// The token could not be checked now: the issuer's keys are out of reach. The text
+    /// is the detail for the operator's log (it may name URLs); the client is told only
+    /// that it may retry.
     Unavailable(String),
     /// The auth configuration is invalid (logged when read).
     Config(ConfigError),
@@ -190,10 +192,12 @@ pub fn challenge(error: &AuthError, origin: &str) -> Response {
         AuthError::Config(e) => return e.response(),
         AuthError::Bearer(bearer) => (bearer.status(), bearer.code(), bearer.description()),
         AuthError::InvalidToken(why) => (401, Some("invalid_token"), why.clone()),
-        AuthError::Unavailable(why) => {
+        AuthError::Unavailable(_) => {
             let body = serde_json::json!({
                 "error": "temporarily_unavailable",
-                "error_description": format!("The access token could not be checked: {why}"),
+                "error_description": "The access token could not be checked: this server \
+                                      cannot reach its authorization server's keys right now. \
+                                      Retry shortly.",
             });
             return Response::json(503, &body).with_header("retry-after", "5");
         }

@@ -181,6 +181,7 @@ pub struct MemoryStore {
     entries: Mutex<BTreeMap<String, Vec<u8>>>,
     reads: AtomicU64,
     writes: AtomicU64,
+    listings: AtomicU64,
 }
 
 impl MemoryStore {
@@ -194,6 +195,12 @@ impl MemoryStore {
             self.reads.load(Ordering::SeqCst),
             self.writes.load(Ordering::SeqCst),
         )
+    }
+
+    /// How many times keys were listed (`keys_with_prefix`, which a real store answers by
+    /// listing every key).
+    pub fn listings(&self) -> u64 {
+        self.listings.load(Ordering::SeqCst)
     }
 
     fn read(&self) {
@@ -253,6 +260,7 @@ impl KeyValue for MemoryStore {
 
     fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         self.read();
+        self.listings.fetch_add(1, Ordering::SeqCst);
         Ok(self
             .lock()?
             .range(prefix.to_string()..)
@@ -341,6 +349,11 @@ impl ResponseSink for ChannelSink {
         self.0
             .send(SinkEvent::Body(chunk.to_vec()))
             .map_err(|_| Disconnected)
+    }
+
+    fn closed(&mut self) -> bool {
+        // An empty chunk probes the channel: its send fails once the client hung up.
+        self.0.send(SinkEvent::Body(Vec::new())).is_err()
     }
 
     fn finish(&mut self) {

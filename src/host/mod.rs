@@ -117,6 +117,12 @@ pub trait ResponseSink {
     /// Sends a whole response at once and finishes it. A host may do better than `head`,
     /// `body`, `finish` in turn (the WASI glue hands the body over with the head, so both
     /// leave in one packet).
+    /// Whether the client has gone (hung up), as far as the host can tell without a
+    /// write. Long-lived streams ask between polls.
+    fn closed(&mut self) -> bool {
+        false
+    }
+
     fn complete(&mut self, status: u16, headers: &Headers, body: &[u8]) {
         if self.head(status, headers).is_ok() && !body.is_empty() {
             // A client that went away mid-body has nothing left to receive.

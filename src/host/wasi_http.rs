@@ -192,6 +192,14 @@ impl ResponseSink for WasiSink {
         Ok(())
     }
 
+    fn closed(&mut self) -> bool {
+        // The outgoing body reports a closed peer on check-write (wasmtime: the host's end
+        // of the body was dropped with the connection).
+        self.stream
+            .as_ref()
+            .is_some_and(|stream| matches!(stream.check_write(), Err(StreamError::Closed)))
+    }
+
     fn complete(&mut self, status: u16, headers: &Headers, body: &[u8]) {
         let Some(response_out) = self.response_out.take() else {
             return;
@@ -249,10 +257,20 @@ impl ResponseSink for WasiSink {
     }
 }
 
-/// `GET url` through `wasi:http/outgoing-handler`, body read up to [`MAX_FETCH_BYTES`].
+/// Longest wait for a connection, for the first byte of the answer, and between two
+/// bytes of it.
+const FETCH_STEP_TIMEOUT_NS: u64 = 5_000_000_000;
+/// Longest a whole fetch may take, body included: an issuer that trickles bytes cannot
+/// hold a request (and its instance) longer than this.
+const FETCH_DEADLINE_NS: u64 = 10_000_000_000;
+
+/// `GET url` through `wasi:http/outgoing-handler`, body read up to [`MAX_FETCH_BYTES`],
+/// the whole of it within [`FETCH_DEADLINE_NS`].
 fn http_get(url: &str) -> Result<Fetched, String> {
+    use wasi::clocks::monotonic_clock;
     use wasi::http::outgoing_handler;
     use wasi::http::types::{ErrorCode, OutgoingRequest, RequestOptions};
+    use wasi::io::poll::{poll, Pollable};
 
     let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
         (Scheme::Https, rest)
@@ -265,13 +283,26 @@ fn http_get(url: &str) -> Result<Fetched, String> {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
+    let deadline = monotonic_clock::now().saturating_add(FETCH_DEADLINE_NS);
+    let timed_out = || {
+        format!(
+            "{url} did not answer in full within {} s",
+            FETCH_DEADLINE_NS / 1_000_000_000
+        )
+    };
+    // Waits until `ready` is, or the deadline passes (false).
+    let wait = |ready: &Pollable| {
+        let expiry = monotonic_clock::subscribe_instant(deadline);
+        poll(&[ready, &expiry]).contains(&0)
+    };
     let request = OutgoingRequest::new(Fields::new());
     let _ = request.set_scheme(Some(&scheme));
     let _ = request.set_authority(Some(authority));
     let _ = request.set_path_with_query(Some(path));
     let options = RequestOptions::new();
-    let _ = options.set_connect_timeout(Some(5_000_000_000));
-    let _ = options.set_first_byte_timeout(Some(5_000_000_000));
+    let _ = options.set_connect_timeout(Some(FETCH_STEP_TIMEOUT_NS));
+    let _ = options.set_first_byte_timeout(Some(FETCH_STEP_TIMEOUT_NS));
+    let _ = options.set_between_bytes_timeout(Some(FETCH_STEP_TIMEOUT_NS));
     let describe = |e: ErrorCode| match e {
         ErrorCode::HttpRequestDenied => format!(
             "the host denied the request to {authority}: on Spin, set jwt_jwks_origin to its \
@@ -280,7 +311,9 @@ fn http_get(url: &str) -> Result<Fetched, String> {
         other => format!("request to {url} failed: {other:?}"),
     };
     let pending = outgoing_handler::handle(request, Some(options)).map_err(describe)?;
-    pending.subscribe().block();
+    if !wait(&pending.subscribe()) {
+        return Err(timed_out());
+    }
     let response = match pending.get() {
         Some(Ok(Ok(response))) => response,
         Some(Ok(Err(e))) => return Err(describe(e)),
@@ -293,8 +326,13 @@ fn http_get(url: &str) -> Result<Fetched, String> {
     let mut bytes = Vec::new();
     {
         let stream = body.stream().map_err(|()| format!("no body from {url}"))?;
+        let readable = stream.subscribe();
         loop {
-            match stream.blocking_read(64 * 1024) {
+            if !wait(&readable) {
+                return Err(timed_out());
+            }
+            // Ready: this read does not block (it may return nothing yet).
+            match stream.read(64 * 1024) {
                 Ok(chunk) => bytes.extend_from_slice(&chunk),
                 Err(StreamError::Closed) => break,
                 Err(StreamError::LastOperationFailed(e)) => {

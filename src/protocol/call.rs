@@ -17,13 +17,15 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 use super::jsonrpc::{self, RequestId, RpcError};
 use super::Revision;
 use crate::auth::Principal;
 use crate::config::Settings;
 use crate::host::{Host, KeyValue};
+use crate::transport::expiry;
+use crate::transport::quota::{Counted, Place, Places, MAX_RUNNING_CALLS};
 use crate::transport::session::SessionId;
 
 /// Why a call stopped before producing its result.
@@ -113,14 +115,47 @@ pub struct SessionLink<'a> {
 }
 
 impl SessionLink<'_> {
+    /// Marks server→client request `id` as awaited: only then is an answer to it kept.
+    /// `id` is one [`is_ask_id`] accepts.
+    pub fn ask_key(&self, id: &str) -> String {
+        format!("ask:{}:{id}", self.id)
+    }
+
     /// Where the client's answer to server→client request `id` is left.
     pub fn reply_key(&self, id: &str) -> String {
         format!("reply:{}:{id}", self.id)
     }
 
-    /// Where a `notifications/cancelled` for request `id` is recorded.
+    /// Where a `notifications/cancelled` for request `id` is recorded. The id is the
+    /// client's and of any length, so the key holds its SHA-256 (128 bits of it) instead.
     pub fn cancel_key(&self, id: &RequestId) -> String {
-        format!("cancel:{}:{id}", self.id)
+        // Display quotes strings, so the string "1" and the number 1 stay apart.
+        let digest = Sha256::digest(id.to_string().as_bytes());
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("cancel:{}:{hex}", self.id)
+    }
+}
+
+/// Whether `id` has the form of this server's server→client request ids (`s-` and 24 hex
+/// digits), which is checked before it goes into any key.
+pub fn is_ask_id(id: &str) -> bool {
+    id.len() == 26 && id.starts_with("s-") && id[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A server→client request being waited for: the marker that lets its answer in and the
+/// answer once it came, both removed however the wait ends (answered, timed out,
+/// cancelled, failed).
+struct Awaited<'s> {
+    store: &'s dyn KeyValue,
+    ask: String,
+    reply: String,
+}
+
+impl Drop for Awaited<'_> {
+    fn drop(&mut self) {
+        // The marker first, so an answer arriving now is dropped, not left behind.
+        let _ = self.store.delete(&self.ask);
+        let _ = self.store.delete(&self.reply);
     }
 }
 
@@ -151,6 +186,23 @@ pub struct Call<'a> {
     pending: Map<String, Value>,
     /// What the `requestState` is bound to: the method and its tool, prompt or URI.
     binding: (String, String),
+    /// When the request's time budget runs out.
+    deadline: u64,
+    /// This request's place among its principal's long-running ones, taken at its first
+    /// wait and given back when the call ends.
+    running: Option<(Places<'a>, Place)>,
+}
+
+/// How long one request may run: the longest legitimate call (a countdown of 60 steps of
+/// 5 s), and a little more.
+pub const REQUEST_BUDGET_MS: u64 = 330_000;
+
+impl Drop for Call<'_> {
+    fn drop(&mut self) {
+        if let Some((places, place)) = self.running.take() {
+            let _ = places.release(&place, self.host.now_unix_ms());
+        }
+    }
 }
 
 /// What a modern call carried for input rounds.
@@ -210,6 +262,44 @@ impl<'a> Call<'a> {
             state: rounds.state,
             pending: Map::new(),
             binding: (request.method.clone(), target.to_string()),
+            deadline: host.now_unix_ms() + REQUEST_BUDGET_MS,
+            running: None,
+        }
+    }
+
+    /// Before a wait: the request must still be within its time budget, and (the first
+    /// time) take a place among its principal's long-running requests, so that nobody can
+    /// keep more than [`MAX_RUNNING_CALLS`] instances waiting. Without a shared store there
+    /// is nothing to count in; the budget still holds.
+    fn before_wait(&mut self, millis: u64) -> Result<(), Stop> {
+        let now = self.host.now_unix_ms();
+        if now + millis > self.deadline {
+            return Err(Stop::Failed(format!(
+                "This request ran out of its time budget of {} seconds.",
+                REQUEST_BUDGET_MS / 1000
+            )));
+        }
+        if self.running.is_some() {
+            return Ok(());
+        }
+        let Some(store) = self.host.store() else {
+            return Ok(());
+        };
+        let places = Places::new(store, Counted::Calls, REQUEST_BUDGET_MS);
+        match places.admit(
+            &self.principal.id,
+            self.deadline,
+            MAX_RUNNING_CALLS,
+            usize::MAX,
+            now,
+        ) {
+            Ok(Ok(place)) => {
+                self.running = Some((places, place));
+                Ok(())
+            }
+            Ok(Err(full)) => Err(Stop::Error(full.error().1)),
+            // The cap is a guard, not the work: a store failure does not stop the call.
+            Err(_) => Ok(()),
         }
     }
 
@@ -255,6 +345,7 @@ impl<'a> Call<'a> {
     /// Waits, noticing a cancellation meanwhile.
     pub fn sleep_ms(&mut self, millis: u64) -> Result<(), Stop> {
         self.check_cancelled()?;
+        self.before_wait(millis)?;
         self.host.sleep_ms(millis);
         self.check_cancelled()
     }
@@ -343,14 +434,28 @@ impl<'a> Call<'a> {
             "s-{}",
             bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
         );
+        // The marker goes in before the request goes out, so the answer cannot beat it.
+        let awaited = Awaited {
+            store: link.store,
+            ask: link.ask_key(&id),
+            reply: link.reply_key(&id),
+        };
+        let now = self.host.now_unix_ms();
+        let deadline = now + INPUT_TIMEOUT_MS;
+        link.store
+            .set(&awaited.ask, b"1")
+            // Should this instance die waiting, the sweep removes the marker and answer.
+            .and_then(|()| expiry::note(link.store, &awaited.ask, deadline + 5_000, now))
+            .map_err(|e| {
+                Stop::Failed(format!(
+                    "Could not ask the client ({method}): the session store failed: {e}"
+                ))
+            })?;
         let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         self.emitter.send(&request)?;
-        let key = link.reply_key(&id);
-        let deadline = self.host.now_unix_ms() + INPUT_TIMEOUT_MS;
         let mut interval = 5;
         loop {
-            if let Ok(Some(bytes)) = link.store.get(&key) {
-                let _ = link.store.delete(&key);
+            if let Ok(Some(bytes)) = link.store.get(&awaited.reply) {
                 let reply: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                 return match reply.get("error") {
                     Some(error) => Err(Stop::Failed(format!(
@@ -370,6 +475,7 @@ impl<'a> Call<'a> {
                 )));
             }
             self.check_cancelled()?;
+            self.before_wait(interval)?;
             self.host.sleep_ms(interval);
             interval = (interval * 2).min(50);
         }

@@ -200,11 +200,15 @@ fn nesting(body: &[u8]) -> usize {
     deepest
 }
 
+/// Most messages in one batch (2025-03-26): a batch is answered by one instance, message
+/// after message, so its size bounds the work one request can ask for.
+pub const MAX_BATCH: usize = 32;
+
 /// Reads a POST body.
 ///
 /// `Err` is the single error to answer with when nothing in the body is usable: bytes
-/// that are not JSON (-32700), nesting deeper than [`MAX_DEPTH`], or an empty batch
-/// (-32600).
+/// that are not JSON (-32700), nesting deeper than [`MAX_DEPTH`], or an empty or
+/// oversized batch (-32600).
 pub fn parse(body: &[u8]) -> Result<Payload, Rejected> {
     if nesting(body) > MAX_DEPTH {
         return Err(Rejected::new(
@@ -220,6 +224,14 @@ pub fn parse(body: &[u8]) -> Result<Payload, Rejected> {
         Value::Array(items) if items.is_empty() => Err(Rejected::new(
             None,
             RpcError::invalid_request("an empty batch holds no message"),
+        )),
+        Value::Array(items) if items.len() > MAX_BATCH => Err(Rejected::new(
+            None,
+            RpcError::invalid_request(format!(
+                "a batch may hold at most {MAX_BATCH} messages; this one holds {}: send the \
+                 rest in further requests",
+                items.len()
+            )),
         )),
         Value::Array(items) => Ok(Payload::Batch(items.into_iter().map(message).collect())),
         value => Ok(Payload::Single(message(value))),

@@ -19,6 +19,7 @@ use crate::config::{AuthMode, Settings};
 use crate::host::Host;
 use crate::tools::schema;
 use crate::transport::events;
+use crate::transport::quota::LIMIT_REACHED;
 use crate::transport::session::{Session, Sessions};
 
 /// How long clients may cache `server/discover` and list results (2026-07-28 caching).
@@ -639,6 +640,12 @@ fn read_resource(
     }
 }
 
+/// Resource subscriptions one legacy session may hold (each is kept in the session
+/// record, which every request of the session reads).
+pub const MAX_SUBSCRIPTIONS: usize = 64;
+/// Longest resource URI a session may subscribe to.
+pub const MAX_SUBSCRIPTION_URI_BYTES: usize = 2048;
+
 /// `resources/subscribe` / `unsubscribe` (legacy): recorded for the session, whose
 /// stream then carries `notifications/resources/updated`.
 fn subscribe(
@@ -658,6 +665,25 @@ fn subscribe(
     let failed = |e: crate::host::StoreError| {
         RpcError::internal(format!("could not record the subscription: {e}"))
     };
+    let held = record.subscriptions.iter().any(|u| u == uri);
+    if on && !held {
+        if uri.len() > MAX_SUBSCRIPTION_URI_BYTES {
+            return Err(RpcError::invalid_params(format!(
+                "{method}: the uri is longer than {MAX_SUBSCRIPTION_URI_BYTES} bytes, the most \
+                 this server subscribes to"
+            )));
+        }
+        if record.subscriptions.len() >= MAX_SUBSCRIPTIONS {
+            return Err(RpcError::new(
+                LIMIT_REACHED,
+                format!(
+                    "{method}: this session already holds {MAX_SUBSCRIPTIONS} subscriptions, the \
+                     most allowed; unsubscribe from one first"
+                ),
+            )
+            .with_data(json!({"limit": MAX_SUBSCRIPTIONS, "counted": "subscriptions"})));
+        }
+    }
     let mut record = record.clone();
     record.subscriptions.retain(|u| u != uri);
     if on {

@@ -63,7 +63,7 @@ pub fn publish(host: &dyn Host, change: &Change) -> Result<(), StoreError> {
         let message = change.notification().to_string();
         for key in store.keys_with_prefix(&subscription_prefix(uri))? {
             if let Some(id) = key.rsplit(':').next().and_then(SessionId::parse) {
-                Outbox::new(store, &id).push(message.as_bytes())?;
+                Outbox::new(store, &id).push(message.as_bytes(), host.now_unix_ms())?;
             }
         }
     }

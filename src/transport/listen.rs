@@ -11,7 +11,6 @@
 use serde_json::{json, Map, Value};
 
 use super::events::{self, Change};
-use super::session::SessionId;
 use super::stream::{Claim, StreamLimits};
 use super::{rpc_error, stream};
 use crate::auth::Principal;
@@ -21,9 +20,6 @@ use crate::http::Response;
 use crate::protocol::jsonrpc::{self, Request, RpcError};
 use crate::protocol::server::finish;
 use crate::protocol::{meta, Revision};
-
-const POLL_MIN_MS: u64 = 10;
-const POLL_MAX_MS: u64 = 200;
 
 /// What a client asked for, as far as this server honours it.
 #[derive(Default)]
@@ -106,20 +102,17 @@ pub fn run(
         Err(e) => return Some(e.response()),
     };
     // A listen stream counts against the principal's stream quota like any other.
-    let claim = match store {
+    let mut claim = match store {
         None => None,
-        Some(store) => {
-            let id = SessionId::generate(host);
-            match Claim::take(store, &limits, principal, id, host.now_unix_ms()) {
-                Ok(Ok(claim)) => Some(claim),
-                Ok(Err(full)) => return Some(full.response(Some(&request.id))),
-                Err(e) => return Some(super::store_failure(host, &e)),
-            }
-        }
+        Some(store) => match Claim::take(store, &limits, principal, host.now_unix_ms()) {
+            Ok(Ok(claim)) => Some(claim),
+            Ok(Err(full)) => return Some(full.response(Some(&request.id))),
+            Err(e) => return Some(super::store_failure(host, &e)),
+        },
     };
-    follow(host, &limits, request, sink, &filter);
+    follow(host, &limits, request, sink, &filter, claim.as_mut());
     if let Some(claim) = claim {
-        claim.release();
+        claim.release(host.now_unix_ms());
     }
     None
 }
@@ -131,6 +124,7 @@ fn follow(
     request: &Request,
     sink: &mut dyn ResponseSink,
     filter: &Filter,
+    mut claim: Option<&mut Claim>,
 ) {
     let store = host.store();
     let subscription = serde_json::to_value(&request.id).unwrap_or(Value::Null);
@@ -164,8 +158,8 @@ fn follow(
         return;
     }
     let mut cursor = store.and_then(|s| events::head(s).ok()).unwrap_or(0);
-    let mut interval = POLL_MIN_MS;
     let mut last_write = host.now_unix_ms();
+    let mut last_change = last_write;
     let deadline = last_write.saturating_add(limits.max_ms);
     loop {
         let mut delivered = false;
@@ -196,17 +190,20 @@ fn follow(
         }
         if delivered {
             last_write = now;
+            last_change = now;
         } else if now.saturating_sub(last_write) >= limits.keepalive_ms {
             if sink.body(b": keepalive\n\n").is_err() {
                 return;
             }
             last_write = now;
         }
-        interval = if delivered {
-            POLL_MIN_MS
-        } else {
-            (interval * 2).min(POLL_MAX_MS)
-        };
-        host.sleep_ms(interval);
+        host.sleep_ms(stream::poll_interval(now.saturating_sub(last_change)));
+        if sink.closed() {
+            return;
+        }
+        if let Some(claim) = claim.as_deref_mut() {
+            // A failed renewal leaves the lease to lapse; the stream goes on meanwhile.
+            let _ = claim.renew(host.now_unix_ms());
+        }
     }
 }

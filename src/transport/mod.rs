@@ -8,10 +8,11 @@ use serde_json::Value;
 use crate::config::{AuthMode, Settings};
 use crate::host::{Host, KeyValue, ResponseSink, StoreError};
 use crate::http::{Request, Response};
-use crate::protocol::call::{Emitter, SessionLink, Stop};
+use crate::protocol::call::{is_ask_id, Emitter, SessionLink, Stop};
 use crate::protocol::jsonrpc::{self, Message, RequestId, RpcError};
 
 pub mod events;
+pub mod expiry;
 pub mod listen;
 pub mod outbox;
 pub mod quota;
@@ -211,31 +212,43 @@ impl Emitter for ResponseStream<'_> {
     }
 }
 
-/// Sends a call's messages through a session's outbox (the HTTP+SSE transport).
-pub struct OutboxEmitter<'a>(pub outbox::Outbox<'a>);
+/// Sends a call's messages through a session's outbox (the HTTP+SSE transport); the time
+/// the call started dates a new outbox.
+pub struct OutboxEmitter<'a>(pub outbox::Outbox<'a>, pub u64);
 
 impl Emitter for OutboxEmitter<'_> {
     fn send(&mut self, message: &Value) -> Result<(), Stop> {
         self.0
-            .push(message.to_string().as_bytes())
+            .push(message.to_string().as_bytes(), self.1)
             .map(|_| ())
             .map_err(|e| Stop::Failed(e.to_string()))
     }
 }
 
+/// How long a recorded cancellation is kept: longer than any request runs.
+pub const CANCEL_KEEP_MS: u64 = 15 * 60 * 1000;
+
 /// What a legacy client's non-request message means for its session: an answer to a
 /// server→client request is left where the waiting call will find it; a cancellation is
 /// recorded where the running call will notice it.
+///
+/// Only an answer to a request a call is waiting for (its marker is in the store) is
+/// kept: any other response is acknowledged like one and dropped, so a client cannot make
+/// the server store what it did not ask for.
 pub fn record_client_message(
     store: &dyn KeyValue,
     link: &SessionLink,
     message: &Message,
+    now: u64,
 ) -> Result<(), StoreError> {
     match message {
         Message::Response {
             id: RequestId::String(id),
             outcome,
-        } if id.starts_with("s-") => {
+        } if is_ask_id(id) => {
+            if store.get(&link.ask_key(id))?.is_none() {
+                return Ok(());
+            }
             let reply = match outcome {
                 Ok(result) => serde_json::json!({"result": result}),
                 Err(error) => serde_json::json!({"error": error}),
@@ -249,7 +262,13 @@ pub fn record_client_message(
                 .cloned()
                 .and_then(|id| serde_json::from_value::<RequestId>(id).ok())
             {
-                Some(id) => store.set(&link.cancel_key(&id), b"1"),
+                Some(id) => {
+                    // Kept while the request may still run (its POST's time budget); the
+                    // sweep removes it after.
+                    let key = link.cancel_key(&id);
+                    store.set(&key, b"1")?;
+                    expiry::note(store, &key, now + CANCEL_KEEP_MS, now)
+                }
                 None => Ok(()),
             }
         }

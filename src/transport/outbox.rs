@@ -12,6 +12,13 @@ use crate::host::{KeyValue, StoreError};
 /// new ones arrive, so a session nobody reads cannot grow without bound.
 pub const MAX_BACKLOG: u64 = 256;
 
+/// How an outbox appears in the expiry index (`outbox:<session id>`): noted when its first
+/// message is pushed, so that one started after its session ended (a POST racing the
+/// session's end) is cleared by the sweep.
+pub const NOTE_PREFIX: &str = "outbox:";
+/// How long after an outbox starts the sweep checks that its session lives.
+const CHECK_AFTER_MS: u64 = 60_000;
+
 pub struct Outbox<'a> {
     store: &'a dyn KeyValue,
     prefix: String,
@@ -29,10 +36,22 @@ impl<'a> Outbox<'a> {
         format!("{}{name}", self.prefix)
     }
 
-    /// Queues a message; returns its sequence number (1, 2, …).
-    pub fn push(&self, message: &[u8]) -> Result<u64, StoreError> {
+    /// Queues a message; returns its sequence number (1, 2, …). `now` dates the first.
+    pub fn push(&self, message: &[u8], now: u64) -> Result<u64, StoreError> {
         let seq = self.store.increment(&self.key("head"), 1)? as u64;
         self.store.set(&self.key(seq), message)?;
+        if seq == 1 {
+            let id = self
+                .prefix
+                .trim_start_matches("outbox:")
+                .trim_end_matches(':');
+            super::expiry::note(
+                self.store,
+                &format!("{NOTE_PREFIX}{id}"),
+                now + CHECK_AFTER_MS,
+                now,
+            )?;
+        }
         if seq > MAX_BACKLOG {
             self.store.delete(&self.key(seq - MAX_BACKLOG))?;
         }
@@ -73,6 +92,10 @@ impl<'a> Outbox<'a> {
 
     pub fn set_lease(&self, holder: &[u8]) -> Result<(), StoreError> {
         self.store.set(&self.key("lease"), holder)
+    }
+
+    pub fn clear_lease(&self) -> Result<(), StoreError> {
+        self.store.delete(&self.key("lease"))
     }
 
     /// Deletes everything: the messages still held and the bookkeeping.

@@ -8,8 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::expiry;
 use super::outbox::Outbox;
-use super::quota::{Counted, Full, Ledger};
+use super::quota::{Counted, Full, Places};
 use crate::auth::Principal;
 use crate::config::{ConfigError, Settings};
 use crate::host::{Host, KeyValue, StoreError};
@@ -99,6 +100,8 @@ pub struct Sessions<'a> {
     pub ttl_ms: u64,
     /// Sessions one principal may hold.
     pub cap: usize,
+    /// Sessions the whole server may hold.
+    pub total_cap: usize,
     /// Least time between two sweeps of the store.
     pub sweep_every_ms: u64,
 }
@@ -145,12 +148,19 @@ impl<'a> Sessions<'a> {
             store,
             ttl_ms: settings.session_ttl_ms()?,
             cap: settings.max_sessions()?,
+            total_cap: settings.max_sessions_total()?,
             sweep_every_ms: settings.gc_interval_ms()?,
         })
     }
 
+    /// The session places: counted in the epoch a session expires in.
+    pub fn places(&self) -> Places<'a> {
+        Places::new(self.store, Counted::Sessions, self.ttl_ms)
+    }
+
     /// Starts a session for `principal`, remembering what the client can do; refused when
-    /// the principal already holds [`Sessions::cap`] live ones.
+    /// the principal already holds [`Sessions::cap`] live ones, or the server
+    /// [`Sessions::total_cap`].
     pub fn create(
         &self,
         kind: Kind,
@@ -169,12 +179,17 @@ impl<'a> Sessions<'a> {
             log_level: None,
             subscriptions: Vec::new(),
         };
-        Ledger::new(self.store, Counted::Sessions, &principal.id)
-            .admit(&id, session.expires_at, self.cap, now, &|id| {
-                self.lives_until(id)
-            })?
+        self.places()
+            .admit(
+                &principal.id,
+                session.expires_at,
+                self.cap,
+                self.total_cap,
+                now,
+            )?
             .map_err(Refused::Full)?;
         self.save(&id, &session)?;
+        self.note(&id, &session, now)?;
         // New sessions are what leaves garbage behind (most clients never end theirs), so
         // their arrival is what paces the sweeping.
         super::sweep::if_due(self, self.sweep_every_ms);
@@ -214,8 +229,11 @@ impl<'a> Sessions<'a> {
             return Ok(None);
         }
         if session.expires_at - now < self.ttl_ms / 2 {
+            let mut place = self.places().place(&session.principal, session.expires_at);
             session.expires_at = now + self.ttl_ms;
+            self.places().renew(&mut place, session.expires_at, now)?;
             self.save(id, &session)?;
+            self.note(id, &session, now)?;
         }
         Ok(Some(session))
     }
@@ -234,9 +252,26 @@ impl<'a> Sessions<'a> {
             for uri in &session.subscriptions {
                 super::events::unsubscribe(self.store, id, uri)?;
             }
-            Ledger::new(self.store, Counted::Sessions, &session.principal).release(id)?;
+            // Deleted first, so that of two instances ending it at once (DELETE racing
+            // the sweep) the place is given back once in all but a narrow race.
+            self.store.delete(&key(id))?;
+            let place = self.places().place(&session.principal, session.expires_at);
+            self.places().release(&place, self.host.now_unix_ms())?;
         }
         self.store.delete(&key(id))?;
         Outbox::new(self.store, id).clear()
+    }
+
+    /// Notes in the expiry index when the session lapses, with what its place is counted
+    /// under (the principal's hash, the expiry), so that the sweep can end it and, once
+    /// their epoch has passed, remove its place's counters even after the record is gone.
+    fn note(&self, id: &SessionId, session: &Session, now: u64) -> Result<(), StoreError> {
+        let entry = format!(
+            "{} {} {}",
+            key(id),
+            Places::whose(&session.principal),
+            session.expires_at
+        );
+        expiry::note(self.store, &entry, session.expires_at, now)
     }
 }

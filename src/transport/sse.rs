@@ -14,7 +14,7 @@ use super::{
     store_failure, OutboxEmitter, Trace,
 };
 use crate::auth::Principal;
-use crate::config::Settings;
+use crate::config::{ConfigError, Settings};
 use crate::host::{Host, KeyValue, ResponseSink};
 use crate::http::{Request, Response};
 use crate::protocol::call::SessionLink;
@@ -43,6 +43,12 @@ pub fn open(
             ),
         ));
     }
+    // The endpoint is a path, so it is right whatever host name the client used; a proxy
+    // that mounts this server under a prefix says so with X-Forwarded-Prefix.
+    let prefix = match forwarded_prefix(request, settings) {
+        Ok(prefix) => prefix,
+        Err(e) => return Some(e.response()),
+    };
     let sessions = match Sessions::new(host, store, settings) {
         Ok(sessions) => sessions,
         Err(e) => return Some(e.response()),
@@ -74,9 +80,7 @@ pub fn open(
             Err(refused) => return Some(refused.response(host, None)),
         },
     };
-    // The endpoint is a path, so it is right whatever host name the client used; a proxy
-    // that mounts this server under a prefix says so with X-Forwarded-Prefix.
-    let endpoint = format!("{}/sse/message?sessionId={id}", forwarded_prefix(request));
+    let endpoint = format!("{prefix}/sse/message?sessionId={id}");
     let opening = Opening {
         kind: Kind::Sse,
         framing: Framing::Sse,
@@ -236,7 +240,7 @@ pub fn post(
         let request = match message {
             Ok(Message::Request(request)) => request,
             Ok(other) => {
-                if let Err(e) = record_client_message(store, &link, &other) {
+                if let Err(e) = record_client_message(store, &link, &other, host.now_unix_ms()) {
                     host.log(&format!("sse: could not record a client message: {e}"));
                 }
                 continue;
@@ -277,7 +281,7 @@ pub fn post(
         }
         // Progress, log messages and server→client requests go out on the stream as the
         // call runs; the answer follows them.
-        let mut emitter = OutboxEmitter(Outbox::new(store, &id));
+        let mut emitter = OutboxEmitter(Outbox::new(store, &id), host.now_unix_ms());
         match server::handle(&exchange, &request, &mut emitter) {
             Err(error) if error.code == REQUEST_CANCELLED => {}
             Ok(result) => replies.push(jsonrpc::success(&request.id, &result)),
@@ -289,7 +293,9 @@ pub fn post(
         (false, _) => replies.swap_remove(0),
         (true, _) => serde_json::Value::Array(replies),
     };
-    if let Err(e) = Outbox::new(store, &id).push(outgoing.to_string().as_bytes()) {
+    if let Err(e) =
+        Outbox::new(store, &id).push(outgoing.to_string().as_bytes(), host.now_unix_ms())
+    {
         host.log(&format!("sse: could not queue a reply: {e}"));
     }
     None
@@ -309,22 +315,28 @@ pub fn session_not_found(what_to_do: &str) -> Response {
     )
 }
 
-/// The path prefix a reverse proxy mounted this server under (`X-Forwarded-Prefix`), if
-/// it is a plain path.
-fn forwarded_prefix(request: &Request) -> String {
+/// The path prefix a reverse proxy mounted this server under (`X-Forwarded-Prefix`): only
+/// when `trust_forwarded_prefix` says a proxy sets it (otherwise any client could steer
+/// where its session's POSTs go), and only a plain absolute path. Never one that starts
+/// with `//`, which a client would read as another host (a protocol-relative URL).
+fn forwarded_prefix(request: &Request, settings: &Settings) -> Result<String, ConfigError> {
+    if !settings.trust_forwarded_prefix()? {
+        return Ok(String::new());
+    }
     let Some(prefix) = request.headers.get("x-forwarded-prefix") else {
-        return String::new();
+        return Ok(String::new());
     };
     let prefix = prefix.trim().trim_end_matches('/');
     let plain = prefix.starts_with('/')
+        && !prefix.starts_with("//")
         && prefix.len() <= 256
         && !prefix.contains("..")
         && prefix
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/-._~".contains(&b));
-    if plain {
+    Ok(if plain {
         prefix.to_string()
     } else {
         String::new()
-    }
+    })
 }

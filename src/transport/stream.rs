@@ -8,7 +8,7 @@
 //! connections open through proxies and reveal a client that has gone (the write fails).
 
 use super::outbox::{Outbox, MAX_BACKLOG};
-use super::quota::{Counted, Full, Ledger};
+use super::quota::{Counted, Full, Place, Places};
 use super::session::{Kind, SessionId, Sessions};
 use crate::auth::Principal;
 use crate::config::{ConfigError, Settings};
@@ -35,8 +35,9 @@ const POLL_MIN_MS: u64 = POLL_TIERS_MS[0].1;
 const SESSION_CHECK_MS: u64 = 1000;
 const SESSION_CHECK_POLLS: u64 = 10;
 
-/// The poll interval of a stream quiet for `quiet_ms`.
-fn poll_interval(quiet_ms: u64) -> u64 {
+/// The poll interval of a stream quiet for `quiet_ms` (`subscriptions/listen` streams
+/// follow the change feed at the same pace).
+pub fn poll_interval(quiet_ms: u64) -> u64 {
     POLL_TIERS_MS
         .iter()
         .find(|(below, _)| quiet_ms < *below)
@@ -49,9 +50,6 @@ const GAP_WAIT_MS: u64 = 2000;
 pub const REPLAY_WINDOW: u64 = 32;
 /// The reconnection delay a stream suggests when it ends at its maximum lifetime.
 pub const RETRY_MS: u64 = 1000;
-/// How long past its maximum lifetime a stream's quota entry outlives it, should the
-/// instance holding the stream die without releasing it.
-const CLAIM_SLACK_MS: u64 = 60_000;
 
 /// How events are framed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,7 +102,10 @@ pub fn sse_event_id(id: &SessionId, seq: u64) -> String {
 /// `Last-Event-ID`, when it names one this server could have issued.
 pub fn resumed_session(last_event_id: &str) -> Option<(SessionId, u64)> {
     let (id, seq) = last_event_id.trim().split_once('/')?;
-    Some((SessionId::parse(id)?, seq.parse().ok()?))
+    let seq: u64 = seq.parse().ok()?;
+    // Delivery goes on from seq + 1: a number no outbox can reach names nothing.
+    (seq < u64::MAX / 2).then_some(())?;
+    Some((SessionId::parse(id)?, seq))
 }
 
 /// The last words of a stream that ends at its maximum lifetime: the SSE `retry` field,
@@ -121,6 +122,8 @@ pub struct StreamLimits {
     pub max_ms: u64,
     /// Streams one principal may hold open.
     pub per_principal: usize,
+    /// Streams the whole server may hold open.
+    pub total: usize,
 }
 
 impl StreamLimits {
@@ -129,36 +132,93 @@ impl StreamLimits {
             keepalive_ms: settings.keepalive_ms()?,
             max_ms: settings.stream_max_ms()?,
             per_principal: settings.max_streams()?,
+            total: settings.max_streams_total()?,
         })
+    }
+
+    /// How long a stream's place lasts unless renewed: a few keep-alive intervals, so the
+    /// place of a stream whose instance died frees that soon after.
+    pub fn lease_ms(&self) -> u64 {
+        (LEASE_KEEPALIVES * self.keepalive_ms).max(MIN_LEASE_MS)
     }
 }
 
-/// A long-lived stream's place in its principal's stream quota.
+/// A stream's place lasts this many keep-alive intervals past its last renewal.
+const LEASE_KEEPALIVES: u64 = 4;
+const MIN_LEASE_MS: u64 = 2_000;
+
+/// A long-lived stream's place among the principal's and the server's open streams: a
+/// lease the live stream renews (see [`super::quota`]).
 pub struct Claim<'a> {
-    ledger: Ledger<'a>,
-    id: SessionId,
+    places: Places<'a>,
+    place: Place,
+    lease_ms: u64,
 }
 
 impl<'a> Claim<'a> {
-    /// Takes a place for stream `id` (a session id, or a fresh one for streams without a
-    /// session), or says when one may free up.
+    /// Takes a place, or says when one may free up.
     pub fn take(
         store: &'a dyn KeyValue,
         limits: &StreamLimits,
         principal: &Principal,
-        id: SessionId,
         now: u64,
     ) -> Result<Result<Claim<'a>, Full>, StoreError> {
-        let ledger = Ledger::new(store, Counted::Streams, &principal.id);
-        let until = now + limits.max_ms + CLAIM_SLACK_MS;
-        Ok(ledger
-            .admit(&id, until, limits.per_principal, now, &|_| Ok(None))?
-            .map(|()| Claim { ledger, id }))
+        let lease_ms = limits.lease_ms();
+        let places = Places::new(store, Counted::Streams, lease_ms);
+        Ok(places
+            .admit(
+                &principal.id,
+                now + lease_ms,
+                limits.per_principal,
+                limits.total,
+                now,
+            )?
+            .map(|place| Claim {
+                places,
+                place,
+                lease_ms,
+            }))
     }
 
-    /// Gives the place back; a failure only delays that until the entry lapses.
-    pub fn release(self) {
-        let _ = self.ledger.release(&self.id);
+    /// The place of a stream that this one takes over (its session's outbox), lapsing at
+    /// `until`: it is not counted again.
+    pub fn inherit(
+        store: &'a dyn KeyValue,
+        limits: &StreamLimits,
+        principal: &Principal,
+        until: u64,
+    ) -> Claim<'a> {
+        let lease_ms = limits.lease_ms();
+        let places = Places::new(store, Counted::Streams, lease_ms);
+        Claim {
+            place: places.place(&principal.id, until),
+            places,
+            lease_ms,
+        }
+    }
+
+    /// When the place lapses unless renewed.
+    pub fn until(&self) -> u64 {
+        self.place.until
+    }
+
+    /// Whether half of the lease has passed.
+    pub fn due(&self, now: u64) -> bool {
+        self.place.until.saturating_sub(now) < self.lease_ms / 2
+    }
+
+    /// Renews the lease once half of it has passed (a write every couple of keep-alives).
+    pub fn renew(&mut self, now: u64) -> Result<(), StoreError> {
+        if self.due(now) {
+            self.places
+                .renew(&mut self.place, now + self.lease_ms, now)?;
+        }
+        Ok(())
+    }
+
+    /// Gives the place back; a failure only delays that until the lease lapses.
+    pub fn release(self, now: u64) {
+        let _ = self.places.release(&self.place, now);
     }
 }
 
@@ -190,16 +250,28 @@ pub fn serve(
 ) -> Result<End, Response> {
     let (host, store) = (sessions.host, sessions.store);
     let limits = StreamLimits::load(settings).map_err(|e| e.response())?;
-    let claim = match Claim::take(store, &limits, principal, id.clone(), host.now_unix_ms()) {
-        Ok(Ok(claim)) => claim,
-        Ok(Err(full)) => return Err(full.response(None)),
+    let now = host.now_unix_ms();
+    // A stream that takes the outbox over from a live one (a reconnect its predecessor
+    // has not noticed yet, or one whose node died) takes its place over too.
+    let held = match outbox_lease(sessions, id) {
+        Ok(record) => record
+            .and_then(|r| lease_until(&r))
+            .filter(|until| *until > now),
         Err(e) => return Err(super::store_failure(host, &e)),
     };
+    let mut claim = match held {
+        Some(until) => Claim::inherit(store, &limits, principal, until),
+        None => match Claim::take(store, &limits, principal, now) {
+            Ok(Ok(claim)) => claim,
+            Ok(Err(full)) => return Err(full.response(None)),
+            Err(e) => return Err(super::store_failure(host, &e)),
+        },
+    };
     let outbox = Outbox::new(store, id);
-    let mut lease = [0u8; 16];
-    host.fill_random(&mut lease);
-    if let Err(e) = outbox.set_lease(&lease) {
-        claim.release();
+    let mut token = [0u8; 16];
+    host.fill_random(&mut token);
+    if let Err(e) = outbox.set_lease(&lease_record(&token, claim.until())) {
+        claim.release(host.now_unix_ms());
         return Err(super::store_failure(host, &e));
     }
     let opened = sink.head(200, &headers()).is_ok()
@@ -216,24 +288,47 @@ pub fn serve(
             keepalive_ms: limits.keepalive_ms,
             max_ms: limits.max_ms,
             framing: opening.framing,
-            lease: Some(lease.to_vec()),
+            token,
         }
-        .run(sink, opening.next)
+        .run(sink, opening.next, &mut claim)
     } else {
         End::ClientGone
     };
     // Superseded means another stream holds the outbox now; no lease at all means the
-    // session ended meanwhile (DELETE), and the place is this stream's to give back (as
-    // the delivery loop decides too).
-    let taken_over = || matches!(outbox.lease(), Ok(Some(holder)) if holder != lease);
+    // session ended meanwhile (DELETE) (as the delivery loop decides too).
+    let ours = |record: &Option<Vec<u8>>| record.as_deref().map(lease_holder) == Some(&token[..]);
+    let taken_over = || matches!(outbox.lease(), Ok(record @ Some(_)) if !ours(&record));
     let end = match end {
         End::ClientGone if taken_over() => End::Superseded,
         end => end,
     };
     if end != End::Superseded {
-        claim.release();
+        claim.release(host.now_unix_ms());
+        // The place is given back: the lease must not hand it on to a later stream.
+        if outbox.lease().is_ok_and(|record| ours(&record)) {
+            let _ = outbox.clear_lease();
+        }
     }
+    // A superseded stream leaves its place to the successor, which took it over.
     Ok(end)
+}
+
+fn outbox_lease(sessions: &Sessions, id: &SessionId) -> Result<Option<Vec<u8>>, StoreError> {
+    Outbox::new(sessions.store, id).lease()
+}
+
+/// An outbox's lease: the holding stream's token, and when that stream's place lapses (so
+/// that a stream taking the outbox over can take the place over too).
+fn lease_record(token: &[u8; 16], until: u64) -> Vec<u8> {
+    [&token[..], &until.to_le_bytes()].concat()
+}
+
+fn lease_holder(record: &[u8]) -> &[u8] {
+    &record[..record.len().min(16)]
+}
+
+fn lease_until(record: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(record.get(16..24)?.try_into().ok()?))
 }
 
 /// One server-sent event.
@@ -273,14 +368,15 @@ struct Stream<'a> {
     /// Longest life of the stream.
     max_ms: u64,
     framing: Framing,
-    /// This stream's claim on the outbox, when streams of the session may be replaced.
-    lease: Option<Vec<u8>>,
+    /// This stream's token in the outbox's lease.
+    token: [u8; 16],
 }
 
 impl Stream<'_> {
-    /// Delivers messages from sequence number `next` on until the stream ends.
-    fn run(&self, sink: &mut dyn ResponseSink, mut next: u64) -> End {
-        match self.pump(sink, &mut next) {
+    /// Delivers messages from sequence number `next` on until the stream ends, renewing
+    /// its place as it goes.
+    fn run(&self, sink: &mut dyn ResponseSink, mut next: u64, claim: &mut Claim) -> End {
+        match self.pump(sink, &mut next, claim) {
             Ok(never) => match never {},
             Err(end) => end,
         }
@@ -290,6 +386,7 @@ impl Stream<'_> {
         &self,
         sink: &mut dyn ResponseSink,
         next: &mut u64,
+        claim: &mut Claim,
     ) -> Result<std::convert::Infallible, End> {
         let host = self.sessions.host;
         let outbox = Outbox::new(self.sessions.store, self.id);
@@ -363,16 +460,32 @@ impl Stream<'_> {
                 {
                     return Err(End::SessionGone);
                 }
-                if let Some(lease) = &self.lease {
-                    match outbox.lease()? {
-                        Some(holder) if holder != *lease => return Err(End::Superseded),
-                        Some(_) => {}
-                        // Cleared: the session ended after the check above.
-                        None => return Err(End::SessionGone),
-                    }
-                }
+                self.still_holds(&outbox)?;
             }
             host.sleep_ms(interval);
+            // A client that hung up shows without a write: its place frees at once, not at
+            // the next keep-alive.
+            if sink.closed() {
+                return Err(End::ClientGone);
+            }
+            let now = host.now_unix_ms();
+            if claim.due(now) {
+                // Renewed only while the outbox is still this stream's: a successor took
+                // the place over with it.
+                self.still_holds(&outbox)?;
+                claim.renew(now)?;
+                outbox.set_lease(&lease_record(&self.token, claim.until()))?;
+            }
+        }
+    }
+
+    /// `Err` when another stream took the outbox over, or the session ended.
+    fn still_holds(&self, outbox: &Outbox) -> Result<(), End> {
+        match outbox.lease()? {
+            Some(record) if lease_holder(&record) != self.token => Err(End::Superseded),
+            Some(_) => Ok(()),
+            // Cleared: the session ended.
+            None => Err(End::SessionGone),
         }
     }
 }

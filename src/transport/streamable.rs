@@ -151,7 +151,12 @@ impl<'a> Post<'a> {
             other => {
                 if let Scope::Legacy(_, session) = scope {
                     if let Some((link, _)) = self.link(session) {
-                        if let Err(e) = record_client_message(link.store, &link, &other) {
+                        if let Err(e) = record_client_message(
+                            link.store,
+                            &link,
+                            &other,
+                            self.host.now_unix_ms(),
+                        ) {
                             return Some(store_failure(self.host, &e));
                         }
                     }
@@ -338,7 +343,12 @@ impl<'a> Post<'a> {
                 }
                 Ok(other) => {
                     if let Some((link, _)) = &link {
-                        let _ = record_client_message(link.store, link, &other);
+                        let _ = record_client_message(
+                            link.store,
+                            link,
+                            &other,
+                            self.host.now_unix_ms(),
+                        );
                     }
                 }
             }
@@ -442,9 +452,10 @@ pub fn get(
     };
     let outbox = Outbox::new(store, &id);
     let resume_after = match request.headers.get("last-event-id") {
+        // An id beyond the outbox's head was never sent (and u64::MAX + 1 would wrap).
         Some(text) => match text.trim().parse::<u64>() {
-            Ok(seq) => seq,
-            Err(_) => {
+            Ok(seq) if outbox.head().is_ok_and(|head| seq <= head) => seq,
+            _ => {
                 return Some(rpc_error(
                     400,
                     None,

@@ -1,33 +1,28 @@
 //! Garbage collection without a separate service: now and then, a request that opens a
-//! session also sweeps the store of expired sessions and of whatever a gone session left
-//! behind (outbox messages pushed after its stream ended, unanswered replies, recorded
-//! cancellations, resource subscriptions, lapsed quota entries).
+//! session also sweeps the store of what has lapsed (expired sessions with their outboxes
+//! and subscriptions, counters of passed quota epochs, messages pushed for a session that
+//! ended meanwhile).
 //!
-//! "Now and then" is at most once per `gc_interval_seconds` across all instances: the
-//! time of the next sweep is kept in the store. Two instances that look at the same
-//! moment may both sweep; sweeping is idempotent, so that costs only time.
+//! The sweep never lists the store: it walks the expiry index ([`super::expiry`]), so its
+//! work is what lapsed since the last sweep, bounded per request by [`BUDGET`]; what is
+//! left waits for the next one. "Now and then" is at most once per `gc_interval_seconds`
+//! across all instances (the time of the next sweep is kept in the store), or sooner while
+//! the last sweep left work behind. Two instances sweeping at once judge the same keys;
+//! judging is idempotent, so that costs only time.
 
-use std::collections::BTreeMap;
-
+use super::expiry::{self, Judge};
 use super::outbox::Outbox;
-use super::quota::{self, Counted, Ledger};
 use super::session::{self, SessionId, Sessions};
 use crate::host::StoreError;
 
 /// When the next sweep is due (unix milliseconds, decimal).
 pub const NEXT_KEY: &str = "sweep:next";
 
-/// Key prefixes that carry a session id as their second `:`-separated part.
-const PER_SESSION: &[&str] = &["outbox:", "reply:", "cancel:"];
+/// Store reads one sweep may spend; a sweep that runs out is resumed a second later.
+pub const BUDGET: usize = 2_000;
 
-/// What one sweep did.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Swept {
-    /// Expired sessions ended.
-    pub sessions: usize,
-    /// Keys of sessions that no longer exist, deleted.
-    pub orphans: usize,
-}
+/// How soon the next sweep runs when this one left work behind.
+const CATCH_UP_MS: u64 = 1_000;
 
 /// Sweeps if a sweep is due; failures are logged, never passed to the request.
 pub fn if_due(sessions: &Sessions, every_ms: u64) {
@@ -48,72 +43,88 @@ pub fn if_due(sessions: &Sessions, every_ms: u64) {
     {
         return;
     }
-    match run(sessions) {
-        Ok(swept) => host.log(&format!(
-            "sweep: ended {} expired sessions, removed {} leftover keys in {} ms",
-            swept.sessions,
-            swept.orphans,
-            host.now_unix_ms().saturating_sub(now)
-        )),
+    match run(sessions, BUDGET) {
+        Ok(walked) => {
+            if walked.more {
+                let _ = store.set(NEXT_KEY, (now + CATCH_UP_MS).to_string().as_bytes());
+            }
+            host.log(&format!(
+                "sweep: judged {} lapsed entries in {} ms{}",
+                walked.entries,
+                host.now_unix_ms().saturating_sub(now),
+                if walked.more { "; more next time" } else { "" }
+            ))
+        }
         Err(e) => host.log(&format!("sweep: stopped: {e}")),
     }
 }
 
-/// One sweep of the whole store.
-pub fn run(sessions: &Sessions) -> Result<Swept, StoreError> {
-    let store = sessions.store;
-    let now = sessions.host.now_unix_ms();
-    let mut swept = Swept::default();
-    // Keys that belong to a session, by session id.
-    let mut owned: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for key in store.keys_with_prefix("")? {
+/// One sweep: judges what lapsed, spending at most `budget` store reads on the index.
+pub fn run(sessions: &Sessions, budget: usize) -> Result<expiry::Walked, StoreError> {
+    expiry::sweep(
+        sessions.store,
+        &Lapsed(sessions),
+        sessions.host.now_unix_ms(),
+        budget,
+    )
+}
+
+/// What each kind of indexed key means when its time comes.
+struct Lapsed<'a>(&'a Sessions<'a>);
+
+impl Judge for Lapsed<'_> {
+    fn lapsed(&self, entry: &str, now: u64) -> Result<(), StoreError> {
+        let sessions = self.0;
+        let store = sessions.store;
+        let mut parts = entry.split(' ');
+        let key = parts.next().unwrap_or_default();
         if let Some(id) = key.strip_prefix(session::PREFIX) {
             let Some(id) = SessionId::parse(id) else {
-                store.delete(&key)?;
-                continue;
+                return store.delete(key);
             };
             match sessions.read(&id)? {
-                Some(record) if record.expires_at > now => {}
-                Some(_) => {
-                    sessions.end(&id)?;
-                    swept.sessions += 1;
-                }
-                // Unreadable: a record from an incompatible version, or gone meanwhile.
+                // Expired: ended as a DELETE would end it.
+                Some(record) if record.expires_at <= now => sessions.end(&id)?,
+                // Renewed since: a later entry stands for it.
+                Some(_) => {}
+                // Ended already, or unreadable (an incompatible version's record).
                 None => {
-                    store.delete(&key)?;
+                    store.delete(key)?;
                     Outbox::new(store, &id).clear()?;
                 }
             }
-        } else if key.starts_with(quota::PREFIX) {
-            if let Some(ledger) = Ledger::at(store, &key) {
-                match ledger.counted() {
-                    Counted::Sessions => ledger.sweep(now, &|id| sessions.lives_until(id))?,
-                    Counted::Streams => ledger.sweep(now, &|_| Ok(None))?,
-                }
+            // The counters its place was counted in, once nothing can count in them.
+            let (Some(whose), Some(until)) = (parts.next(), parts.next()) else {
+                return Ok(());
+            };
+            let Ok(until) = until.parse::<u64>() else {
+                return Ok(());
+            };
+            let places = sessions.places();
+            let end = places.epoch_end(until);
+            if end > now {
+                return expiry::note(store, entry, end, now);
             }
-        } else if let Some(id) = session_of(&key) {
-            owned.entry(id.to_string()).or_default().push(key);
+            for counter in places.counter_keys(whose, until) {
+                store.delete(&counter)?;
+            }
+            Ok(())
+        } else if key.starts_with(super::quota::PREFIX) || key.starts_with("cancel:") {
+            // A stream quota counter noted at its epoch's end counts nothing any more; a
+            // cancellation is kept only while the request may still run.
+            store.delete(key)
+        } else if let Some(rest) = key.strip_prefix("ask:") {
+            // A wait whose instance died: the marker, and the answer if one came.
+            store.delete(key)?;
+            store.delete(&format!("reply:{rest}"))
+        } else if let Some(id) = key.strip_prefix(super::outbox::NOTE_PREFIX) {
+            // An outbox started: it must not outlive its session.
+            match SessionId::parse(id) {
+                Some(id) if sessions.read(&id)?.is_none() => Outbox::new(store, &id).clear(),
+                _ => Ok(()),
+            }
+        } else {
+            Ok(())
         }
     }
-    for (id, keys) in owned {
-        if sessions.lives_until(&id)?.is_none() {
-            for key in keys {
-                store.delete(&key)?;
-                swept.orphans += 1;
-            }
-        }
-    }
-    Ok(swept)
-}
-
-/// The session a key belongs to, for keys that belong to one.
-fn session_of(key: &str) -> Option<&str> {
-    if let Some(rest) = key.strip_prefix("rsub:") {
-        // rsub:<uri hash>:<session id>
-        return rest.rsplit(':').next();
-    }
-    PER_SESSION
-        .iter()
-        .find_map(|prefix| key.strip_prefix(prefix))
-        .and_then(|rest| rest.split(':').next())
 }

@@ -84,6 +84,10 @@ impl ResponseSink for StatusRecorder<'_> {
         self.inner.finish()
     }
 
+    fn closed(&mut self) -> bool {
+        self.inner.closed()
+    }
+
     fn complete(&mut self, status: u16, headers: &Headers, body: &[u8]) {
         self.status = status;
         match &self.cors {

@@ -58,10 +58,12 @@ const started = new Set();
 process.on('exit', () => started.forEach((node) => node.kill()));
 
 /// Starts the Spin build with `variables` ({ name: value }); `runtimeConfig` (real Spin
-/// only) is a runtime-config file. Resolves to a node: { base, log, kill(), exited }.
-export async function startSpinBuild({ name, variables = {}, runtimeConfig } = {}) {
+/// only) is a runtime-config file; `state` (real Spin only) a state folder to reuse, so a
+/// node restarted on it finds the SQLite store its predecessor left; `port` a port to
+/// listen on. Resolves to a node: { base, log, state, kill(), exited }.
+export async function startSpinBuild({ name, variables = {}, runtimeConfig, state, port } = {}) {
   if (!CAN_START) throw new Error('neither MCP_SPIN_HOST=spin nor MCP_LOCAL_HOST is set');
-  const port = await freePort();
+  port ??= await freePort();
   const listen = `127.0.0.1:${port}`;
   mkdirSync(E2E, { recursive: true });
   const label = `${name ?? 'spin-build'}-${port}`;
@@ -69,7 +71,7 @@ export async function startSpinBuild({ name, variables = {}, runtimeConfig } = {
   let command;
   let args;
   if (REAL_SPIN) {
-    const state = mkdtempSync(join(E2E, `${label}-state-`));
+    state ??= mkdtempSync(join(E2E, `${label}-state-`));
     command = 'spin';
     args = ['up', '--from', MANIFEST, '--listen', listen, '--state-dir', state, ...vars];
     if (runtimeConfig) args.push('--runtime-config-file', runtimeConfig);
@@ -79,12 +81,14 @@ export async function startSpinBuild({ name, variables = {}, runtimeConfig } = {
     args = ['--listen', listen, '--from', MANIFEST, ...vars];
   }
   const log = join(E2E, `${label}.log`);
-  const out = createWriteStream(log);
+  const out = createWriteStream(log, { flags: 'a' });
   const child = spawn(command, args, { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr.pipe(out);
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
   const node = {
     base: `http://${listen}`,
+    port,
+    state,
     log,
     exited,
     pid: child.pid,

@@ -7,7 +7,9 @@
 // - a Streamable HTTP session initialized on A and used, then ended, on B;
 // - node A killed (SIGKILL to its process group) while a client holds its stream: a call
 //   posted to B while no node holds the stream, then the client's EventSource reconnects
-//   to B with Last-Event-ID and finds the same session, the call's answer, and goes on.
+//   to B with Last-Event-ID and finds the same session, the call's answer, and goes on;
+// - sixty initialize requests of one principal at once across both nodes: the session cap
+//   holds.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -57,7 +59,7 @@ before(async () => {
   }));
   const runtimeConfig = join(dir, 'runtime-config.toml');
   writeFileSync(runtimeConfig, `[key_value_store.default]\ntype = "redis"\nurl = "redis://127.0.0.1:${port}"\n`);
-  const variables = { keepalive_seconds: 1 };
+  const variables = { keepalive_seconds: 1, max_sessions_per_principal: 8 };
   [a, b] = await Promise.all([
     startSpinBuild({ name: 'node-a', variables, runtimeConfig }),
     startSpinBuild({ name: 'node-b', variables, runtimeConfig }),
@@ -129,6 +131,33 @@ test('two Spin nodes on one Redis: a Streamable HTTP session initialized on A is
   }));
   assert.equal(after.status, 404);
   await client.close();
+});
+
+test('two Spin nodes on one Redis: sixty initialize requests at once, half on each node, never exceed the cap', { skip }, async () => {
+  const token = 'racing-principal-0123456789';
+  const statuses = await within(60_000, 'sixty initialize requests', Promise.all(
+    Array.from({ length: 60 }, async (_, i) => {
+      const node = i % 2 ? b : a;
+      const response = await fetch(new URL('/mcp', node.base), {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0', id: 1, method: 'initialize',
+          params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'race', version: '1' } },
+        }),
+      });
+      await response.arrayBuffer();
+      return response.status;
+    }),
+  ));
+  const admitted = statuses.filter((s) => s === 200).length;
+  assert.ok(statuses.every((s) => s === 200 || s === 429), statuses.join(' '));
+  assert.ok(admitted <= 8, `${admitted} admitted with max_sessions_per_principal = 8`);
+  assert.ok(admitted >= 1, 'someone got in');
 });
 
 // Runs last: it kills node A.

@@ -537,12 +537,30 @@ pub fn in_session(host: &MemoryHost, session: &str, method: &str, params: Value)
     )
 }
 
-/// The store's keys other than the sweeper's schedule (`sweep:next`, written when the
-/// first session opens): what sessions and streams left behind.
+/// The store's keys that hold something live: not the sweeper's bookkeeping (its
+/// schedule, the expiry index) and not quota counters at zero (a counter is deleted only
+/// once its epoch has passed, since deleting a live one could lose a racing increment).
+/// What sessions and streams left behind.
 pub fn leftovers(store: &MemoryStore) -> Vec<String> {
+    use remote_mcp_server::host::KeyValue;
     store
         .keys()
         .into_iter()
         .filter(|k| k != remote_mcp_server::transport::sweep::NEXT_KEY)
+        .filter(|k| !k.starts_with("expiry:"))
+        .filter(|k| {
+            !k.starts_with(remote_mcp_server::transport::quota::PREFIX)
+                || store.counter(k).ok().flatten().unwrap_or(0) != 0
+        })
+        .collect()
+}
+
+/// SHA-256 of `text`, hex: how static tokens are configured and passthrough principals
+/// are named.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
         .collect()
 }

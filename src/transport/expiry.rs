@@ -1,0 +1,113 @@
+//! An index of store records by when they lapse, so that the sweep visits what has lapsed
+//! and nothing else: the store cannot list keys by prefix (`wasi:keyvalue` draft2 lists
+//! the whole store), and a sweep that listed a store shared by many nodes would stall the
+//! request it runs in.
+//!
+//! Time is cut into buckets of [`BUCKET_MS`]. Noting that `key` lapses at `t` appends the
+//! key to `t`'s bucket: an atomic counter numbers the bucket's entries (`expiry:<b>:n`),
+//! each entry its own record (`expiry:<b>:<i>`). The sweep walks the buckets that have
+//! passed, from a cursor, and asks a judge about each key; a record renewed since it was
+//! noted has a later entry too, so the judge finds it alive and leaves it. The work of a
+//! sweep is the number of entries in passed buckets — what lapsed, plus what was renewed —
+//! and each sweep does at most a budget of it, the next one going on from the cursor.
+
+use crate::host::{KeyValue, StoreError};
+
+/// Width of a bucket.
+pub const BUCKET_MS: u64 = 10_000;
+/// Where the sweep goes on from: `<bucket>:<entries of it done>`.
+pub const CURSOR_KEY: &str = "expiry:cursor";
+const PREFIX: &str = "expiry:";
+
+fn count_key(bucket: u64) -> String {
+    format!("{PREFIX}{bucket}:n")
+}
+
+fn entry_key(bucket: u64, index: u64) -> String {
+    format!("{PREFIX}{bucket}:{index}")
+}
+
+/// Records that `key` lapses at `at` (unix milliseconds). `now` places the cursor when the
+/// index is new.
+pub fn note(store: &dyn KeyValue, key: &str, at: u64, now: u64) -> Result<(), StoreError> {
+    let bucket = at / BUCKET_MS;
+    let index = store.increment(&count_key(bucket), 1)?.max(1) as u64;
+    store.set(&entry_key(bucket, index), key.as_bytes())?;
+    if index == 1 && store.get(CURSOR_KEY)?.is_none() {
+        // A new index starts sweeping from now: nothing was noted before.
+        store.set(CURSOR_KEY, format!("{}:0", now / BUCKET_MS).as_bytes())?;
+    }
+    Ok(())
+}
+
+/// What the judge says of a key whose time has come.
+pub trait Judge {
+    /// Removes whatever lapsed under `key`, or leaves it if it was renewed.
+    fn lapsed(&self, key: &str, now: u64) -> Result<(), StoreError>;
+}
+
+/// What one sweep of the index did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Walked {
+    /// Entries judged.
+    pub entries: usize,
+    /// Whether entries of passed buckets remain for the next sweep.
+    pub more: bool,
+}
+
+/// Judges the entries of passed buckets from the cursor on, spending at most `budget`
+/// reads (one per entry, one per bucket).
+pub fn sweep(
+    store: &dyn KeyValue,
+    judge: &dyn Judge,
+    now: u64,
+    budget: usize,
+) -> Result<Walked, StoreError> {
+    let Some((mut bucket, mut done)) = store
+        .get(CURSOR_KEY)?
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| {
+            let (b, d) = text.split_once(':')?;
+            Some((b.parse::<u64>().ok()?, d.parse::<u64>().ok()?))
+        })
+    else {
+        return Ok(Walked::default());
+    };
+    let mut walked = Walked::default();
+    // Reads spent, entries and buckets alike: a cursor far behind (a server stopped for a
+    // day) catches up over several sweeps.
+    let mut spent = 0;
+    let pause = |bucket: u64, done: u64, walked: &mut Walked| {
+        walked.more = true;
+        store.set(CURSOR_KEY, format!("{bucket}:{done}").as_bytes())
+    };
+    // A bucket has passed when all of its time has.
+    let current = now / BUCKET_MS;
+    while bucket < current {
+        if spent >= budget {
+            pause(bucket, done, &mut walked)?;
+            return Ok(walked);
+        }
+        let count = store.counter(&count_key(bucket))?.unwrap_or(0).max(0) as u64;
+        spent += 1;
+        while done < count {
+            if spent >= budget {
+                pause(bucket, done, &mut walked)?;
+                return Ok(walked);
+            }
+            done += 1;
+            spent += 1;
+            let entry = entry_key(bucket, done);
+            if let Some(key) = store.get(&entry)?.and_then(|b| String::from_utf8(b).ok()) {
+                judge.lapsed(&key, now)?;
+            }
+            store.delete(&entry)?;
+            walked.entries += 1;
+        }
+        store.delete(&count_key(bucket))?;
+        bucket += 1;
+        done = 0;
+    }
+    store.set(CURSOR_KEY, format!("{bucket}:0").as_bytes())?;
+    Ok(walked)
+}

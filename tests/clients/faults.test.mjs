@@ -1,0 +1,87 @@
+// Faults under the real spin up (MCP_SPIN_HOST=spin): the places of streams whose holder is
+// gone must free by themselves.
+//
+// - A node killed (SIGKILL to its process group) with a principal's every stream place
+//   taken: a node started again on the same store admits that principal's new streams
+//   within a few keep-alive intervals, not after stream_max_seconds.
+// - A client that hangs up right after the endpoint event (raw sockets, no polite close)
+//   frees its place at once, not at the next keep-alive write (15 s by default).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+
+import { REAL_SPIN, sleep, startSpinBuild, until, within } from './hosts.mjs';
+
+const skip = REAL_SPIN ? false : 'needs the real Spin (MCP_SPIN_HOST=spin)';
+
+/// Opens `GET /sse` on a raw socket; resolves to { status, socket } once the status line
+/// and, for a 200, the endpoint event have arrived.
+function rawStream(base, token) {
+  const url = new URL(base);
+  return within(10_000, 'a raw GET /sse', new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    let seen = '';
+    socket.on('error', reject);
+    socket.on('data', (chunk) => {
+      seen += chunk;
+      const status = Number(seen.match(/^HTTP\/1\.1 (\d{3})/)?.[1]);
+      if (status && (status !== 200 || seen.includes('event: endpoint'))) resolve({ status, socket, seen });
+    });
+    socket.write(
+      `GET /sse HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${token}\r\n`
+      + 'Accept: text/event-stream\r\n\r\n',
+    );
+  }));
+}
+
+test('real spin up: a node killed holding every stream place of a principal; the next node on the store admits it again within seconds', { skip }, async () => {
+  const token = 'killed-node-holder-0123456789';
+  const variables = { keepalive_seconds: 1 };
+  const first = await startSpinBuild({ name: 'faults-a', variables });
+  const open = [];
+  try {
+    for (let i = 0; i < 32; i++) {
+      const stream = await rawStream(first.base, token);
+      assert.equal(stream.status, 200, `stream ${i}`);
+      open.push(stream.socket);
+    }
+    const over = await rawStream(first.base, token);
+    assert.equal(over.status, 429, 'the 33rd stream is over max_streams_per_principal');
+    over.socket.destroy();
+  } finally {
+    assert.equal(await within(10_000, 'the node to die', first.kill()), 'SIGKILL');
+    open.forEach((socket) => socket.destroy());
+  }
+  // The same store, the same address: what a restart or a rolling deploy does.
+  const second = await startSpinBuild({ name: 'faults-a', variables, state: first.state, port: first.port });
+  try {
+    const started = Date.now();
+    let last;
+    await until(20_000, 'a stream admitted for the principal again', async () => {
+      last = await rawStream(second.base, token);
+      last.socket.destroy();
+      if (last.status !== 200) await sleep(250);
+      return last.status === 200;
+    });
+    // The lease is four keep-alives (4 s); places count in quarters of it.
+    assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
+  } finally {
+    await second.kill();
+  }
+});
+
+test('real spin up: a client that hangs up right after the endpoint event frees its place at once', { skip }, async () => {
+  // Keep-alives at their default (15 s): the hang-up is noticed without a write.
+  const node = await startSpinBuild({ name: 'faults-b', variables: { max_streams_per_principal: 3 } });
+  try {
+    for (let i = 0; i < 10; i++) {
+      const stream = await rawStream(node.base, 'hang-up-0123456789');
+      assert.equal(stream.status, 200, `stream ${i}: ${stream.seen.split('\r\n')[0]}`);
+      stream.socket.destroy();
+      await sleep(1_000);
+    }
+  } finally {
+    await node.kill();
+  }
+});
