@@ -159,14 +159,6 @@ fn assert_refused(reply: &Reply, words: &str) {
 
 // --- static -------------------------------------------------------------------------------
 
-fn sha256_hex(text: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 #[test]
 fn static_tokens_accept_exactly_the_configured_ones() {
     let entries = format!(

@@ -98,12 +98,6 @@ pub struct Sessions<'a> {
     pub host: &'a dyn Host,
     pub store: &'a dyn KeyValue,
     pub ttl_ms: u64,
-    /// Sessions one principal may hold.
-    pub cap: usize,
-    /// Sessions the whole server may hold.
-    pub total_cap: usize,
-    /// Least time between two sweeps of the store.
-    pub sweep_every_ms: u64,
 }
 
 /// Prefix of session records.
@@ -119,6 +113,7 @@ pub enum Refused {
     /// The principal holds as many as it may.
     Full(Full),
     Store(StoreError),
+    Config(ConfigError),
 }
 
 impl Refused {
@@ -127,6 +122,7 @@ impl Refused {
         match self {
             Refused::Full(full) => full.response(id),
             Refused::Store(e) => super::store_failure(host, e),
+            Refused::Config(e) => e.response(),
         }
     }
 }
@@ -147,9 +143,6 @@ impl<'a> Sessions<'a> {
             host,
             store,
             ttl_ms: settings.session_ttl_ms()?,
-            cap: settings.max_sessions()?,
-            total_cap: settings.max_sessions_total()?,
-            sweep_every_ms: settings.gc_interval_ms()?,
         })
     }
 
@@ -159,15 +152,24 @@ impl<'a> Sessions<'a> {
     }
 
     /// Starts a session for `principal`, remembering what the client can do; refused when
-    /// the principal already holds [`Sessions::cap`] live ones, or the server
-    /// [`Sessions::total_cap`].
+    /// the principal already holds `max_sessions_per_principal` live ones, or the server
+    /// `max_sessions_total`. (Those are read only here: a request in a session needs none.)
     pub fn create(
         &self,
+        settings: &Settings,
         kind: Kind,
         principal: &Principal,
         revision: Revision,
         capabilities: serde_json::Value,
     ) -> Result<(SessionId, Session), Refused> {
+        let config = || -> Result<_, ConfigError> {
+            Ok((
+                settings.max_sessions()?,
+                settings.max_sessions_total()?,
+                settings.gc_interval_ms()?,
+            ))
+        };
+        let (cap, total_cap, sweep_every_ms) = config().map_err(Refused::Config)?;
         let id = SessionId::generate(self.host);
         let now = self.host.now_unix_ms();
         let session = Session {
@@ -180,19 +182,13 @@ impl<'a> Sessions<'a> {
             subscriptions: Vec::new(),
         };
         self.places()
-            .admit(
-                &principal.id,
-                session.expires_at,
-                self.cap,
-                self.total_cap,
-                now,
-            )?
+            .admit(&principal.id, session.expires_at, cap, total_cap, now)?
             .map_err(Refused::Full)?;
         self.save(&id, &session)?;
         self.note(&id, &session, now)?;
         // New sessions are what leaves garbage behind (most clients never end theirs), so
         // their arrival is what paces the sweeping.
-        super::sweep::if_due(self, self.sweep_every_ms);
+        super::sweep::if_due(self, sweep_every_ms);
         Ok((id, session))
     }
 

@@ -71,6 +71,7 @@ pub fn open(
     let (id, delivered) = match resumed {
         Some(found) => found,
         None => match sessions.create(
+            settings,
             Kind::Sse,
             principal,
             Revision::V2024_11_05,

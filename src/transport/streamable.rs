@@ -229,7 +229,13 @@ impl<'a> Post<'a> {
             .get("capabilities")
             .cloned()
             .unwrap_or(Value::Null);
-        match sessions.create(Kind::StreamableHttp, self.principal, revision, capabilities) {
+        match sessions.create(
+            self.settings,
+            Kind::StreamableHttp,
+            self.principal,
+            revision,
+            capabilities,
+        ) {
             Ok((id, _)) => reply.with_header("mcp-session-id", id.as_str()),
             Err(refused) => refused.response(self.host, Some(&request.id)),
         }

@@ -5,13 +5,14 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
-import { CAN_START, HOST_NAME, startSpinBuild } from './hosts.mjs';
+import { CAN_START, HOST_NAME, startSpinBuild, until } from './hosts.mjs';
 
 const skip = !CAN_START;
 const ISSUER = 'https://issuer.e2e.test/';
@@ -185,14 +186,18 @@ test(`${HOST_NAME}: the protected resource metadata names the issuer and the sco
   assert.deepEqual(metadata.scopes_supported, ['token:read']);
 });
 
-test(`${HOST_NAME}: a JWKS host missing from allowed_outbound_hosts is refused, and the error says what to set`, { skip }, async () => {
+test(`${HOST_NAME}: a JWKS host missing from allowed_outbound_hosts is refused; the log says what to set, the client sees no URL`, { skip }, async () => {
   // jwt_jwks_origin left at its default: the manifest allows no real host.
   const denied = await startHost({});
+  const node = servers.at(-1);
   const response = await fetch(new URL('/mcp', denied), {
     method: 'POST',
     headers: { Authorization: `Bearer ${await mint('k2')}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
   });
   assert.equal(response.status, 503);
-  assert.match((await response.json()).error_description, /jwt_jwks_origin/);
+  const description = (await response.json()).error_description;
+  assert.match(description, /Retry shortly/);
+  assert.doesNotMatch(description, /127\.0\.0\.1|http:/);
+  await until(5_000, 'the log line naming jwt_jwks_origin', () => readFileSync(node.log, 'utf8').includes('jwt_jwks_origin'));
 });
