@@ -453,14 +453,23 @@ fn notifications_cancelled_stops_a_legacy_request_from_another_instance() {
 
 // --- input from the client ----------------------------------------------------------------
 
-#[test]
-fn legacy_elicitation_round_trips_through_the_store_across_instances() {
-    let store = MemoryStore::new();
-    let caller = instance(&store).with_variable("conformance_fixtures", "on");
-    let session = open_session(&caller, "2025-06-18", json!({"elicitation": {}}));
-    let (mut stream_sink, rx) = remote_mcp_server::host::memory::ChannelSink::new();
+/// A `test_elicitation` call with request id `id` running in `session` on its own thread
+/// (an instance); returns the thread, the call's response as it streams, and the
+/// server→client request it sent.
+fn elicitation_under_way(
+    caller: &MemoryHost,
+    session: &str,
+    id: u64,
+    message: &str,
+) -> (
+    std::thread::JoinHandle<()>,
+    std::sync::mpsc::Receiver<remote_mcp_server::host::memory::SinkEvent>,
+    Value,
+) {
+    let (mut sink, rx) = remote_mcp_server::host::memory::ChannelSink::new();
     let worker = std::thread::spawn({
-        let (caller, session) = (caller.clone(), session.clone());
+        let (caller, session) = (caller.clone(), session.to_string());
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "test_elicitation", "arguments": {"message": message}}});
         move || {
             let auth = bearer();
             let headers = Headers::from([
@@ -469,7 +478,6 @@ fn legacy_elicitation_round_trips_through_the_store_across_instances() {
                 ("accept", "application/json, text/event-stream"),
                 ("mcp-session-id", session.as_str()),
             ]);
-            let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "test_elicitation", "arguments": {"message": "Who are you?"}}});
             let request = Request::new(
                 Method::Post,
                 "/mcp",
@@ -477,28 +485,45 @@ fn legacy_elicitation_round_trips_through_the_store_across_instances() {
                 Some(ORIGIN.into()),
                 Box::new(std::io::Cursor::new(body.to_string().into_bytes())),
             );
-            remote_mcp_server::handle(&caller, request, &mut stream_sink);
+            remote_mcp_server::handle(&caller, request, &mut sink);
         }
     });
     // The server→client request arrives on the POST's stream.
     let mut buffer = String::new();
     let ask = loop {
-        match rx
+        if let remote_mcp_server::host::memory::SinkEvent::Body(bytes) = rx
             .recv_timeout(Duration::from_secs(5))
             .expect("the elicitation request")
         {
-            remote_mcp_server::host::memory::SinkEvent::Body(bytes) => {
-                buffer.push_str(&String::from_utf8_lossy(&bytes));
-                if let Some(m) = sse_messages(buffer.as_bytes())
-                    .into_iter()
-                    .find(|m| m["method"] == "elicitation/create")
-                {
-                    break m;
-                }
+            buffer.push_str(&String::from_utf8_lossy(&bytes));
+            if let Some(m) = sse_messages(buffer.as_bytes())
+                .into_iter()
+                .find(|m| m["method"] == "elicitation/create")
+            {
+                break m;
             }
-            _ => continue,
         }
     };
+    (worker, rx, ask)
+}
+
+/// What is left of a streamed response once its call has ended.
+fn rest_of(rx: &std::sync::mpsc::Receiver<remote_mcp_server::host::memory::SinkEvent>) -> String {
+    let mut rest = String::new();
+    while let Ok(event) = rx.recv_timeout(Duration::from_millis(200)) {
+        if let remote_mcp_server::host::memory::SinkEvent::Body(bytes) = event {
+            rest.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    rest
+}
+
+#[test]
+fn legacy_elicitation_round_trips_through_the_store_across_instances() {
+    let store = MemoryStore::new();
+    let caller = instance(&store).with_variable("conformance_fixtures", "on");
+    let session = open_session(&caller, "2025-06-18", json!({"elicitation": {}}));
+    let (worker, rx, ask) = elicitation_under_way(&caller, &session, 9, "Who are you?");
     assert_schema("2025-06-18", "ElicitRequest", &ask);
     assert_eq!(ask["params"]["message"], "Who are you?");
     // The answer comes in a separate POST, to another instance.
@@ -508,12 +533,7 @@ fn legacy_elicitation_round_trips_through_the_store_across_instances() {
         202
     );
     join_within(worker, Duration::from_secs(10), "the elicitation call");
-    let mut rest = String::new();
-    while let Ok(event) = rx.recv_timeout(Duration::from_millis(200)) {
-        if let remote_mcp_server::host::memory::SinkEvent::Body(bytes) = event {
-            rest.push_str(&String::from_utf8_lossy(&bytes));
-        }
-    }
+    let rest = rest_of(&rx);
     let result = sse_messages(rest.as_bytes())
         .pop()
         .expect("the tool result");
@@ -1074,43 +1094,7 @@ fn an_answered_request_leaves_nothing_and_a_repeated_answer_is_dropped() {
     let store = MemoryStore::new();
     let caller = instance(&store).with_variable("conformance_fixtures", "on");
     let session = open_session(&caller, "2025-06-18", json!({"elicitation": {}}));
-    let (mut sink, rx) = remote_mcp_server::host::memory::ChannelSink::new();
-    let worker = std::thread::spawn({
-        let (caller, session) = (caller.clone(), session.clone());
-        move || {
-            let auth = bearer();
-            let headers = Headers::from([
-                ("authorization", auth.as_str()),
-                ("content-type", "application/json"),
-                ("accept", "application/json, text/event-stream"),
-                ("mcp-session-id", session.as_str()),
-            ]);
-            let body = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "test_elicitation", "arguments": {"message": "Who?"}}});
-            let request = Request::new(
-                Method::Post,
-                "/mcp",
-                headers,
-                Some(ORIGIN.into()),
-                Box::new(std::io::Cursor::new(body.to_string().into_bytes())),
-            );
-            remote_mcp_server::handle(&caller, request, &mut sink);
-        }
-    });
-    let mut buffer = String::new();
-    let ask = loop {
-        if let remote_mcp_server::host::memory::SinkEvent::Body(bytes) = rx
-            .recv_timeout(Duration::from_secs(5))
-            .expect("the elicitation request")
-        {
-            buffer.push_str(&String::from_utf8_lossy(&bytes));
-            if let Some(m) = sse_messages(buffer.as_bytes())
-                .into_iter()
-                .find(|m| m["method"] == "elicitation/create")
-            {
-                break m;
-            }
-        }
-    };
+    let (worker, rx, ask) = elicitation_under_way(&caller, &session, 3, "Who?");
     assert_schema("2025-06-18", "ElicitRequest", &ask);
     assert_eq!(
         answer_keys(&store).len(),
@@ -1122,12 +1106,7 @@ fn an_answered_request_leaves_nothing_and_a_repeated_answer_is_dropped() {
     let respond = || post(&other, &[("mcp-session-id", &session)], &answer(&ask["id"])).status;
     assert_eq!(respond(), 202);
     join_within(worker, Duration::from_secs(10), "the elicitation call");
-    let mut rest = String::new();
-    while let Ok(event) = rx.recv_timeout(Duration::from_millis(200)) {
-        if let remote_mcp_server::host::memory::SinkEvent::Body(bytes) = event {
-            rest.push_str(&String::from_utf8_lossy(&bytes));
-        }
-    }
+    let rest = rest_of(&rx);
     let result = sse_messages(rest.as_bytes()).pop().expect("the result");
     assert_result("2025-06-18", "CallToolResult", &result);
     assert!(result["result"]["content"][0]["text"]

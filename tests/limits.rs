@@ -1099,14 +1099,17 @@ fn last_event_ids_no_outbox_reached_are_refused() {
 #[test]
 fn batches_are_bounded() {
     let host = host();
-    let batch: Vec<Value> = (0..33)
-        .map(|n| json!({"jsonrpc": "2.0", "id": n, "method": "ping"}))
-        .collect();
-    let reply = post(
-        &host,
-        &[("mcp-protocol-version", "2025-03-26")],
-        &Value::Array(batch),
-    );
+    let pings = |n: usize| {
+        let batch: Vec<Value> = (0..n)
+            .map(|id| json!({"jsonrpc": "2.0", "id": id, "method": "ping"}))
+            .collect();
+        post(
+            &host,
+            &[("mcp-protocol-version", "2025-03-26")],
+            &Value::Array(batch),
+        )
+    };
+    let reply = pings(33);
     assert_eq!(reply.status, 400);
     let body = reply.json();
     // No id can be named for a whole batch: the error omits it, as for a parse error
@@ -1116,14 +1119,7 @@ fn batches_are_bounded() {
         .as_str()
         .unwrap()
         .contains("at most 32 messages"));
-    let batch: Vec<Value> = (0..32)
-        .map(|n| json!({"jsonrpc": "2.0", "id": n, "method": "ping"}))
-        .collect();
-    let reply = post(
-        &host,
-        &[("mcp-protocol-version", "2025-03-26")],
-        &Value::Array(batch),
-    );
+    let reply = pings(32);
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json().as_array().unwrap().len(), 32);
 }
