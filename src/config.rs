@@ -132,10 +132,10 @@ pub const PUBLIC_URL: Variable = Variable {
 pub const ALLOWED_HOSTS: Variable = Variable {
     name: "allowed_hosts",
     default: "",
-    description: "Host names (optionally host:port) the MCP endpoints answer to in passthrough \
-                  and none modes, comma-separated; `*` for any. Always allowed: localhost, \
-                  127.0.0.1, [::1] and public_url's host. Guards local servers against DNS \
-                  rebinding.",
+    description: "Host names (optionally host:port) the MCP endpoints answer to, \
+                  comma-separated; `*` for any. Always allowed: localhost, 127.0.0.1, [::1] \
+                  and public_url's host. Guards local servers against DNS rebinding, and \
+                  every server against tokens meant for another host.",
     secret: false,
 };
 pub const ALLOWED_ORIGINS: Variable = Variable {
@@ -586,7 +586,15 @@ impl<'h> Settings<'h> {
 
     pub fn session_ttl_ms(&self) -> Result<u64, ConfigError> {
         self.memo(&self.session_ttl_ms, || {
-            Ok(positive(self.host, &SESSION_TTL_SECONDS)? as u64 * 1000)
+            match positive(self.host, &SESSION_TTL_SECONDS)? {
+                // A month: beyond it, no session needs to live, and times stay far from
+                // overflowing.
+                seconds if seconds <= 2_592_000 => Ok(seconds as u64 * 1000),
+                seconds => Err(problem(
+                    &SESSION_TTL_SECONDS,
+                    format!("{seconds} is more than a month (2592000 seconds)"),
+                )),
+            }
         })
         .copied()
     }

@@ -1119,31 +1119,64 @@ fn an_answered_request_leaves_nothing_and_a_repeated_answer_is_dropped() {
 }
 
 #[test]
-fn cancellations_are_recorded_under_a_digest_of_the_clients_id() {
+fn cancellations_are_recorded_only_for_running_requests_under_a_digest_of_their_id() {
     let store = MemoryStore::new();
-    let host = host().with_store(store.clone());
+    let host = instance(&store);
     let session = open_session(&host, "2025-06-18", json!({}));
-    let long = "x".repeat(64 * 1024);
-    for id in [json!(long), json!(12345678901234567890u64), json!("s")] {
+    let cancel = |id: &Value| {
         let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": id}});
-        assert_eq!(
-            post(&host, &[("mcp-session-id", &session)], &cancel).status,
-            202
-        );
+        post(&host, &[("mcp-session-id", &session)], &cancel).status
+    };
+    let cancels = || -> Vec<String> {
+        store
+            .keys()
+            .into_iter()
+            .filter(|k| k.starts_with("cancel:"))
+            .collect()
+    };
+    // Nothing runs under these ids: acknowledged, and nothing is written.
+    for id in [
+        json!("x".repeat(64 * 1024)),
+        json!(12345678901234567890u64),
+        json!("s"),
+    ] {
+        assert_eq!(cancel(&id), 202);
     }
-    let cancels: Vec<String> = store
-        .keys()
-        .into_iter()
-        .filter(|k| k.starts_with("cancel:"))
-        .collect();
-    assert_eq!(cancels.len(), 3, "{cancels:?}");
-    for key in &cancels {
-        assert!(key.len() <= 100, "a key of {} bytes", key.len());
-        assert!(
-            !key.contains("xxxx") && !key.contains("12345678901234567890"),
-            "{key}"
-        );
+    assert_eq!(cancels(), Vec::<String>::new());
+    // A running request's cancellation is recorded under a digest of its id.
+    let id = "r".repeat(200);
+    let call = std::thread::spawn({
+        let (host, session, id) = (host.clone(), session.clone(), id.clone());
+        move || {
+            post(
+                &host,
+                &[("mcp-session-id", &session)],
+                &json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+                    "name": "countdown", "arguments": {"from": 30, "interval_ms": 100}
+                }}),
+            )
+        }
+    });
+    let mut recorded = Vec::new();
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(cancel(&json!(id)), 202);
+        recorded = cancels();
+        if !recorded.is_empty() {
+            break;
+        }
     }
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert!(
+        recorded[0].len() <= 100 && !recorded[0].contains("rrrr"),
+        "{}",
+        recorded[0]
+    );
+    let reply = join_within(call, Duration::from_secs(10), "the cancelled call");
+    assert_eq!(
+        sse_messages(&reply.body).pop().unwrap()["error"]["code"],
+        -32800
+    );
 }
 
 #[test]

@@ -297,9 +297,15 @@ fn a_stream_place_lapses_when_its_holder_dies() {
         grants: remote_mcp_server::auth::Grants::All,
     };
     use remote_mcp_server::host::Host;
-    let claim = Claim::take(&*store, &limits, &principal, host.now_unix_ms())
-        .unwrap()
-        .unwrap();
+    let claim = Claim::take(
+        &*store,
+        &limits,
+        &principal,
+        "dead-holder",
+        host.now_unix_ms(),
+    )
+    .unwrap()
+    .unwrap();
     std::mem::forget(claim);
     let open = || {
         Stream::open(
@@ -718,7 +724,7 @@ fn a_listen_stream_ends_gracefully_at_its_lifetime() {
 
 #[test]
 fn expired_sessions_and_leftovers_are_swept_by_later_sessions() {
-    use remote_mcp_server::host::Host;
+    use remote_mcp_server::host::{Host, KeyValue};
     use remote_mcp_server::transport::outbox::Outbox;
     use remote_mcp_server::transport::session::SessionId;
     let store = MemoryStore::new();
@@ -734,7 +740,14 @@ fn expired_sessions_and_leftovers_are_swept_by_later_sessions() {
         initialize_as(&long_lived, &format!("user-{n}-0123456789"));
     }
     let old = open_session(&host, "2025-11-25", json!({}));
-    // A cancellation of a request that had ended already: kept a while, then swept.
+    // A cancellation recorded for a running request (the marker such a request sets),
+    // which then ended without collecting it: kept a while, then swept.
+    let link = remote_mcp_server::protocol::call::SessionLink {
+        store: &*store,
+        id: SessionId::parse(&old).unwrap(),
+    };
+    let request = remote_mcp_server::protocol::jsonrpc::RequestId::Number(5.into());
+    store.set(&link.running_key(&request), b"1").unwrap();
     let cancelled = post(
         &host,
         &[
@@ -744,6 +757,7 @@ fn expired_sessions_and_leftovers_are_swept_by_later_sessions() {
         &json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 5}}),
     );
     assert_eq!(cancelled.status, 202);
+    store.delete(&link.running_key(&request)).unwrap();
     assert!(store.keys().iter().any(|k| k.starts_with("cancel:")));
     // What a gone session can leave behind: a message pushed into its outbox by a POST
     // that raced its end (the code such a POST runs).
@@ -796,7 +810,11 @@ fn expired_sessions_and_leftovers_are_swept_by_later_sessions() {
     open_session(&host, "2025-11-25", json!({}));
     let live: Vec<String> = leftovers(&store)
         .into_iter()
-        .filter(|k| !k.starts_with("session:") && !k.starts_with("quota:"))
+        .filter(|k| {
+            ["session:", "place:", "quota:"]
+                .iter()
+                .all(|p| !k.starts_with(p))
+        })
         .collect();
     assert!(live.is_empty(), "{live:?}");
 }
@@ -1127,6 +1145,7 @@ fn batches_are_bounded() {
 #[test]
 fn a_request_stops_at_its_time_budget() {
     use remote_mcp_server::config::Settings;
+    use remote_mcp_server::host::Host;
     use remote_mcp_server::protocol::call::{Call, Discard, Rounds, Stop, REQUEST_BUDGET_MS};
     use remote_mcp_server::protocol::jsonrpc::{Request, RequestId};
     let host = host().with_store(MemoryStore::new());
@@ -1155,6 +1174,7 @@ fn a_request_stops_at_its_time_budget() {
         &request,
         "countdown",
         Rounds::default(),
+        host.now_unix_ms() + REQUEST_BUDGET_MS,
     );
     // Most of the budget may be spent waiting; a wait past its end is refused.
     assert!(call.sleep_ms(REQUEST_BUDGET_MS - 1_000).is_ok());
@@ -1204,4 +1224,162 @@ fn a_principal_runs_a_bounded_number_of_long_requests_at_once() {
         json!({"name": "countdown", "arguments": {"from": 1, "interval_ms": 10}}),
     );
     assert_eq!(after.json()["result"]["structuredContent"]["counted"], 1);
+}
+
+/// The places counted for a principal's streams or sessions, over every epoch (what the
+/// caps compare against).
+fn counted(store: &MemoryStore, kind: &str) -> i64 {
+    use remote_mcp_server::host::KeyValue;
+    store
+        .keys()
+        .iter()
+        .filter(|k| k.starts_with(&format!("quota:{kind}:")) && !k.contains(":all:"))
+        .map(|k| store.counter(k).unwrap().unwrap_or(0))
+        .sum()
+}
+
+#[test]
+fn a_stream_that_took_another_ones_place_over_gives_it_back_once() {
+    // A's place passes to B (the same session's newer stream); B hangs up, and A, which
+    // then finds the lease gone, must neither give the place back again nor end the
+    // session: over three rounds the count stays exact.
+    let store = MemoryStore::new();
+    let host = instance(&store);
+    let session = open_session(&host, "2025-11-25", json!({}));
+    let auth = bearer();
+    let get = || {
+        Stream::open(
+            host.clone(),
+            "/mcp",
+            &[
+                ("authorization", &auth),
+                ("accept", "text/event-stream"),
+                ("mcp-session-id", &session),
+            ],
+        )
+    };
+    for round in 0..3 {
+        let a = get();
+        assert_eq!(a.status, 200);
+        let b = get();
+        assert_eq!(b.status, 200);
+        b.hang_up();
+        std::thread::sleep(Duration::from_millis(1_200));
+        a.hang_up();
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(counted(&store, "streams"), 0, "round {round}");
+    }
+    assert_eq!(
+        in_session(&host, &session, "ping", json!({})).status,
+        200,
+        "the session lives on"
+    );
+}
+
+#[test]
+fn a_session_ended_by_many_at_once_gives_its_place_back_once() {
+    let store = MemoryStore::new();
+    let host = stateful(&store).with_variable("max_sessions_per_principal", "2");
+    for round in 0..3 {
+        let session = initialize_as(&host, TOKEN);
+        let id = session.header("mcp-session-id").unwrap().to_string();
+        let start = std::sync::Arc::new(std::sync::Barrier::new(16));
+        let deletes: Vec<_> = (0..16)
+            .map(|_| {
+                let (host, start, id) = (host.clone(), start.clone(), id.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    send(
+                        &host,
+                        "DELETE",
+                        "/mcp",
+                        &[("authorization", &bearer()), ("mcp-session-id", &id)],
+                        b"",
+                    )
+                    .status
+                })
+            })
+            .collect();
+        for delete in deletes {
+            delete.join().unwrap();
+        }
+        assert_eq!(counted(&store, "sessions"), 0, "round {round}");
+    }
+    assert_eq!(initialize_as(&host, TOKEN).status, 200);
+    assert_eq!(initialize_as(&host, TOKEN).status, 200);
+    assert_eq!(initialize_as(&host, TOKEN).status, 429, "the cap holds");
+}
+
+#[test]
+fn many_requests_renewing_a_session_at_once_move_its_place_once() {
+    let store = MemoryStore::new();
+    let host = stateful(&store).with_variable("session_ttl_seconds", "100");
+    let session = open_session(&host, "2025-11-25", json!({}));
+    host.advance_ms(60_000); // past half the time to live: the next requests renew
+    let start = std::sync::Arc::new(std::sync::Barrier::new(12));
+    let pings: Vec<_> = (0..12)
+        .map(|_| {
+            let (host, start, session) = (host.clone(), start.clone(), session.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                in_session(&host, &session, "ping", json!({})).status
+            })
+        })
+        .collect();
+    for ping in pings {
+        assert_eq!(ping.join().unwrap(), 200);
+    }
+    assert_eq!(counted(&store, "sessions"), 1);
+}
+
+#[test]
+fn refused_admissions_leave_nothing_behind_once_swept() {
+    let store = MemoryStore::new();
+    let host = stateful(&store)
+        .with_variable("max_sessions_total", "1")
+        .with_variable("session_ttl_seconds", "20")
+        .with_variable("gc_interval_seconds", "1");
+    assert_eq!(initialize_as(&host, TOKEN).status, 200);
+    for n in 0..20 {
+        assert_eq!(
+            initialize_as(&host, &format!("new-token-{n}-0123456789")).status,
+            503
+        );
+    }
+    // Past the sessions' time and their counters' epochs, sweeps take what is left.
+    for _ in 0..4 {
+        host.advance_ms(30_000);
+        let _ = initialize_as(&host, "sweeper-0123456789");
+    }
+    let quota: Vec<String> = store
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("quota:") && !k.contains("all"))
+        .collect();
+    assert!(quota.len() <= 2, "{} counters left: {quota:?}", quota.len());
+}
+
+#[test]
+fn a_batchs_calls_share_one_time_budget() {
+    // Two 5-minute countdowns in one 2025-03-26 batch: the second runs out of the budget
+    // the POST had (the sleeps run on the host's manual clock).
+    let host = host().with_store(MemoryStore::new());
+    let session = open_session(&host, "2025-03-26", json!({}));
+    let countdown = |id: u64| json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "countdown", "arguments": {"from": 60, "interval_ms": 5000}}});
+    let reply = post(
+        &host,
+        &[
+            ("mcp-protocol-version", "2025-03-26"),
+            ("mcp-session-id", &session),
+        ],
+        &json!([countdown(1), countdown(2)]),
+    );
+    assert_eq!(reply.status, 200);
+    let replies = reply.json();
+    assert_eq!(replies[0]["result"]["isError"], false, "{replies}");
+    assert_eq!(replies[1]["result"]["isError"], true, "{}", replies[1]);
+    assert!(replies[1]["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("time budget"));
 }

@@ -114,15 +114,15 @@ pub trait ResponseSink {
     fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected>;
     fn finish(&mut self);
 
-    /// Sends a whole response at once and finishes it. A host may do better than `head`,
-    /// `body`, `finish` in turn (the WASI glue hands the body over with the head, so both
-    /// leave in one packet).
     /// Whether the client has gone (hung up), as far as the host can tell without a
     /// write. Long-lived streams ask between polls.
     fn closed(&mut self) -> bool {
         false
     }
 
+    /// Sends a whole response at once and finishes it. A host may do better than `head`,
+    /// `body`, `finish` in turn (the WASI glue hands the body over with the head, so both
+    /// leave in one packet).
     fn complete(&mut self, status: u16, headers: &Headers, body: &[u8]) {
         if self.head(status, headers).is_ok() && !body.is_empty() {
             // A client that went away mid-body has nothing left to receive.

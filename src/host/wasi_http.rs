@@ -8,8 +8,8 @@ use std::io::Read;
 
 use wasi::exports::http::incoming_handler::Guest;
 use wasi::http::types::{
-    Fields, IncomingBody, IncomingRequest, Method as WasiMethod, OutgoingBody, OutgoingResponse,
-    ResponseOutparam, Scheme,
+    ErrorCode, Fields, IncomingBody, IncomingRequest, Method as WasiMethod, OutgoingBody,
+    OutgoingResponse, ResponseOutparam, Scheme,
 };
 use wasi::io::streams::{InputStream, OutputStream, StreamError};
 
@@ -207,6 +207,7 @@ impl ResponseSink for WasiSink {
         let response = OutgoingResponse::new(fields(headers));
         let _ = response.set_status_code(status);
         let Ok(outgoing) = response.body() else {
+            ResponseOutparam::set(response_out, Err(ErrorCode::InternalError(None)));
             return;
         };
         // The body goes into the outgoing stream before the response is handed over, so
@@ -232,7 +233,10 @@ impl ResponseSink for WasiSink {
                 let _ = stream.flush();
                 (stream, rest)
             }
-            Err(()) => return,
+            Err(()) => {
+                ResponseOutparam::set(response_out, Err(ErrorCode::InternalError(None)));
+                return;
+            }
         };
         ResponseOutparam::set(response_out, Ok(response));
         let (stream, rest) = written;
@@ -269,7 +273,7 @@ const FETCH_DEADLINE_NS: u64 = 10_000_000_000;
 fn http_get(url: &str) -> Result<Fetched, String> {
     use wasi::clocks::monotonic_clock;
     use wasi::http::outgoing_handler;
-    use wasi::http::types::{ErrorCode, OutgoingRequest, RequestOptions};
+    use wasi::http::types::{OutgoingRequest, RequestOptions};
     use wasi::io::poll::{poll, Pollable};
 
     let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {

@@ -129,11 +129,21 @@ impl SessionLink<'_> {
     /// Where a `notifications/cancelled` for request `id` is recorded. The id is the
     /// client's and of any length, so the key holds its SHA-256 (128 bits of it) instead.
     pub fn cancel_key(&self, id: &RequestId) -> String {
-        // Display quotes strings, so the string "1" and the number 1 stay apart.
-        let digest = Sha256::digest(id.to_string().as_bytes());
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        format!("cancel:{}:{hex}", self.id)
+        format!("cancel:{}:{}", self.id, digest(id))
     }
+
+    /// The marker of a request of this session that is running (it has waited once):
+    /// only such a request's cancellation is recorded.
+    pub fn running_key(&self, id: &RequestId) -> String {
+        format!("running:{}:{}", self.id, digest(id))
+    }
+}
+
+/// 128 bits of the SHA-256 of a request id, hex.
+fn digest(id: &RequestId) -> String {
+    // Display quotes strings, so the string "1" and the number 1 stay apart.
+    let digest = Sha256::digest(id.to_string().as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether `id` has the form of this server's server→client request ids (`s-` and 24 hex
@@ -201,6 +211,9 @@ impl Drop for Call<'_> {
     fn drop(&mut self) {
         if let Some((places, place)) = self.running.take() {
             let _ = places.release(&place, self.host.now_unix_ms());
+            if let (Some(link), Some(request)) = (&self.session, &self.request_id) {
+                let _ = link.store.delete(&link.running_key(request));
+            }
         }
     }
 }
@@ -240,6 +253,7 @@ impl<'a> Call<'a> {
         request: &jsonrpc::Request,
         target: &str,
         rounds: Rounds,
+        deadline: u64,
     ) -> Call<'a> {
         let progress_token = request
             .params
@@ -262,7 +276,7 @@ impl<'a> Call<'a> {
             state: rounds.state,
             pending: Map::new(),
             binding: (request.method.clone(), target.to_string()),
-            deadline: host.now_unix_ms() + REQUEST_BUDGET_MS,
+            deadline,
             running: None,
         }
     }
@@ -286,8 +300,12 @@ impl<'a> Call<'a> {
             return Ok(());
         };
         let places = Places::new(store, Counted::Calls, REQUEST_BUDGET_MS);
+        let mut id = [0u8; 16];
+        self.host.fill_random(&mut id);
+        let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
         match places.admit(
             &self.principal.id,
+            &id,
             self.deadline,
             MAX_RUNNING_CALLS,
             usize::MAX,
@@ -295,6 +313,16 @@ impl<'a> Call<'a> {
         ) {
             Ok(Ok(place)) => {
                 self.running = Some((places, place));
+                crate::transport::sweep::when_due(self.host, store, self.settings);
+                // Now the request can be cancelled: a legacy cancellation is recorded
+                // only for a request that is running (so clients cannot have the server
+                // store cancellations of anything).
+                if let (Some(link), Some(request)) = (&self.session, &self.request_id) {
+                    let key = link.running_key(request);
+                    let _ = store
+                        .set(&key, b"1")
+                        .and_then(|()| expiry::note(store, &key, self.deadline + 5_000, now));
+                }
                 Ok(())
             }
             Ok(Err(full)) => Err(Stop::Error(full.error().1)),

@@ -5,7 +5,7 @@ use base64::Engine;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::call::{self, Call, Emitter, LogLevel, Rounds, SessionLink, Stop};
+use super::call::{self, Call, Emitter, LogLevel, Rounds, SessionLink, Stop, REQUEST_BUDGET_MS};
 use super::jsonrpc::{kind_of, Request, RpcError, INSUFFICIENT_SCOPE};
 use super::meta;
 use super::model::{
@@ -48,6 +48,9 @@ pub struct Exchange<'a> {
     /// Modern: this request's `_meta` logLevel (absent: no log messages at all); legacy:
     /// the session's `logging/setLevel`, else `info`.
     pub log_level: Option<LogLevel>,
+    /// When the HTTP request's time budget runs out, for every call it makes (a batch's
+    /// calls share it).
+    pub deadline: u64,
 }
 
 impl<'a> Exchange<'a> {
@@ -74,6 +77,7 @@ impl<'a> Exchange<'a> {
                 .and_then(|m| m.get(meta::LOG_LEVEL))
                 .and_then(Value::as_str)
                 .and_then(LogLevel::parse),
+            deadline: host.now_unix_ms() + REQUEST_BUDGET_MS,
         }
     }
 
@@ -100,6 +104,7 @@ impl<'a> Exchange<'a> {
             session,
             client_capabilities,
             log_level: Some(log_level.unwrap_or(LogLevel::Info)),
+            deadline: host.now_unix_ms() + REQUEST_BUDGET_MS,
         }
     }
 
@@ -475,6 +480,7 @@ fn run<T>(
         request,
         target,
         rounds,
+        exchange.deadline,
     );
     match body(&mut call) {
         Ok(value) => Ok(Ran::Done(value)),
@@ -687,7 +693,8 @@ fn subscribe(
     let mut record = record.clone();
     record.subscriptions.retain(|u| u != uri);
     if on {
-        events::subscribe(link.store, &link.id, uri).map_err(failed)?;
+        let now = exchange.host.now_unix_ms();
+        events::subscribe(link.store, &link.id, uri, record.expires_at, now).map_err(failed)?;
         record.subscriptions.push(uri.to_string());
     } else {
         events::unsubscribe(link.store, &link.id, uri).map_err(failed)?;

@@ -85,13 +85,27 @@ pub fn get(store: &dyn KeyValue, seq: u64) -> Result<Option<Change>, StoreError>
 fn subscription_prefix(uri: &str) -> String {
     let digest = Sha256::digest(uri.as_bytes());
     let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-    format!("rsub:{hex}:")
+    format!("{SUBSCRIPTION_PREFIX}{hex}:")
 }
 
 /// Records that legacy session `id` wants updates of `uri`.
-pub fn subscribe(store: &dyn KeyValue, id: &SessionId, uri: &str) -> Result<(), StoreError> {
-    store.set(&format!("{}{id}", subscription_prefix(uri)), uri.as_bytes())
+/// The key is noted in the expiry index for `expires_at` (the session's expiry), so that
+/// it goes with its session even if the session record lost track of it (two subscribes
+/// at once each write the record back).
+pub fn subscribe(
+    store: &dyn KeyValue,
+    id: &SessionId,
+    uri: &str,
+    expires_at: u64,
+    now: u64,
+) -> Result<(), StoreError> {
+    let key = format!("{}{id}", subscription_prefix(uri));
+    store.set(&key, uri.as_bytes())?;
+    super::expiry::note(store, &key, expires_at, now)
 }
+
+/// Prefix of the subscription keys (`rsub:<uri hash>:<session id>`).
+pub const SUBSCRIPTION_PREFIX: &str = "rsub:";
 
 pub fn unsubscribe(store: &dyn KeyValue, id: &SessionId, uri: &str) -> Result<(), StoreError> {
     store.delete(&format!("{}{id}", subscription_prefix(uri)))

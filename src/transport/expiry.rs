@@ -81,8 +81,10 @@ pub fn sweep(
         walked.more = true;
         store.set(CURSOR_KEY, format!("{bucket}:{done}").as_bytes())
     };
-    // A bucket has passed when all of its time has.
-    let current = now / BUCKET_MS;
+    // A bucket is swept once all of its time has passed and then a bucket's more: a
+    // writer on a node whose clock is a little behind, or an instance delayed after it
+    // read the time, may still note into it or count in an epoch that ends in it.
+    let current = (now / BUCKET_MS).saturating_sub(1);
     while bucket < current {
         if spent >= budget {
             pause(bucket, done, &mut walked)?;

@@ -104,12 +104,21 @@ pub fn run(
     // A listen stream counts against the principal's stream quota like any other.
     let mut claim = match store {
         None => None,
-        Some(store) => match Claim::take(store, &limits, principal, host.now_unix_ms()) {
+        Some(store) => match Claim::take(
+            store,
+            &limits,
+            principal,
+            &stream::random_hex(host),
+            host.now_unix_ms(),
+        ) {
             Ok(Ok(claim)) => Some(claim),
             Ok(Err(full)) => return Some(full.response(Some(&request.id))),
             Err(e) => return Some(super::store_failure(host, &e)),
         },
     };
+    if let Some(store) = store {
+        super::sweep::when_due(host, store, settings);
+    }
     follow(host, &limits, request, sink, &filter, claim.as_mut());
     if let Some(claim) = claim {
         claim.release(host.now_unix_ms());

@@ -262,14 +262,15 @@ pub fn record_client_message(
                 .cloned()
                 .and_then(|id| serde_json::from_value::<RequestId>(id).ok())
             {
-                Some(id) => {
+                // Only a running request's: a quick one has answered already.
+                Some(id) if store.get(&link.running_key(&id))?.is_some() => {
                     // Kept while the request may still run (its POST's time budget); the
                     // sweep removes it after.
                     let key = link.cancel_key(&id);
                     store.set(&key, b"1")?;
                     expiry::note(store, &key, now + CANCEL_KEEP_MS, now)
                 }
-                None => Ok(()),
+                _ => Ok(()),
             }
         }
         _ => Ok(()),

@@ -135,9 +135,6 @@ impl Full {
 pub struct Places<'a> {
     store: &'a dyn KeyValue,
     counted: Counted,
-    /// Whether a new counter notes itself in the expiry index (streams), or its holders'
-    /// own index entries see to it (sessions: see [`Places::lapsed`]).
-    notes_counters: bool,
     /// Width of an epoch.
     epoch_ms: u64,
     /// The longest a place may lapse ahead of now (a session's time to live, a stream's
@@ -145,11 +142,32 @@ pub struct Places<'a> {
     horizon_ms: u64,
 }
 
-/// A place taken by [`Places::admit`]: whose it is and when it lapses.
+/// A place taken by [`Places::admit`]: its id (what makes giving it back or moving it
+/// happen once, whichever instances try), whose it is, and when it lapses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Place {
+    pub id: String,
     principal: String,
     pub until: u64,
+}
+
+/// Prefix of the keys that make a place's changes happen once (see [`claim_once`]).
+pub const CLAIM_PREFIX: &str = "claim:";
+
+/// Whether this instance is the first to claim `key`, among all instances on all nodes
+/// (the store's atomic increment decides). The claim is noted in the expiry index for
+/// `lapse_at`, when the sweep removes it.
+pub fn claim_once(
+    store: &dyn KeyValue,
+    key: &str,
+    lapse_at: u64,
+    now: u64,
+) -> Result<bool, StoreError> {
+    let first = store.increment(key, 1)? == 1;
+    if first {
+        expiry::note(store, key, lapse_at, now)?;
+    }
+    Ok(first)
 }
 
 impl<'a> Places<'a> {
@@ -160,44 +178,42 @@ impl<'a> Places<'a> {
         Places {
             store,
             counted,
-            notes_counters: counted != Counted::Sessions,
             epoch_ms: (horizon_ms / EPOCHS_PER_HORIZON).max(1_000),
             horizon_ms,
         }
     }
 
-    /// When the counters a place lapsing at `until` is counted in stop counting anything:
-    /// after that nobody adds to or takes from them, and they can go.
-    pub fn epoch_end(&self, until: u64) -> u64 {
-        (self.epoch(until) + 1) * self.epoch_ms
-    }
-
-    /// The counters a place of `principal_hash` lapsing at `until` is counted in: the
-    /// principal's and the server's.
-    pub fn counter_keys(&self, principal_hash: &str, until: u64) -> [String; 2] {
-        let epoch = self.epoch(until);
-        [self.key(principal_hash, epoch), self.key("all", epoch)]
-    }
-
+    /// The counter of `whose` for `epoch`. The epoch's width is part of the key, so nodes
+    /// configured differently (a rolling change of `session_ttl_seconds`) count apart
+    /// rather than in each other's epochs.
     fn key(&self, whose: &str, epoch: u64) -> String {
-        format!("{PREFIX}{}:{whose}:{epoch}", self.counted.key_part())
+        format!(
+            "{PREFIX}{}:{}:{whose}:{epoch}",
+            self.counted.key_part(),
+            self.epoch_ms
+        )
     }
 
     fn epoch(&self, at: u64) -> u64 {
         at / self.epoch_ms
     }
 
+    fn epoch_end(&self, at: u64) -> u64 {
+        (self.epoch(at) + 1) * self.epoch_ms
+    }
+
     /// The principal's part of the counter keys (a hash: ids may be long or odd).
-    pub fn whose(principal_id: &str) -> String {
+    fn whose(principal_id: &str) -> String {
         let digest = Sha256::digest(principal_id.as_bytes());
         digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
     }
 
-    /// Takes a place lapsing at `until` (at most the horizon ahead of `now`) for
+    /// Takes place `id`, lapsing at `until` (at most the horizon ahead of `now`), for
     /// `principal_id`, if it holds fewer than `cap` and the server fewer than `total_cap`.
     pub fn admit(
         &self,
         principal_id: &str,
+        id: &str,
         until: u64,
         cap: usize,
         total_cap: usize,
@@ -211,13 +227,10 @@ impl<'a> Places<'a> {
         if self.counted == Counted::Calls {
             // Bounded per principal only: a server-wide count would be a write per call.
         } else if let Some(retry_after_s) = self.take("all", until, total_cap, now)? {
-            self.give_back(&whose, until, now)?;
+            self.count(&whose, until, -1, now)?;
             return Ok(Err(self.full(true, total_cap, retry_after_s)));
         }
-        Ok(Ok(Place {
-            principal: principal_id.to_string(),
-            until,
-        }))
+        Ok(Ok(self.place(principal_id, id, until)))
     }
 
     fn full(&self, server_wide: bool, cap: usize, retry_after_s: u64) -> Full {
@@ -240,12 +253,8 @@ impl<'a> Places<'a> {
     ) -> Result<Option<u64>, StoreError> {
         let mine = self.epoch(until);
         let key = self.key(whose, mine);
-        let count = self.store.increment(&key, 1)?;
-        if count == 1 && self.notes_counters {
-            // A new counter: the sweep deletes it once its epoch has passed.
-            expiry::note(self.store, &key, self.epoch_end(until), now)?;
-        }
-        // A counter driven below zero (a place given back twice) counts as empty.
+        let count = self.count(whose, until, 1, now)?;
+        // A counter driven below zero counts as empty.
         let mut total = count.max(0);
         let mut soonest = (mine + 1) * self.epoch_ms;
         for epoch in self.epoch(now)..=self.epoch(now + self.horizon_ms) {
@@ -265,49 +274,76 @@ impl<'a> Places<'a> {
         Ok(Some(soonest.saturating_sub(now).div_ceil(1000).max(1)))
     }
 
-    fn give_back(&self, whose: &str, until: u64, now: u64) -> Result<(), StoreError> {
-        // A place lapsed already has left the sum with its epoch (and the sweep may have
-        // deleted the counter): nothing to give back.
+    /// Adds `delta` to the counter of `whose` for `until`'s epoch; a counter that comes
+    /// into being is noted in the expiry index, and the sweep deletes it once its epoch
+    /// has passed. A change to an epoch that has passed is skipped: its counter counts
+    /// nothing any more, and may be gone.
+    fn count(&self, whose: &str, until: u64, delta: i64, now: u64) -> Result<i64, StoreError> {
         if self.epoch(until) < self.epoch(now) {
-            return Ok(());
+            return Ok(0);
         }
-        self.store
-            .increment(&self.key(whose, self.epoch(until)), -1)
-            .map(|_| ())
+        let key = self.key(whose, self.epoch(until));
+        let count = self.store.increment(&key, delta)?;
+        if delta > 0 && count == delta {
+            expiry::note(self.store, &key, self.epoch_end(until), now)?;
+        }
+        Ok(count)
     }
 
-    /// The place of `principal_id` that lapses at `until`, as recorded elsewhere (a
-    /// session record).
-    pub fn place(&self, principal_id: &str, until: u64) -> Place {
+    /// Place `id` of `principal_id`, lapsing at `until`, as recorded elsewhere (a
+    /// session's place record, a stream's lease).
+    pub fn place(&self, principal_id: &str, id: &str, until: u64) -> Place {
         Place {
+            id: id.to_string(),
             principal: principal_id.to_string(),
             until,
         }
     }
 
-    /// Gives a place back.
+    /// The scopes a place is counted in.
+    fn scopes(&self, place: &Place) -> Vec<String> {
+        let mut scopes = vec![Places::whose(&place.principal)];
+        if self.counted != Counted::Calls {
+            scopes.push("all".into());
+        }
+        scopes
+    }
+
+    /// Gives a place back, once: of the instances that try (a stream and its successor,
+    /// a DELETE and the sweep), the first does.
     pub fn release(&self, place: &Place, now: u64) -> Result<(), StoreError> {
-        self.give_back(&Places::whose(&place.principal), place.until, now)?;
-        if self.counted == Counted::Calls {
+        let claim = format!("{CLAIM_PREFIX}end:{}", place.id);
+        if !claim_once(self.store, &claim, self.epoch_end(place.until), now)? {
             return Ok(());
         }
-        self.give_back("all", place.until, now)
+        for whose in self.scopes(place) {
+            self.count(&whose, place.until, -1, now)?;
+        }
+        Ok(())
     }
 
     /// Moves a place to lapse at `until` instead: its holder lives on. Writes only when the
-    /// epoch changes.
-    pub fn renew(&self, place: &mut Place, until: u64, now: u64) -> Result<(), StoreError> {
+    /// epoch changes, and then once for the place however many instances renew it at the
+    /// same moment. Returns whether this call moved it.
+    pub fn renew(&self, place: &mut Place, until: u64, now: u64) -> Result<bool, StoreError> {
         let until = until.min(now + self.horizon_ms);
-        if self.epoch(until) != self.epoch(place.until) {
-            for whose in [Places::whose(&place.principal), "all".to_string()] {
-                let key = self.key(&whose, self.epoch(until));
-                if self.store.increment(&key, 1)? == 1 && self.notes_counters {
-                    expiry::note(self.store, &key, self.epoch_end(until), now)?;
-                }
-                self.give_back(&whose, place.until, now)?;
-            }
+        if self.epoch(until) == self.epoch(place.until) {
+            place.until = until;
+            return Ok(false);
+        }
+        let claim = format!(
+            "{CLAIM_PREFIX}move:{}:{}",
+            place.id,
+            self.epoch(place.until)
+        );
+        if !claim_once(self.store, &claim, self.epoch_end(until), now)? {
+            return Ok(false);
+        }
+        for whose in self.scopes(place) {
+            self.count(&whose, until, 1, now)?;
+            self.count(&whose, place.until, -1, now)?;
         }
         place.until = until;
-        Ok(())
+        Ok(true)
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::expiry;
 use super::outbox::Outbox;
-use super::quota::{Counted, Full, Places};
+use super::quota::{Counted, Full, Place, Places};
 use crate::auth::Principal;
 use crate::config::{ConfigError, Settings};
 use crate::host::{Host, KeyValue, StoreError};
@@ -181,11 +181,20 @@ impl<'a> Sessions<'a> {
             log_level: None,
             subscriptions: Vec::new(),
         };
-        self.places()
-            .admit(&principal.id, session.expires_at, cap, total_cap, now)?
+        let place = self
+            .places()
+            .admit(
+                &principal.id,
+                id.as_str(),
+                session.expires_at,
+                cap,
+                total_cap,
+                now,
+            )?
             .map_err(Refused::Full)?;
+        self.set_place_until(&id, place.until)?;
         self.save(&id, &session)?;
-        self.note(&id, &session, now)?;
+        expiry::note(self.store, &key(&id), session.expires_at, now)?;
         // New sessions are what leaves garbage behind (most clients never end theirs), so
         // their arrival is what paces the sweeping.
         super::sweep::if_due(self, sweep_every_ms);
@@ -225,11 +234,14 @@ impl<'a> Sessions<'a> {
             return Ok(None);
         }
         if session.expires_at - now < self.ttl_ms / 2 {
-            let mut place = self.places().place(&session.principal, session.expires_at);
+            // The place moves once, by whichever instance claims it first (see quota).
+            let mut place = self.place(id, &session)?;
+            if self.places().renew(&mut place, now + self.ttl_ms, now)? {
+                self.set_place_until(id, place.until)?;
+            }
             session.expires_at = now + self.ttl_ms;
-            self.places().renew(&mut place, session.expires_at, now)?;
             self.save(id, &session)?;
-            self.note(id, &session, now)?;
+            expiry::note(self.store, &key(id), session.expires_at, now)?;
         }
         Ok(Some(session))
     }
@@ -242,32 +254,49 @@ impl<'a> Sessions<'a> {
             .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
     }
 
-    /// Ends a session: its record, its resource subscriptions, everything in its outbox.
+    /// Ends a session: its record, its resource subscriptions, everything in its outbox,
+    /// and its place (once, however many instances end it at the same moment).
     pub fn end(&self, id: &SessionId) -> Result<(), StoreError> {
         if let Some(session) = self.read(id)? {
             for uri in &session.subscriptions {
                 super::events::unsubscribe(self.store, id, uri)?;
             }
-            // Deleted first, so that of two instances ending it at once (DELETE racing
-            // the sweep) the place is given back once in all but a narrow race.
-            self.store.delete(&key(id))?;
-            let place = self.places().place(&session.principal, session.expires_at);
+            let place = self.place(id, &session)?;
             self.places().release(&place, self.host.now_unix_ms())?;
         }
         self.store.delete(&key(id))?;
+        self.store.delete(&place_key(id))?;
         Outbox::new(self.store, id).clear()
     }
 
-    /// Notes in the expiry index when the session lapses, with what its place is counted
-    /// under (the principal's hash, the expiry), so that the sweep can end it and, once
-    /// their epoch has passed, remove its place's counters even after the record is gone.
-    fn note(&self, id: &SessionId, session: &Session, now: u64) -> Result<(), StoreError> {
-        let entry = format!(
-            "{} {} {}",
-            key(id),
-            Places::whose(&session.principal),
-            session.expires_at
-        );
-        expiry::note(self.store, &entry, session.expires_at, now)
+    /// The session's place, as its place record says (written only where the place is
+    /// taken or moved, never by the record's other writers, which could write back an
+    /// older expiry).
+    fn place(&self, id: &SessionId, session: &Session) -> Result<Place, StoreError> {
+        let until = self
+            .store
+            .get(&place_key(id))?
+            .and_then(|b| String::from_utf8(b).ok()?.parse().ok())
+            .unwrap_or(session.expires_at);
+        Ok(self.places().place(&session.principal, id.as_str(), until))
+    }
+
+    /// Notes in the expiry index that session `id` may lapse at `at`: the sweep looks at
+    /// it then (a session whose expiry was moved back, as when its HTTP+SSE stream ended
+    /// and it waits a moment for the client).
+    pub fn note_expiry(&self, id: &SessionId, at: u64) -> Result<(), StoreError> {
+        expiry::note(self.store, &key(id), at, self.host.now_unix_ms())
+    }
+
+    fn set_place_until(&self, id: &SessionId, until: u64) -> Result<(), StoreError> {
+        self.store.set(&place_key(id), until.to_string().as_bytes())
     }
 }
+
+/// Where a session's place record is kept.
+fn place_key(id: &SessionId) -> String {
+    format!("{PLACE_PREFIX}{id}")
+}
+
+/// Prefix of the session place records.
+pub const PLACE_PREFIX: &str = "place:";

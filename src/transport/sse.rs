@@ -61,7 +61,11 @@ pub fn open(
         .and_then(stream::resumed_session)
     {
         Some((id, seq)) => match sessions.find(&id, Kind::Sse, principal) {
-            Ok(Some(_)) => Some((id, seq)),
+            // Delivery goes on after `seq`, which cannot be beyond what was handed out.
+            Ok(Some(_)) => match Outbox::new(store, &id).head() {
+                Ok(head) => Some((id, seq.min(head))),
+                Err(e) => return Some(store_failure(host, &e)),
+            },
             Ok(None) => None,
             Err(e) => return Some(store_failure(host, &e)),
         },
@@ -109,7 +113,9 @@ pub fn open(
             match sessions.read(&id) {
                 Ok(Some(mut session)) if session.expires_at > grace => {
                     session.expires_at = grace;
-                    let _ = sessions.save(&id, &session);
+                    let _ = sessions
+                        .save(&id, &session)
+                        .and_then(|()| sessions.note_expiry(&id, grace));
                 }
                 Ok(_) => {}
                 Err(e) => host.log(&format!("sse: could not read the session: {e}")),
@@ -236,6 +242,7 @@ pub fn post(
     Response::empty(202).send(sink);
 
     let batched = messages.len() > 1;
+    let deadline = host.now_unix_ms() + crate::protocol::call::REQUEST_BUDGET_MS;
     let mut replies = Vec::new();
     for message in messages {
         let request = match message {
@@ -258,6 +265,8 @@ pub fn post(
             revision,
             Some((link.clone(), session.clone())),
         );
+        // One budget for the whole POST: a batch's calls share it.
+        exchange.deadline = deadline;
         if request.method == "initialize" {
             match server::negotiate(&request.params) {
                 Ok(negotiated) => {

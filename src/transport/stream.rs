@@ -156,11 +156,12 @@ pub struct Claim<'a> {
 }
 
 impl<'a> Claim<'a> {
-    /// Takes a place, or says when one may free up.
+    /// Takes place `id` (random), or says when one may free up.
     pub fn take(
         store: &'a dyn KeyValue,
         limits: &StreamLimits,
         principal: &Principal,
+        id: &str,
         now: u64,
     ) -> Result<Result<Claim<'a>, Full>, StoreError> {
         let lease_ms = limits.lease_ms();
@@ -168,6 +169,7 @@ impl<'a> Claim<'a> {
         Ok(places
             .admit(
                 &principal.id,
+                id,
                 now + lease_ms,
                 limits.per_principal,
                 limits.total,
@@ -180,21 +182,27 @@ impl<'a> Claim<'a> {
             }))
     }
 
-    /// The place of a stream that this one takes over (its session's outbox), lapsing at
+    /// Place `id` of a stream that this one takes over (its session's outbox), lapsing at
     /// `until`: it is not counted again.
     pub fn inherit(
         store: &'a dyn KeyValue,
         limits: &StreamLimits,
         principal: &Principal,
+        id: &str,
         until: u64,
     ) -> Claim<'a> {
         let lease_ms = limits.lease_ms();
         let places = Places::new(store, Counted::Streams, lease_ms);
         Claim {
-            place: places.place(&principal.id, until),
+            place: places.place(&principal.id, id, until),
             places,
             lease_ms,
         }
+    }
+
+    /// The place's id.
+    pub fn id(&self) -> &str {
+        &self.place.id
     }
 
     /// When the place lapses unless renewed.
@@ -212,6 +220,9 @@ impl<'a> Claim<'a> {
         if self.due(now) {
             self.places
                 .renew(&mut self.place, now + self.lease_ms, now)?;
+            // Another instance moved it (a successor sharing the place): as far as this
+            // stream is concerned it moved too.
+            self.place.until = self.place.until.max(now + self.lease_ms / 2);
         }
         Ok(())
     }
@@ -255,22 +266,28 @@ pub fn serve(
     // has not noticed yet, or one whose node died) takes its place over too.
     let held = match outbox_lease(sessions, id) {
         Ok(record) => record
-            .and_then(|r| lease_until(&r))
-            .filter(|until| *until > now),
+            .and_then(|r| Lease::read(&r))
+            .filter(|l| l.until > now),
         Err(e) => return Err(super::store_failure(host, &e)),
     };
     let mut claim = match held {
-        Some(until) => Claim::inherit(store, &limits, principal, until),
-        None => match Claim::take(store, &limits, principal, now) {
+        Some(lease) => Claim::inherit(store, &limits, principal, &lease.place, lease.until),
+        None => match Claim::take(store, &limits, principal, &random_hex(host), now) {
             Ok(Ok(claim)) => claim,
             Ok(Err(full)) => return Err(full.response(None)),
             Err(e) => return Err(super::store_failure(host, &e)),
         },
     };
+    super::sweep::when_due(host, store, settings);
     let outbox = Outbox::new(store, id);
     let mut token = [0u8; 16];
     host.fill_random(&mut token);
-    if let Err(e) = outbox.set_lease(&lease_record(&token, claim.until())) {
+    let lease = |claim: &Claim| Lease {
+        token,
+        until: claim.until(),
+        place: claim.id().to_string(),
+    };
+    if let Err(e) = outbox.set_lease(&lease(&claim).record()) {
         claim.release(host.now_unix_ms());
         return Err(super::store_failure(host, &e));
     }
@@ -294,22 +311,26 @@ pub fn serve(
     } else {
         End::ClientGone
     };
-    // Superseded means another stream holds the outbox now; no lease at all means the
-    // session ended meanwhile (DELETE) (as the delivery loop decides too).
-    let ours = |record: &Option<Vec<u8>>| record.as_deref().map(lease_holder) == Some(&token[..]);
-    let taken_over = || matches!(outbox.lease(), Ok(record @ Some(_)) if !ours(&record));
+    let current = outbox.lease().ok().flatten().and_then(|r| Lease::read(&r));
+    let ours = current.as_ref().is_some_and(|l| l.token == token);
     let end = match end {
-        End::ClientGone if taken_over() => End::Superseded,
+        // A client that left after another stream took the outbox over (its old
+        // connection noticed late) leaves the session to that stream.
+        End::ClientGone if current.is_some() && !ours => End::Superseded,
         end => end,
     };
+    let now = host.now_unix_ms();
     if end != End::Superseded {
-        claim.release(host.now_unix_ms());
         // The place is given back: the lease must not hand it on to a later stream.
-        if outbox.lease().is_ok_and(|record| ours(&record)) {
+        if ours {
             let _ = outbox.clear_lease();
         }
+        claim.release(now);
+    } else if current.as_ref().is_none_or(|l| l.place != claim.id()) {
+        // Superseded by a stream that took a place of its own (two that opened at once):
+        // this one's place is nobody else's to give back.
+        claim.release(now);
     }
-    // A superseded stream leaves its place to the successor, which took it over.
     Ok(end)
 }
 
@@ -317,18 +338,38 @@ fn outbox_lease(sessions: &Sessions, id: &SessionId) -> Result<Option<Vec<u8>>, 
     Outbox::new(sessions.store, id).lease()
 }
 
-/// An outbox's lease: the holding stream's token, and when that stream's place lapses (so
-/// that a stream taking the outbox over can take the place over too).
-fn lease_record(token: &[u8; 16], until: u64) -> Vec<u8> {
-    [&token[..], &until.to_le_bytes()].concat()
+/// 128 random bits, hex: a place's id.
+pub fn random_hex(host: &dyn crate::host::Host) -> String {
+    let mut bytes = [0u8; 16];
+    host.fill_random(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn lease_holder(record: &[u8]) -> &[u8] {
-    &record[..record.len().min(16)]
+/// An outbox's lease: the holding stream's token, when that stream's place lapses, and the
+/// place's id (so that a stream taking the outbox over can take the place over too).
+struct Lease {
+    token: [u8; 16],
+    until: u64,
+    place: String,
 }
 
-fn lease_until(record: &[u8]) -> Option<u64> {
-    Some(u64::from_le_bytes(record.get(16..24)?.try_into().ok()?))
+impl Lease {
+    fn record(&self) -> Vec<u8> {
+        [
+            &self.token[..],
+            &self.until.to_le_bytes(),
+            self.place.as_bytes(),
+        ]
+        .concat()
+    }
+
+    fn read(record: &[u8]) -> Option<Lease> {
+        Some(Lease {
+            token: record.get(..16)?.try_into().ok()?,
+            until: u64::from_le_bytes(record.get(16..24)?.try_into().ok()?),
+            place: String::from_utf8(record.get(24..)?.to_vec()).ok()?,
+        })
+    }
 }
 
 /// One server-sent event.
@@ -474,17 +515,24 @@ impl Stream<'_> {
                 // the place over with it.
                 self.still_holds(&outbox)?;
                 claim.renew(now)?;
-                outbox.set_lease(&lease_record(&self.token, claim.until()))?;
+                let lease = Lease {
+                    token: self.token,
+                    until: claim.until(),
+                    place: claim.id().to_string(),
+                };
+                outbox.set_lease(&lease.record())?;
             }
         }
     }
 
     /// `Err` when another stream took the outbox over, or the session ended.
     fn still_holds(&self, outbox: &Outbox) -> Result<(), End> {
-        match outbox.lease()? {
-            Some(record) if lease_holder(&record) != self.token => Err(End::Superseded),
+        match outbox.lease()?.and_then(|r| Lease::read(&r)) {
+            Some(lease) if lease.token != self.token => Err(End::Superseded),
             Some(_) => Ok(()),
-            // Cleared: the session ended.
+            // Cleared: the session ended, or a successor ended and gave the lease up; in
+            // that case the session lives on and is not this stream's to end.
+            None if self.sessions.read(self.id)?.is_some() => Err(End::Superseded),
             None => Err(End::SessionGone),
         }
     }

@@ -459,8 +459,9 @@ pub fn get(
     let outbox = Outbox::new(store, &id);
     let resume_after = match request.headers.get("last-event-id") {
         // An id beyond the outbox's head was never sent (and u64::MAX + 1 would wrap).
-        Some(text) => match text.trim().parse::<u64>() {
-            Ok(seq) if outbox.head().is_ok_and(|head| seq <= head) => seq,
+        Some(text) => match (text.trim().parse::<u64>(), outbox.head()) {
+            (_, Err(e)) => return Some(store_failure(host, &e)),
+            (Ok(seq), Ok(head)) if seq <= head => seq,
             _ => {
                 return Some(rpc_error(
                     400,

@@ -13,7 +13,8 @@
 use super::expiry::{self, Judge};
 use super::outbox::Outbox;
 use super::session::{self, SessionId, Sessions};
-use crate::host::StoreError;
+use crate::config::Settings;
+use crate::host::{Host, KeyValue, StoreError};
 
 /// When the next sweep is due (unix milliseconds, decimal).
 pub const NEXT_KEY: &str = "sweep:next";
@@ -23,6 +24,18 @@ pub const BUDGET: usize = 2_000;
 
 /// How soon the next sweep runs when this one left work behind.
 const CATCH_UP_MS: u64 = 1_000;
+
+/// [`if_due`] from anywhere that writes what the sweep will have to remove (a stream, a
+/// long call): a deployment whose clients never open sessions is swept too. A
+/// configuration error leaves it to the next request.
+pub fn when_due(host: &dyn Host, store: &dyn KeyValue, settings: &Settings) {
+    if let (Ok(sessions), Ok(every_ms)) = (
+        Sessions::new(host, store, settings),
+        settings.gc_interval_ms(),
+    ) {
+        if_due(&sessions, every_ms);
+    }
+}
 
 /// Sweeps if a sweep is due; failures are logged, never passed to the request.
 pub fn if_due(sessions: &Sessions, every_ms: u64) {
@@ -76,39 +89,24 @@ impl Judge for Lapsed<'_> {
     fn lapsed(&self, entry: &str, now: u64) -> Result<(), StoreError> {
         let sessions = self.0;
         let store = sessions.store;
-        let mut parts = entry.split(' ');
-        let key = parts.next().unwrap_or_default();
+        // Entries of an earlier version carried more after a space.
+        let key = entry.split(' ').next().unwrap_or_default();
         if let Some(id) = key.strip_prefix(session::PREFIX) {
             let Some(id) = SessionId::parse(id) else {
                 return store.delete(key);
             };
             match sessions.read(&id)? {
                 // Expired: ended as a DELETE would end it.
-                Some(record) if record.expires_at <= now => sessions.end(&id)?,
+                Some(record) if record.expires_at <= now => sessions.end(&id),
                 // Renewed since: a later entry stands for it.
-                Some(_) => {}
+                Some(_) => Ok(()),
                 // Ended already, or unreadable (an incompatible version's record).
                 None => {
                     store.delete(key)?;
-                    Outbox::new(store, &id).clear()?;
+                    store.delete(&format!("{}{id}", session::PLACE_PREFIX))?;
+                    Outbox::new(store, &id).clear()
                 }
             }
-            // The counters its place was counted in, once nothing can count in them.
-            let (Some(whose), Some(until)) = (parts.next(), parts.next()) else {
-                return Ok(());
-            };
-            let Ok(until) = until.parse::<u64>() else {
-                return Ok(());
-            };
-            let places = sessions.places();
-            let end = places.epoch_end(until);
-            if end > now {
-                return expiry::note(store, entry, end, now);
-            }
-            for counter in places.counter_keys(whose, until) {
-                store.delete(&counter)?;
-            }
-            Ok(())
         } else if key.starts_with(super::quota::PREFIX) || key.starts_with("cancel:") {
             // A stream quota counter noted at its epoch's end counts nothing any more; a
             // cancellation is kept only while the request may still run.
@@ -117,6 +115,16 @@ impl Judge for Lapsed<'_> {
             // A wait whose instance died: the marker, and the answer if one came.
             store.delete(key)?;
             store.delete(&format!("reply:{rest}"))
+        } else if let Some(rest) = key.strip_prefix(super::events::SUBSCRIPTION_PREFIX) {
+            // A subscription goes with its session; a renewed session keeps it to the next
+            // look.
+            let id = rest.rsplit(':').next().and_then(SessionId::parse);
+            match id.map(|id| sessions.read(&id)).transpose()?.flatten() {
+                Some(record) if record.expires_at > now => {
+                    expiry::note(store, key, record.expires_at, now)
+                }
+                _ => store.delete(key),
+            }
         } else if let Some(id) = key.strip_prefix(super::outbox::NOTE_PREFIX) {
             // An outbox started: it must not outlive its session.
             match SessionId::parse(id) {

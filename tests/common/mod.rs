@@ -538,7 +538,8 @@ pub fn in_session(host: &MemoryHost, session: &str, method: &str, params: Value)
 }
 
 /// The store's keys that hold something live: not the sweeper's bookkeeping (its
-/// schedule, the expiry index) and not quota counters at zero (a counter is deleted only
+/// schedule, the expiry index, the claims that made a place's changes happen once, all of
+/// which lapse) and not quota counters at zero (a counter is deleted only
 /// once its epoch has passed, since deleting a live one could lose a racing increment).
 /// What sessions and streams left behind.
 pub fn leftovers(store: &MemoryStore) -> Vec<String> {
@@ -547,7 +548,7 @@ pub fn leftovers(store: &MemoryStore) -> Vec<String> {
         .keys()
         .into_iter()
         .filter(|k| k != remote_mcp_server::transport::sweep::NEXT_KEY)
-        .filter(|k| !k.starts_with("expiry:"))
+        .filter(|k| !k.starts_with("expiry:") && !k.starts_with("claim:"))
         .filter(|k| {
             !k.starts_with(remote_mcp_server::transport::quota::PREFIX)
                 || store.counter(k).ok().flatten().unwrap_or(0) != 0
