@@ -805,6 +805,81 @@ fn listen_streams_acknowledge_then_carry_the_changes_they_asked_for() {
     assert_schema(MODERN, "ResourceUpdatedNotification", &messages[2]);
 }
 
+/// A client may change something the moment it reads the acknowledgement (the conformance
+/// suite does): the stream's place in the change feed is taken before the ack goes out.
+#[test]
+fn a_change_made_as_soon_as_the_ack_arrives_is_delivered() {
+    use remote_mcp_server::host::{Disconnected, ResponseSink};
+    struct Client {
+        trigger: MemoryHost,
+        received: Vec<u8>,
+        bodies: usize,
+    }
+    impl ResponseSink for Client {
+        fn head(&mut self, _: u16, _: &Headers) -> Result<(), Disconnected> {
+            Ok(())
+        }
+        fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected> {
+            self.received.extend_from_slice(chunk);
+            self.bodies += 1;
+            match self.bodies {
+                // The ack: change the prompt list before the stream gets to go on.
+                1 => {
+                    let call = json!({"name": "test_trigger_prompt_change", "arguments": {}});
+                    assert_eq!(modern(&self.trigger, "tools/call", call).status, 200);
+                    Ok(())
+                }
+                // The change, or whatever came instead: enough, hang up.
+                _ => Err(Disconnected),
+            }
+        }
+        fn closed(&mut self) -> bool {
+            self.bodies > 1
+        }
+        fn finish(&mut self) {}
+    }
+    let store = MemoryStore::new();
+    let listener = instance(&store)
+        .with_variable("conformance_fixtures", "on")
+        .with_variable("keepalive_seconds", "1")
+        .with_real_time();
+    let mut client = Client {
+        trigger: instance(&store).with_variable("conformance_fixtures", "on"),
+        received: Vec::new(),
+        bodies: 0,
+    };
+    let body = json!({"jsonrpc": "2.0", "id": "sub-1", "method": "subscriptions/listen", "params": {
+        "_meta": envelope(), "notifications": {"promptsListChanged": true}
+    }});
+    let headers = Headers::from([
+        ("authorization", bearer().as_str()),
+        ("content-type", "application/json"),
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-protocol-version", MODERN),
+        ("mcp-method", "subscriptions/listen"),
+    ]);
+    let request = Request::new(
+        Method::Post,
+        "/mcp",
+        headers,
+        Some(ORIGIN.into()),
+        Box::new(std::io::Cursor::new(body.to_string().into_bytes())),
+    );
+    remote_mcp_server::handle(&listener, request, &mut client);
+    let methods: Vec<String> = sse_messages(&client.received)
+        .iter()
+        .map(|m| m["method"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "notifications/subscriptions/acknowledged",
+            "notifications/prompts/list_changed"
+        ],
+        "the change made right after the ack must come next (not a keep-alive, not nothing)"
+    );
+}
+
 #[test]
 fn legacy_resource_subscriptions_reach_the_sessions_stream() {
     let store = MemoryStore::new();

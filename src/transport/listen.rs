@@ -149,6 +149,9 @@ fn follow(
         }
         message
     };
+    // The feed's position is taken before the acknowledgement goes out: a client may
+    // change something the moment it reads the ack, and that change must reach it.
+    let mut cursor = store.and_then(|s| events::head(s).ok()).unwrap_or(0);
     if sink.head(200, &stream::headers()).is_err() {
         return;
     }
@@ -166,7 +169,6 @@ fn follow(
     if send(sink, &ack).is_err() {
         return;
     }
-    let mut cursor = store.and_then(|s| events::head(s).ok()).unwrap_or(0);
     let mut last_write = host.now_unix_ms();
     let mut last_change = last_write;
     let deadline = last_write.saturating_add(limits.max_ms);
