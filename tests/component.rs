@@ -5,9 +5,12 @@
 //! `scripts/test` builds them and runs it.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use wit_parser::{PackageName, Resolve, WorldId, WorldKey};
+
+#[path = "../build/spin_sdk.rs"]
+mod spin_sdk;
 
 const SPIN_BUILD: &str = "target/wasm32-wasip2/release/remote_mcp_server.wasm";
 const PORTABLE_BUILD: &str = "target/wasm32-wasip2/portable/remote_mcp_server.wasm";
@@ -63,27 +66,11 @@ fn component(path: &str) -> Surface {
 }
 
 /// spin-sdk's WIT folder, which describes the Spin platform and carries the standard
-/// WASI interfaces in `deps/`.
+/// WASI interfaces in `deps/` (located as `build.rs` locates it).
 fn spin_sdk_wit() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = std::process::Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--filter-platform",
-            "wasm32-wasip2",
-        ])
-        .output()
-        .expect("cargo metadata");
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("metadata JSON");
-    let manifest = metadata["packages"]
-        .as_array()
-        .and_then(|packages| packages.iter().find(|p| p["name"] == "spin-sdk"))
-        .and_then(|p| p["manifest_path"].as_str())
-        .expect("spin-sdk among the dependencies");
-    PathBuf::from(manifest).parent().unwrap().join("wit")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let probe = Path::new(env!("CARGO_TARGET_TMPDIR")).join("locate-spin-sdk");
+    spin_sdk::source_dir(root, &probe).join("wit")
 }
 
 /// spin-sdk's WIT plus this project's `wit/`, resolved together.

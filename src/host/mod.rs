@@ -9,6 +9,8 @@ use crate::http::Headers;
 pub mod memory;
 
 #[cfg(target_arch = "wasm32")]
+mod bindings;
+#[cfg(target_arch = "wasm32")]
 mod wasi_http;
 
 #[cfg(all(target_arch = "wasm32", feature = "spin"))]

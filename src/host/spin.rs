@@ -5,8 +5,8 @@
 
 use std::cell::OnceCell;
 
-use spin_sdk::wit::wasi::config::store as config;
-use spin_sdk::wit::wasi::keyvalue::{atomics, store};
+use super::bindings::wasi::config::store as config;
+use super::bindings::wasi::keyvalue::{atomics, store};
 
 use super::{KeyValue, StoreError};
 

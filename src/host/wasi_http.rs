@@ -6,7 +6,8 @@
 use std::cell::OnceCell;
 use std::io::Read;
 
-use wasi::exports::http::incoming_handler::Guest;
+use super::bindings::exports::wasi::http::incoming_handler::Guest;
+use super::bindings::wasi;
 use wasi::http::types::{
     ErrorCode, Fields, IncomingBody, IncomingRequest, Method as WasiMethod, OutgoingBody,
     OutgoingResponse, ResponseOutparam, Scheme,
@@ -77,7 +78,7 @@ impl Guest for Component {
     }
 }
 
-wasi::http::proxy::export!(Component with_types_in wasi);
+super::bindings::export!(Component with_types_in super::bindings);
 
 struct WasiHost {
     config: platform::Config,
@@ -162,7 +163,7 @@ fn fields(headers: &Headers) -> Fields {
     for (name, value) in headers.iter() {
         // The core sends only valid, allowed fields; a refused one is dropped rather than
         // failing the whole response.
-        let _ = fields.append(&name.to_string(), &value.as_bytes().to_vec());
+        let _ = fields.append(name, value.as_bytes());
     }
     fields
 }
