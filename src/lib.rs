@@ -15,6 +15,9 @@
 //! Nothing outside `host` touches WASI, so every protocol path runs natively under
 //! `cargo test`.
 
+// derive(Schema) names this crate by its path, inside it as outside.
+extern crate self as remote_mcp_server;
+
 pub mod auth;
 pub mod catalog;
 pub mod config;

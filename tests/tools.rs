@@ -136,3 +136,113 @@ fn validation_agrees_with_a_full_json_schema_validator() {
         );
     }
 }
+
+// --- typed tools: derive(Schema) ------------------------------------------------------------
+
+mod derived {
+    use remote_mcp_server::protocol::call::{Call, Stop};
+    use remote_mcp_server::tools::{Schema, Structured, ToolDef, Typed};
+    use serde::{Deserialize, Serialize};
+
+    // Only the schema and the deserialization are under test: most fields go unread.
+    #[allow(dead_code)]
+    #[derive(Deserialize, Schema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Everything {
+        /// A number.
+        pub ratio: f64,
+        /// Multi-line docs
+        /// become "one" line.
+        #[schema(minimum = 1, maximum = 10, default = 3)]
+        pub small_count: u8,
+        pub offset: i32,
+        pub big: u64,
+        pub flag: Option<bool>,
+        #[schema(min_length = 1, max_length = 5, header = "Region")]
+        pub region: String,
+        pub tags: Vec<String>,
+        #[serde(rename = "any")]
+        pub anything: serde_json::Value,
+        #[schema(raw = r#"{"type": "string", "enum": ["a", "b"]}"#)]
+        pub choice: String,
+        #[schema(default = -2.5)]
+        pub shift: f64,
+    }
+
+    #[derive(Serialize, Schema)]
+    pub struct Out {
+        pub total: f64,
+    }
+
+    pub const TOOL: ToolDef =
+        ToolDef::new("everything", "Everything", "Takes it all.", &Typed(run))
+            .read_only()
+            .open_world();
+
+    fn run(args: Everything, _: &mut Call) -> Result<Structured<Out>, Stop> {
+        Ok(Structured(Out {
+            total: args.ratio + f64::from(args.small_count) + args.shift,
+        }))
+    }
+}
+
+#[test]
+fn derived_schemas_describe_their_types() {
+    let schema: Value = serde_json::from_str(derived::TOOL.input_schema).unwrap();
+    assert_eq!(
+        schema,
+        json!({
+            "type": "object",
+            "properties": {
+                "ratio": {"type": "number", "description": "A number."},
+                "smallCount": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3,
+                               "description": "Multi-line docs become \"one\" line."},
+                "offset": {"type": "integer", "minimum": -2147483648, "maximum": 2147483647},
+                "big": {"type": "integer", "minimum": 0},
+                "flag": {"type": "boolean"},
+                "region": {"type": "string", "minLength": 1, "maxLength": 5, "x-mcp-header": "Region"},
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "any": {},
+                "choice": {"type": "string", "enum": ["a", "b"]},
+                "shift": {"type": "number", "default": -2.5}
+            },
+            "required": ["ratio", "offset", "big", "region", "tags", "any", "choice"],
+            "additionalProperties": false
+        })
+    );
+    schema::check_keywords(&schema, "everything").unwrap();
+    jsonschema::meta::validate(&schema).unwrap();
+    let output: Value = serde_json::from_str(derived::TOOL.output_schema.unwrap()).unwrap();
+    assert_eq!(
+        output,
+        json!({"type": "object", "properties": {"total": {"type": "number"}},
+               "required": ["total"], "additionalProperties": false})
+    );
+    let annotations = &derived::TOOL.annotations;
+    assert!(
+        annotations.read_only_hint && annotations.open_world_hint && !annotations.idempotent_hint
+    );
+}
+
+#[test]
+fn typed_arguments_get_their_defaults_and_misfits_are_named() {
+    let arguments = json!({"ratio": 0.5, "offset": -1, "big": 7, "region": "eu", "tags": [],
+                           "any": null, "choice": "a"});
+    let arguments = arguments.as_object().unwrap();
+    // What the schema passes, the type takes; the defaults fill what was left out.
+    let schema: Value = serde_json::from_str(derived::TOOL.input_schema).unwrap();
+    schema::validate_root(&schema, arguments).unwrap();
+    assert!(derived::TOOL.prepare(arguments).is_ok());
+    // A value the schema cannot see is wrong for the type (a float where u64 is needed,
+    // written as an integer-valued number) is refused with the type's reason.
+    let mut wrong = arguments.clone();
+    wrong.insert("big".into(), json!(1e20));
+    let Err(problem) = derived::TOOL.prepare(&wrong) else {
+        panic!("1e20 is no u64");
+    };
+    assert!(problem.starts_with("arguments: "), "{problem}");
+    assert!(
+        problem.contains("u64") || problem.contains("floating"),
+        "{problem}"
+    );
+}

@@ -525,28 +525,27 @@ fn call_tool(
     let input_schema: Value = serde_json::from_str(tool.input_schema).map_err(|e| {
         RpcError::internal(format!("the schema of tool {:?} is broken: {e}", tool.name))
     })?;
-    if let Err(problem) = schema::validate_root(&input_schema, arguments) {
-        let message = format!("Invalid arguments for tool {:?}: {problem}", tool.name);
-        return if exchange.revision.reports_argument_errors_as_results() {
-            Ok(tool_result(
-                exchange.revision,
-                crate::tools::ToolOutput::error(message),
-            ))
-        } else {
-            Err(RpcError::invalid_params(message))
-        };
-    }
-    Ok(
-        match run(exchange, request, emitter, tool.name, |call| {
-            (tool.run)(arguments, call)
-        })? {
-            Ran::Done(output) => tool_result(exchange.revision, output),
-            Ran::Input(result) => result,
-            Ran::Failed(why) => {
-                tool_result(exchange.revision, crate::tools::ToolOutput::error(why))
-            }
-        },
-    )
+    let prepared =
+        schema::validate_root(&input_schema, arguments).and_then(|()| tool.prepare(arguments));
+    let body = match prepared {
+        Ok(body) => body,
+        Err(problem) => {
+            let message = format!("Invalid arguments for tool {:?}: {problem}", tool.name);
+            return if exchange.revision.reports_argument_errors_as_results() {
+                Ok(tool_result(
+                    exchange.revision,
+                    crate::tools::ToolOutput::error(message),
+                ))
+            } else {
+                Err(RpcError::invalid_params(message))
+            };
+        }
+    };
+    Ok(match run(exchange, request, emitter, tool.name, body)? {
+        Ran::Done(output) => tool_result(exchange.revision, output),
+        Ran::Input(result) => result,
+        Ran::Failed(why) => tool_result(exchange.revision, crate::tools::ToolOutput::error(why)),
+    })
 }
 
 fn tool_result(revision: Revision, output: crate::tools::ToolOutput) -> Value {

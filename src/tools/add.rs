@@ -1,44 +1,31 @@
 //! `add`: the seed's arithmetic tool. The sum is printed as JavaScript's `String(a + b)`
 //! would print it, so answers match the TypeScript demo digit for digit.
 
-use serde_json::Value;
+use serde::Deserialize;
 
-use serde_json::Map;
-
-use super::{Outcome, ToolDef, ToolOutput};
+use super::{Schema, ToolDef, Typed};
 use crate::protocol::call::{Call, Stop};
-use crate::protocol::model::ToolAnnotations;
 
-pub const TOOL: ToolDef = ToolDef {
-    name: "add",
-    title: "Add two numbers",
-    description: "Adds two numbers and returns the sum as text. Use it for exact \
-                  arithmetic instead of computing sums yourself.",
-    input_schema: r#"{
-        "type": "object",
-        "properties": {
-            "a": {"type": "number", "description": "The first addend."},
-            "b": {"type": "number", "description": "The second addend."}
-        },
-        "required": ["a", "b"],
-        "additionalProperties": false
-    }"#,
-    output_schema: None,
-    annotations: ToolAnnotations {
-        read_only_hint: true,
-        idempotent_hint: true,
-        open_world_hint: false,
-    },
-    run,
-};
+#[derive(Deserialize, Schema)]
+pub struct Add {
+    /// The first addend.
+    a: f64,
+    /// The second addend.
+    b: f64,
+}
 
-fn run(arguments: &Map<String, Value>, _: &mut Call) -> Outcome {
-    let number = |name: &str| arguments.get(name).and_then(Value::as_f64);
-    match (number("a"), number("b")) {
-        (Some(a), Some(b)) => Ok(ToolOutput::text(js_number_to_string(a + b))),
-        // The schema check already guarantees both; this keeps a broken schema visible.
-        _ => Err(Stop::Failed("add needs two numbers, a and b".into())),
-    }
+pub const TOOL: ToolDef = ToolDef::new(
+    "add",
+    "Add two numbers",
+    "Adds two numbers and returns the sum as text. Use it for exact arithmetic instead of \
+     computing sums yourself.",
+    &Typed(add),
+)
+.read_only()
+.idempotent();
+
+fn add(Add { a, b }: Add, _: &mut Call) -> Result<String, Stop> {
+    Ok(js_number_to_string(a + b))
 }
 
 /// ECMAScript `Number::toString(x)` for radix 10 (ECMA-262 §6.1.6.1.20): the shortest

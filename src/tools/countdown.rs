@@ -3,47 +3,42 @@
 //! client such as the MCP Inspector shows the result streaming in. Cancelling the request
 //! stops it.
 
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use super::{Outcome, ToolDef, ToolOutput};
-use crate::protocol::call::{Call, LogLevel};
-use crate::protocol::model::ToolAnnotations;
+use super::{Schema, Structured, ToolDef, Typed};
+use crate::protocol::call::{Call, LogLevel, Stop};
 
-pub const TOOL: ToolDef = ToolDef {
-    name: "countdown",
-    title: "Count down",
-    description: "Counts down from a number, one step per interval, reporting progress and a \
-                  log message at each step. A demonstration of streamed results.",
-    input_schema: r#"{
-        "type": "object",
-        "properties": {
-            "from": {"type": "integer", "minimum": 1, "maximum": 60, "default": 5,
-                     "description": "Where to start counting."},
-            "interval_ms": {"type": "integer", "minimum": 10, "maximum": 5000, "default": 500,
-                            "description": "Milliseconds between steps."}
-        },
-        "additionalProperties": false
-    }"#,
-    output_schema: Some(
-        r#"{"type": "object", "properties": {"counted": {"type": "integer"}}, "required": ["counted"]}"#,
-    ),
-    annotations: ToolAnnotations {
-        read_only_hint: true,
-        idempotent_hint: true,
-        open_world_hint: false,
-    },
-    run,
-};
+#[derive(Deserialize, Schema)]
+pub struct Countdown {
+    /// Where to start counting.
+    #[schema(minimum = 1, maximum = 60, default = 5)]
+    from: u64,
+    /// Milliseconds between steps.
+    #[schema(minimum = 10, maximum = 5000, default = 500)]
+    interval_ms: u64,
+}
 
-fn run(arguments: &Map<String, Value>, call: &mut Call) -> Outcome {
-    let number = |name: &str, default: u64| {
-        arguments
-            .get(name)
-            .and_then(Value::as_u64)
-            .unwrap_or(default)
-    };
-    let from = number("from", 5);
-    let interval = number("interval_ms", 500);
+/// The result: how many steps were counted.
+#[derive(Serialize, Schema)]
+pub struct Counted {
+    counted: u64,
+}
+
+pub const TOOL: ToolDef = ToolDef::new(
+    "countdown",
+    "Count down",
+    "Counts down from a number, one step per interval, reporting progress and a log \
+     message at each step. A demonstration of streamed results.",
+    &Typed(countdown),
+)
+.read_only()
+.idempotent();
+
+fn countdown(
+    Countdown { from, interval_ms }: Countdown,
+    call: &mut Call,
+) -> Result<Structured<Counted>, Stop> {
     for left in (0..=from).rev() {
         let done = from - left;
         call.progress(
@@ -53,14 +48,8 @@ fn run(arguments: &Map<String, Value>, call: &mut Call) -> Outcome {
         )?;
         call.log(LogLevel::Info, "countdown", json!(format!("{left}")))?;
         if left > 0 {
-            call.sleep_ms(interval)?;
+            call.sleep_ms(interval_ms)?;
         }
     }
-    // Structured results also come as serialized JSON text, for clients that predate
-    // structuredContent (2025-06-18 tools: SHOULD).
-    let result = json!({"counted": from});
-    Ok(ToolOutput {
-        structured: Some(result.clone()),
-        ..ToolOutput::text(result.to_string())
-    })
+    Ok(Structured(Counted { counted: from }))
 }

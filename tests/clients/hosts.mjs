@@ -14,6 +14,7 @@ import { createWriteStream, mkdirSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const MANIFEST = join(ROOT, 'spin.toml');
@@ -114,4 +115,14 @@ export async function startSpinBuild({ name, variables = {}, runtimeConfig, stat
     exited.then((code) => reject(new Error(`${command} exited (${code}) before serving; log: ${log}`)));
   }));
   return node;
+}
+
+/// The tools these suites call are listed, each once and with an object input schema.
+/// Other tools may be listed too: adding a tool to the server breaks no client test (the
+/// native tests check the whole list against the registry).
+export function assertListsTools(tools, names = ['add', 'getToken', 'countdown']) {
+  const listed = tools.map((t) => t.name);
+  assert.deepEqual([...new Set(listed)], listed, 'tool names are unique');
+  for (const name of names) assert.ok(listed.includes(name), `${name} is listed: ${listed}`);
+  for (const tool of tools) assert.equal(tool.inputSchema?.type, 'object', `${tool.name}'s inputSchema`);
 }

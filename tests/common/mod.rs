@@ -565,3 +565,28 @@ pub fn sha256_hex(text: &str) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// The user-facing tools' names, in `tools/list` order, from the registry: tests that
+/// check the list follow it, so adding a tool breaks none of them.
+pub fn tool_names() -> Vec<&'static str> {
+    remote_mcp_server::tools::REGISTRY
+        .iter()
+        .map(|t| t.name)
+        .collect()
+}
+
+/// The tools a caller without `scope` sees, under `tool_scopes = "getToken=scope"`.
+pub fn tool_names_without_get_token() -> Vec<&'static str> {
+    tool_names()
+        .into_iter()
+        .filter(|name| *name != "getToken")
+        .collect()
+}
+
+/// The tool names that start with `prefix`, as completion offers them.
+pub fn tool_names_starting_with(prefix: &str) -> Vec<&'static str> {
+    tool_names()
+        .into_iter()
+        .filter(|name| name.starts_with(prefix))
+        .collect()
+}
