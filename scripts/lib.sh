@@ -9,7 +9,7 @@ SPIN_WASM="$ROOT/target/wasm32-wasip2/release/remote_mcp_server.wasm"
 PORTABLE_WASM="$ROOT/target/wasm32-wasip2/portable/remote_mcp_server.wasm"
 # How to run the portable build under wasmtime serve: WASI CLI for Rust's std, and
 # instances from a pool whose memory stays resident between requests (a new instance per
-# request is then much cheaper; see the benchmarks in README.md).
+# request is then much cheaper; see docs/benchmarks.md).
 WASMTIME_SERVE=(wasmtime serve -Scli -O pooling-allocator=y,pooling-memory-keep-resident=16777216,pooling-table-keep-resident=1048576)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

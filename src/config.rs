@@ -150,7 +150,7 @@ pub const AUTHORIZATION_SERVERS: Variable = Variable {
     name: "authorization_servers",
     default: "",
     description: "Comma-separated issuer URLs published as `authorization_servers` in the \
-                  protected resource metadata. Empty: none published.",
+                  protected resource metadata. Empty: `jwt_issuer` in jwt mode, else none.",
     secret: false,
 };
 pub const MAX_BODY_BYTES: Variable = Variable {
@@ -162,7 +162,8 @@ pub const MAX_BODY_BYTES: Variable = Variable {
 pub const PAGE_SIZE: Variable = Variable {
     name: "page_size",
     default: "50",
-    description: "Items per page of `tools/list` (and every other list).",
+    description: "Items per page of every list: tools, resources, resource templates, \
+                  prompts.",
     secret: false,
 };
 pub const SESSION_TTL_SECONDS: Variable = Variable {
@@ -189,8 +190,9 @@ pub const MAX_SESSIONS_PER_PRINCIPAL: Variable = Variable {
 pub const MAX_STREAMS_PER_PRINCIPAL: Variable = Variable {
     name: "max_streams_per_principal",
     default: "32",
-    description: "Long-lived event streams (`GET /sse`, `GET /mcp`) one principal may hold \
-                  open at once; beyond it 429 with `Retry-After`.",
+    description: "Long-lived event streams (`GET /sse`, `GET /mcp`, \
+                  `subscriptions/listen`) one principal may hold open at once; beyond it 429 \
+                  with `Retry-After`.",
     secret: false,
 };
 pub const STREAM_MAX_SECONDS: Variable = Variable {
@@ -236,7 +238,7 @@ pub const TRUST_FORWARDED_PREFIX: Variable = Variable {
     secret: false,
 };
 
-/// Every variable, in the order the README and `spin.toml` list them.
+/// Every variable, in the order docs/configuration.md and `spin.toml` list them.
 pub const VARIABLES: &[&Variable] = &[
     &AUTH_MODE,
     &STATIC_TOKENS,

@@ -39,3 +39,8 @@ pub const SERVER_TITLE: &str = "Remote MCP Server";
 pub const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub use web::handle;
+
+/// The README's Rust examples (the "Add your own tool" walkthrough) compile as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
