@@ -28,6 +28,8 @@ use crate::transport::expiry;
 use crate::transport::quota::{Counted, Place, Places, MAX_RUNNING_CALLS};
 use crate::transport::session::SessionId;
 
+use super::tasks::{self, TaskLink};
+
 /// Why a call stopped before producing its result.
 #[derive(Debug, PartialEq)]
 pub enum Stop {
@@ -39,6 +41,8 @@ pub enum Stop {
     Failed(String),
     /// A protocol error.
     Error(RpcError),
+    /// 2026-07-28 with the tasks extension: go on as a task (see [`Call::start_task`]).
+    StartTask,
 }
 
 impl From<crate::config::ConfigError> for Stop {
@@ -201,11 +205,17 @@ pub struct Call<'a> {
     /// This request's place among its principal's long-running ones, taken at its first
     /// wait and given back when the call ends.
     running: Option<(Places<'a>, Place)>,
+    /// How long the call may run in all (its request's budget, or a task's).
+    budget_ms: u64,
+    /// The task this call runs as, when it runs as one.
+    task: Option<TaskLink<'a>>,
 }
 
 /// How long one request may run: the longest legitimate call (a countdown of 60 steps of
 /// 5 s), and a little more.
 pub const REQUEST_BUDGET_MS: u64 = 330_000;
+/// A task sleeps in slices of at most this, looking for a cancellation in between.
+const TASK_SLICE_MS: u64 = 250;
 
 impl Drop for Call<'_> {
     fn drop(&mut self) {
@@ -278,6 +288,74 @@ impl<'a> Call<'a> {
             binding: (request.method.clone(), target.to_string()),
             deadline,
             running: None,
+            budget_ms: REQUEST_BUDGET_MS,
+            task: None,
+        }
+    }
+
+    /// A call running as task `link` (after its request was answered with the task):
+    /// `rounds` are the answers its request's input rounds gathered.
+    #[allow(clippy::too_many_arguments)]
+    pub fn for_task(
+        principal: &'a Principal,
+        host: &'a dyn Host,
+        settings: &'a Settings<'a>,
+        client_capabilities: Value,
+        emitter: &'a mut dyn Emitter,
+        tool: &str,
+        rounds: Rounds,
+        deadline: u64,
+        link: TaskLink<'a>,
+    ) -> Call<'a> {
+        Call {
+            principal,
+            host,
+            settings,
+            revision: Revision::V2026_07_28,
+            client_capabilities,
+            progress_token: None,
+            log_level: None,
+            emitter,
+            session: None,
+            request_id: None,
+            responses: rounds.responses,
+            state: rounds.state,
+            pending: Map::new(),
+            binding: ("tools/call".into(), tool.to_string()),
+            deadline,
+            running: None,
+            budget_ms: tasks::BUDGET_MS,
+            task: Some(link),
+        }
+    }
+
+    /// From here on the tool runs as a task, when it can: in a 2026-07-28 request whose
+    /// client declared the tasks extension, on a host with a shared store, the request is
+    /// answered with a task handle now and the tool runs again, from the start, as the task
+    /// (answers to this request's input rounds carried over, so everything before this
+    /// point must be quick and repeatable). Otherwise the call simply goes on within its
+    /// request. Tools that may become tasks say so in their [`ToolDef`](crate::tools::ToolDef).
+    pub fn start_task(&mut self) -> Result<(), Stop> {
+        if self.task.is_some()
+            || !self.revision.is_modern()
+            || self.host.store().is_none()
+            || !tasks::declared(&self.client_capabilities)
+        {
+            return Ok(());
+        }
+        Err(Stop::StartTask)
+    }
+
+    /// Whether the call runs as a task.
+    pub fn is_task(&self) -> bool {
+        self.task.is_some()
+    }
+
+    /// The answers and state of this request's input rounds, for the task it becomes.
+    pub fn take_rounds(&mut self) -> Rounds {
+        Rounds {
+            responses: std::mem::take(&mut self.responses),
+            state: std::mem::take(&mut self.state),
         }
     }
 
@@ -289,9 +367,23 @@ impl<'a> Call<'a> {
         let now = self.host.now_unix_ms();
         if now + millis > self.deadline {
             return Err(Stop::Failed(format!(
-                "This request ran out of its time budget of {} seconds.",
-                REQUEST_BUDGET_MS / 1000
+                "This {} ran out of its time budget of {} seconds.",
+                if self.task.is_some() {
+                    "task"
+                } else {
+                    "request"
+                },
+                self.budget_ms / 1000
             )));
+        }
+        if let Some(task) = &mut self.task {
+            // A task's place among the long-running requests is renewed with its lease: it
+            // may run longer than a request, and must stay counted while it does.
+            if task.keep_alive(now)? {
+                if let Some((places, place)) = &mut self.running {
+                    let _ = places.renew(place, self.deadline, now);
+                }
+            }
         }
         if self.running.is_some() {
             return Ok(());
@@ -370,17 +462,36 @@ impl<'a> Call<'a> {
             .send(&jsonrpc::notification("notifications/message", &params))
     }
 
-    /// Waits, noticing a cancellation meanwhile.
+    /// Waits, noticing a cancellation meanwhile (a task, at least every quarter second).
     pub fn sleep_ms(&mut self, millis: u64) -> Result<(), Stop> {
         self.check_cancelled()?;
         self.before_wait(millis)?;
-        self.host.sleep_ms(millis);
-        self.check_cancelled()
+        if self.task.is_none() {
+            self.host.sleep_ms(millis);
+            return self.check_cancelled();
+        }
+        let until = self.host.now_unix_ms() + millis;
+        loop {
+            let now = self.host.now_unix_ms();
+            if now >= until {
+                return Ok(());
+            }
+            self.host.sleep_ms((until - now).min(TASK_SLICE_MS));
+            self.check_cancelled()?;
+            self.before_wait(0)?;
+        }
     }
 
     /// Whether a legacy client cancelled this request (`notifications/cancelled`, recorded
     /// in the store by whichever instance received it).
     fn check_cancelled(&self) -> Result<(), Stop> {
+        if let Some(task) = &self.task {
+            return if task.cancel_requested() {
+                Err(Stop::Cancelled)
+            } else {
+                Ok(())
+            };
+        }
         let (Some(link), Some(id)) = (&self.session, &self.request_id) else {
             return Ok(());
         };
@@ -411,6 +522,9 @@ impl<'a> Call<'a> {
                 return Err(self.missing_capability(capability(method)));
             }
         }
+        if self.task.is_some() {
+            return self.task_inputs(asks);
+        }
         if self.revision.is_modern() {
             let mut answers = Vec::new();
             for (key, method, params) in asks {
@@ -431,6 +545,63 @@ impl<'a> Call<'a> {
         asks.iter()
             .map(|(_, method, params)| self.ask(method, params.clone()))
             .collect()
+    }
+
+    /// A task's input: what its request's input rounds answered already, else the task
+    /// waits in `input_required` (its requests listed for `tasks/get`) until `tasks/update`
+    /// has left every answer, taking each pending request off the list as it is answered.
+    fn task_inputs(&mut self, asks: &[(&str, &str, Value)]) -> Result<Vec<Value>, Stop> {
+        let mut answers: Vec<Option<Value>> = asks
+            .iter()
+            .map(|(key, _, _)| self.responses.get(*key).filter(|a| a.is_object()).cloned())
+            .collect();
+        let mut waited_since = self.host.now_unix_ms();
+        let mut listed: Option<Vec<String>> = None;
+        loop {
+            let Some(task) = &mut self.task else {
+                return Err(Stop::Failed("not a task".into()));
+            };
+            for (slot, (key, _, _)) in answers.iter_mut().zip(asks) {
+                if slot.is_none() {
+                    if let Ok(Some(bytes)) = task.store.get(&tasks::input_key(&task.id, key)) {
+                        *slot = serde_json::from_slice(&bytes).ok();
+                    }
+                }
+            }
+            let pending: Map<String, Value> = answers
+                .iter()
+                .zip(asks)
+                .filter(|(slot, _)| slot.is_none())
+                .map(|(_, (key, method, params))| {
+                    (key.to_string(), json!({"method": method, "params": params}))
+                })
+                .collect();
+            let now = self.host.now_unix_ms();
+            let keys: Vec<String> = pending.keys().cloned().collect();
+            if listed.as_ref() != Some(&keys) {
+                let status = if pending.is_empty() {
+                    tasks::Status::Working
+                } else {
+                    tasks::Status::InputRequired
+                };
+                task.update(now, |record| {
+                    record.status = status;
+                    record.input_requests = pending;
+                    record.updated = now;
+                })?;
+                if !keys.is_empty() {
+                    waited_since = now;
+                }
+                listed = Some(keys.clone());
+            }
+            if keys.is_empty() {
+                return Ok(answers.into_iter().map(Option::unwrap_or_default).collect());
+            }
+            self.check_cancelled()?;
+            let interval = crate::transport::stream::poll_interval(now - waited_since).max(50);
+            self.before_wait(interval)?;
+            self.host.sleep_ms(interval);
+        }
     }
 
     fn missing_capability(&self, capability: &str) -> Stop {

@@ -5,6 +5,7 @@ pub mod call;
 pub mod jsonrpc;
 pub mod model;
 pub mod server;
+pub mod tasks;
 pub mod version;
 
 pub use version::Revision;

@@ -30,6 +30,9 @@ pub struct ServerCapabilities {
     /// The server sends `notifications/message`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logging: Option<Empty>,
+    /// 2026-07-28 extensions, by identifier (`io.modelcontextprotocol/tasks`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `{}`.

@@ -12,12 +12,12 @@ use super::model::{
     CacheScope, Cacheable, DiscoverResult, Empty, Implementation, InitializeResult, ListCapability,
     Prompt, Resource, ResourceTemplate, ResourcesCapability, ServerCapabilities, Tool,
 };
-use super::Revision;
+use super::{tasks, Revision};
 use crate::auth::Principal;
 use crate::catalog::Catalog;
 use crate::config::{AuthMode, Settings};
 use crate::host::Host;
-use crate::tools::schema;
+use crate::tools::{schema, TaskSupport};
 use crate::transport::events;
 use crate::transport::quota::LIMIT_REACHED;
 use crate::transport::session::{Session, Sessions};
@@ -51,6 +51,8 @@ pub struct Exchange<'a> {
     /// When the HTTP request's time budget runs out, for every call it makes (a batch's
     /// calls share it).
     pub deadline: u64,
+    /// A task this request created, to run once its response is complete.
+    pub deferred: std::cell::RefCell<Option<super::tasks::TaskRun>>,
 }
 
 impl<'a> Exchange<'a> {
@@ -78,6 +80,7 @@ impl<'a> Exchange<'a> {
                 .and_then(Value::as_str)
                 .and_then(LogLevel::parse),
             deadline: host.now_unix_ms() + REQUEST_BUDGET_MS,
+            deferred: Default::default(),
         }
     }
 
@@ -105,6 +108,7 @@ impl<'a> Exchange<'a> {
             client_capabilities,
             log_level: Some(log_level.unwrap_or(LogLevel::Info)),
             deadline: host.now_unix_ms() + REQUEST_BUDGET_MS,
+            deferred: Default::default(),
         }
     }
 
@@ -185,6 +189,12 @@ pub fn capabilities(exchange: &Exchange) -> Result<ServerCapabilities, RpcError>
         }),
         completions: (exchange.revision >= Revision::V2025_03_26).then_some(Empty {}),
         logging: Some(Empty {}),
+        // Tasks live in the shared store; the extension exists from 2026-07-28 on.
+        extensions: (exchange.revision.is_modern() && shared).then(|| {
+            let mut extensions = Map::new();
+            extensions.insert(tasks::EXTENSION.into(), json!({}));
+            extensions
+        }),
     })
 }
 
@@ -245,6 +255,9 @@ pub fn handle(
         ("prompts/list", _) => list_prompts(exchange, params)?,
         ("prompts/get", _) => get_prompt(exchange, request, emitter)?,
         ("completion/complete", _) => complete(exchange, params)?,
+        ("tasks/get", true) => tasks::get(exchange, params)?,
+        ("tasks/update", true) => tasks::update(exchange, params)?,
+        ("tasks/cancel", true) => tasks::cancel(exchange, params)?,
         (method, _) => return Err(RpcError::method_not_found(method)),
     };
     Ok(finish(exchange.revision, result))
@@ -444,6 +457,8 @@ enum Ran<T> {
     Input(Value),
     /// Failed in a way the caller should see (a tool's `isError`).
     Failed(String),
+    /// Goes on as a task, with what its input rounds gathered.
+    Task(Rounds),
 }
 
 /// Runs `body` with a [`Call`] for this request; `target` names the tool, prompt or URI
@@ -485,6 +500,7 @@ fn run<T>(
     match body(&mut call) {
         Ok(value) => Ok(Ran::Done(value)),
         Err(Stop::InputRequired) => Ok(Ran::Input(call.input_required()?)),
+        Err(Stop::StartTask) => Ok(Ran::Task(call.take_rounds())),
         Err(Stop::Failed(why)) => Ok(Ran::Failed(why)),
         Err(Stop::Error(error)) => Err(error),
         Err(Stop::Cancelled) => {
@@ -511,6 +527,19 @@ fn call_tool(
             known.join(", ")
         ))
     })?;
+    if tool.task_support == TaskSupport::Required
+        && !(exchange.revision.is_modern()
+            && exchange.host.store().is_some()
+            && tasks::declared(&exchange.client_capabilities))
+    {
+        return Err(if exchange.revision.is_modern() {
+            tasks::missing_extension(&format!("tool {name:?}"))
+        } else {
+            RpcError::invalid_params(format!(
+                "tool {name:?} runs only as a task (the 2026-07-28 tasks extension)"
+            ))
+        });
+    }
     let empty = Map::new();
     let arguments = match params.get("arguments") {
         None | Some(Value::Null) => &empty,
@@ -545,10 +574,15 @@ fn call_tool(
         Ran::Done(output) => tool_result(exchange.revision, output),
         Ran::Input(result) => result,
         Ran::Failed(why) => tool_result(exchange.revision, crate::tools::ToolOutput::error(why)),
+        Ran::Task(rounds) => {
+            let (created, run) = tasks::create(exchange, tool, arguments, rounds)?;
+            *exchange.deferred.borrow_mut() = Some(run);
+            created
+        }
     })
 }
 
-fn tool_result(revision: Revision, output: crate::tools::ToolOutput) -> Value {
+pub fn tool_result(revision: Revision, output: crate::tools::ToolOutput) -> Value {
     let mut result = json!({"content": output.content, "isError": output.is_error});
     if let Some(structured) = output.structured.filter(|_| revision.has_titles()) {
         result["structuredContent"] = structured;
@@ -640,6 +674,7 @@ fn read_resource(
             exchange.cacheable(CacheScope::Public),
         )),
         Ran::Input(result) => Ok(result),
+        Ran::Task(_) => Err(RpcError::internal("only tool calls become tasks")),
         Ran::Failed(why) => Err(resource_not_found(exchange.revision, uri)
             .with_data(json!({"uri": uri, "reason": why}))),
     }
@@ -772,6 +807,7 @@ fn get_prompt(
         Ran::Done(messages) => Ok(json!({"description": prompt.description, "messages": messages})),
         Ran::Input(result) => Ok(result),
         Ran::Failed(why) => Err(RpcError::invalid_params(format!("prompt {name:?}: {why}"))),
+        Ran::Task(_) => Err(RpcError::internal("only tool calls become tasks")),
     }
 }
 

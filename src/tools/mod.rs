@@ -71,7 +71,21 @@ pub struct ToolDef {
     /// JSON Schema of the result's `structuredContent`, when the tool returns one.
     pub output_schema: Option<&'static str>,
     pub annotations: ToolAnnotations,
+    /// Whether a call may go on as a task (2026-07-28 tasks extension).
+    pub task_support: TaskSupport,
     handler: &'static dyn Handler,
+}
+
+/// Whether a tool's calls may become tasks (`io.modelcontextprotocol/tasks`). A tool that
+/// may calls [`Call::start_task`] where it should go on in the background.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskSupport {
+    /// Never (the default).
+    Forbidden,
+    /// When the client declared the extension; otherwise the call runs within its request.
+    Optional,
+    /// Only as a task: clients that did not declare the extension are refused (-32021).
+    Required,
 }
 
 impl ToolDef {
@@ -99,6 +113,7 @@ impl ToolDef {
                 idempotent_hint: false,
                 open_world_hint: false,
             },
+            task_support: TaskSupport::Forbidden,
             handler: run,
         }
     }
@@ -123,6 +138,7 @@ impl ToolDef {
                 idempotent_hint: false,
                 open_world_hint: false,
             },
+            task_support: TaskSupport::Forbidden,
             handler: run,
         }
     }
@@ -136,6 +152,12 @@ impl ToolDef {
     /// Calling it again with the same arguments has no further effect (`idempotentHint`).
     pub const fn idempotent(mut self) -> ToolDef {
         self.annotations.idempotent_hint = true;
+        self
+    }
+
+    /// Its calls may go on as tasks (see [`TaskSupport`]).
+    pub const fn tasks(mut self, support: TaskSupport) -> ToolDef {
+        self.task_support = support;
         self
     }
 

@@ -81,6 +81,21 @@ pub fn run(
             ),
         ));
     };
+    // Task status notifications (SEP-2663) are for clients that declared the tasks
+    // extension; this server offers none on the stream (polling `tasks/get` is the way),
+    // so the acknowledgement lists no task ids.
+    if asked.contains_key("taskIds") {
+        let capabilities = request
+            .params
+            .get("_meta")
+            .and_then(|m| m.get(meta::CLIENT_CAPABILITIES))
+            .cloned()
+            .unwrap_or(Value::Null);
+        if !crate::protocol::tasks::declared(&capabilities) {
+            let error = crate::protocol::tasks::missing_extension("notifications.taskIds");
+            return Some(rpc_error(400, Some(&request.id), &error));
+        }
+    }
     let store = host.store();
     let flag =
         |name: &str| store.is_some() && asked.get(name).and_then(Value::as_bool) == Some(true);

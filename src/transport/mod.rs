@@ -26,6 +26,8 @@ pub mod sweep;
 #[derive(Default)]
 pub struct Trace {
     pub rpc_method: Option<String>,
+    /// A task the request created, to run once its response is complete.
+    pub deferred: Option<crate::protocol::tasks::TaskRun>,
 }
 
 /// The settings every MCP message needs (the body limit, the catalog, the tools' scopes

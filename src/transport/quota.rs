@@ -39,6 +39,8 @@ pub enum Counted {
     /// Requests still running after their first wait (a tool that sleeps, a call that asks
     /// the client): what a principal could pile up to keep instances busy.
     Calls,
+    /// Tasks stored for a principal, running or kept for their result.
+    Tasks,
 }
 
 /// Long-running requests one principal may have at once.
@@ -50,6 +52,7 @@ impl Counted {
             Counted::Sessions => "sessions",
             Counted::Streams => "streams",
             Counted::Calls => "long-running requests",
+            Counted::Tasks => "stored tasks",
         }
     }
 
@@ -59,7 +62,7 @@ impl Counted {
         match self {
             Counted::Sessions => (MAX_SESSIONS_PER_PRINCIPAL.name, MAX_SESSIONS_TOTAL.name),
             Counted::Streams => (MAX_STREAMS_PER_PRINCIPAL.name, MAX_STREAMS_TOTAL.name),
-            Counted::Calls => ("a fixed limit", "a fixed limit"),
+            Counted::Calls | Counted::Tasks => ("a fixed limit", "a fixed limit"),
         }
     }
 
@@ -68,6 +71,7 @@ impl Counted {
             Counted::Sessions => "sessions",
             Counted::Streams => "streams",
             Counted::Calls => "calls",
+            Counted::Tasks => "tasks",
         }
     }
 }
@@ -104,6 +108,7 @@ impl Full {
                 }
                 Counted::Streams => "close event streams you no longer read",
                 Counted::Calls => "wait for one of them to finish, or cancel it",
+                Counted::Tasks => "each is kept an hour from its creation",
             };
             (
                 429,
@@ -224,7 +229,7 @@ impl<'a> Places<'a> {
         if let Some(retry_after_s) = self.take(&whose, until, cap, now)? {
             return Ok(Err(self.full(false, cap, retry_after_s)));
         }
-        if self.counted == Counted::Calls {
+        if matches!(self.counted, Counted::Calls | Counted::Tasks) {
             // Bounded per principal only: a server-wide count would be a write per call.
         } else if let Some(retry_after_s) = self.take("all", until, total_cap, now)? {
             self.count(&whose, until, -1, now)?;

@@ -93,7 +93,7 @@ pub fn post(
         }
         Ok(Payload::Single(Ok(message))) => {
             trace.rpc_method = method_of(&message).map(str::to_string);
-            post.single(message, sink)
+            post.single(message, sink, &mut trace.deferred)
         }
         Ok(Payload::Batch(items)) => {
             trace.rpc_method = Some("(batch)".into());
@@ -135,7 +135,12 @@ impl<'a> Post<'a> {
         session.map(|(id, record)| (SessionLink { store, id }, record))
     }
 
-    fn single(&self, message: Message, sink: &mut dyn ResponseSink) -> Option<Response> {
+    fn single(
+        &self,
+        message: Message,
+        sink: &mut dyn ResponseSink,
+        deferred: &mut Option<crate::protocol::tasks::TaskRun>,
+    ) -> Option<Response> {
         let id = match &message {
             Message::Request(r) => Some(r.id.clone()),
             _ => None,
@@ -186,6 +191,7 @@ impl<'a> Post<'a> {
         };
         let mut stream = ResponseStream::new(sink);
         let outcome = server::handle(&exchange, &request, &mut stream);
+        *deferred = exchange.deferred.take();
         let (frame, response) = match outcome {
             Ok(result) => {
                 let frame = jsonrpc::success(&request.id, &result);
@@ -619,6 +625,8 @@ fn modern_envelope(
     let name_field = match rpc.method.as_str() {
         "tools/call" | "prompts/get" => Some("name"),
         "resources/read" => Some("uri"),
+        // SEP-2663: tasks requests name their task, so intermediaries can route them.
+        "tasks/get" | "tasks/update" | "tasks/cancel" => Some("taskId"),
         _ => None,
     };
     if let Some(field) = name_field {

@@ -107,9 +107,22 @@ impl Judge for Lapsed<'_> {
                     Outbox::new(store, &id).clear()
                 }
             }
-        } else if key.starts_with(super::quota::PREFIX) || key.starts_with("cancel:") {
-            // A stream quota counter noted at its epoch's end counts nothing any more; a
-            // cancellation is kept only while the request may still run.
+        } else if key.starts_with(super::quota::PREFIX)
+            || key.starts_with(super::quota::CLAIM_PREFIX)
+            || key.starts_with("cancel:")
+        {
+            // A stream quota counter noted at its epoch's end counts nothing any more, nor
+            // does a claim once what it guarded has lapsed; a cancellation is kept only
+            // while the request may still run.
+            store.delete(key)
+        } else if let Some(id) = key.strip_prefix(crate::protocol::tasks::PREFIX) {
+            // A task past its time to live, and its cancellation; each answer it was given
+            // has an index entry of its own.
+            store.delete(key)?;
+            store.delete(&format!("{}{id}", crate::protocol::tasks::CANCEL_PREFIX))
+        } else if key.starts_with(crate::protocol::tasks::INPUT_PREFIX)
+            || key.starts_with(crate::protocol::tasks::CANCEL_PREFIX)
+        {
             store.delete(key)
         } else if let Some(rest) = key.strip_prefix("ask:") {
             // A wait whose instance died: the marker, and the answer if one came.

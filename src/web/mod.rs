@@ -44,6 +44,12 @@ pub fn handle(host: &dyn Host, request: Request, sink: &mut dyn ResponseSink) {
                 .into();
     }
     host.log(&line.to_string());
+    // A task this request created runs now that its client has the handle and the log
+    // has the request (the instance goes on after its response: see protocol::tasks).
+    if let Some(task) = trace.rpc.deferred.take() {
+        sink.finish();
+        task.run(host);
+    }
 }
 
 #[derive(Default)]

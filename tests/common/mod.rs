@@ -548,6 +548,7 @@ pub fn leftovers(store: &MemoryStore) -> Vec<String> {
         .keys()
         .into_iter()
         .filter(|k| k != remote_mcp_server::transport::sweep::NEXT_KEY)
+        // Claims lapse with their epoch, after what they guarded: not leftovers yet.
         .filter(|k| !k.starts_with("expiry:") && !k.starts_with("claim:"))
         .filter(|k| {
             !k.starts_with(remote_mcp_server::transport::quota::PREFIX)
