@@ -4,6 +4,8 @@
 // - A node killed (SIGKILL to its process group) with a principal's every stream place
 //   taken: a node started again on the same store admits that principal's new streams
 //   within a few keep-alive intervals, not after stream_max_seconds.
+// - A node killed while it runs a task: the next node reports the task failed once the
+//   runner's lease (30 s) has lapsed, and only then.
 // - A client that hangs up right after the endpoint event (raw sockets, no polite close)
 //   frees its place at once, not at the next keep-alive write (15 s by default).
 
@@ -83,5 +85,61 @@ test('real spin up: a client that hangs up right after the endpoint event frees 
     }
   } finally {
     await node.kill();
+  }
+});
+
+/// A 2026-07-28 request from a client that declares the tasks extension.
+async function tasked(base, token, method, params) {
+  const meta = {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientInfo': { name: 'faults', version: '1' },
+    'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } },
+  };
+  const headers = {
+    authorization: `Bearer ${token}`, 'content-type': 'application/json',
+    accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': method,
+  };
+  const name = params.name ?? params.taskId;
+  if (name) headers['mcp-name'] = name;
+  const response = await fetch(new URL('/mcp', base), {
+    method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: meta } }),
+  });
+  return response.json();
+}
+
+test('real spin up: a node killed while it runs a task; the task is reported failed by the next node, once its lease lapses', { skip }, async () => {
+  const token = 'task-runner-killed-0123456789';
+  const variables = { conformance_fixtures: 'on' };
+  const first = await startSpinBuild({ name: 'faults-c', variables });
+  let id;
+  try {
+    const created = await tasked(first.base, token, 'tools/call', { name: 'slow_compute', arguments: { seconds: 300 } });
+    assert.equal(created.result?.resultType, 'task', JSON.stringify(created));
+    id = created.result.taskId;
+    const running = await tasked(first.base, token, 'tasks/get', { taskId: id });
+    assert.equal(running.result.status, 'working');
+  } finally {
+    assert.equal(await within(10_000, 'the node to die', first.kill()), 'SIGKILL');
+  }
+  const second = await startSpinBuild({ name: 'faults-c', variables, state: first.state, port: first.port });
+  try {
+    // Right after the death the lease still holds: the task is working as far as anyone knows.
+    const soon = await tasked(second.base, token, 'tasks/get', { taskId: id });
+    assert.equal(soon.result.status, 'working', JSON.stringify(soon));
+    let last;
+    await until(45_000, 'the task to be reported failed', async () => {
+      last = await tasked(second.base, token, 'tasks/get', { taskId: id });
+      if (last.result?.status === 'working') await sleep(1000);
+      return last.result?.status !== 'working';
+    });
+    assert.equal(last.result.status, 'failed', JSON.stringify(last));
+    assert.equal(last.result.error.code, -32603);
+    assert.ok(!('result' in last.result));
+    // Ended once: it stays failed, and cancelling it now is a plain acknowledgement.
+    const cancelled = await tasked(second.base, token, 'tasks/cancel', { taskId: id });
+    assert.equal(cancelled.result.resultType, 'complete');
+    assert.equal((await tasked(second.base, token, 'tasks/get', { taskId: id })).result.status, 'failed');
+  } finally {
+    await second.kill();
   }
 });
