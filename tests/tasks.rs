@@ -343,6 +343,89 @@ fn a_task_whose_runner_stops_renewing_ends_as_failed_once() {
     // The runner, still alive, finds the task ended and leaves it so.
     runner.join().unwrap();
     assert_eq!(get(&host, &id)["result"]["status"], "failed");
+    // Even a runner's write that slipped in after the end (it read the task just before
+    // the end was claimed) does not undo it: the end is kept apart, written once.
+    use remote_mcp_server::host::KeyValue;
+    let key = format!("task:{id}");
+    let stale = String::from_utf8(store.get(&key).unwrap().unwrap()).unwrap();
+    store
+        .set(&key, stale.replace("\"failed\"", "\"working\"").as_bytes())
+        .unwrap();
+    assert_eq!(get(&host, &id)["result"]["status"], "failed");
+}
+
+#[test]
+fn a_task_over_the_running_cap_is_refused_when_created() {
+    let store = MemoryStore::new();
+    let host = fixtures(&store);
+    let running: Vec<(String, std::thread::JoinHandle<()>)> = (0..16)
+        .map(|_| {
+            let (created, runner) = start(&host, "slow_compute", json!({"seconds": 60}));
+            (
+                created["result"]["taskId"].as_str().unwrap().to_string(),
+                runner,
+            )
+        })
+        .collect();
+    let tasks_before = store
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("task:"))
+        .count();
+    let refused = call(
+        &host,
+        "tools/call",
+        json!({"name": "slow_compute", "arguments": {"seconds": 60}}),
+    )
+    .json();
+    assert_eq!(refused["error"]["code"], -32030, "{refused}");
+    assert!(refused["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("long-running requests"));
+    let tasks_after = store
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("task:"))
+        .count();
+    assert_eq!(tasks_before, tasks_after, "a refused task leaves no record");
+    // Asking again and again to cancel (or answering again) indexes nothing more.
+    let index = || {
+        store
+            .keys()
+            .into_iter()
+            .filter(|k| k.starts_with("expiry:"))
+            .count()
+    };
+    call(&host, "tasks/cancel", json!({"taskId": running[0].0}));
+    let indexed = index();
+    for _ in 0..10 {
+        call(&host, "tasks/cancel", json!({"taskId": running[0].0}));
+    }
+    assert_eq!(index(), indexed);
+    for (id, runner) in running {
+        call(&host, "tasks/cancel", json!({"taskId": id}));
+        runner.join().unwrap();
+    }
+    // Their places came back with their ends.
+    let (created, runner) = start(&host, "slow_compute", json!({"seconds": 1}));
+    assert_eq!(created["result"]["resultType"], "task", "{created}");
+    runner.join().unwrap();
+}
+
+#[test]
+fn a_task_past_its_time_to_live_is_gone_before_any_sweep() {
+    let store = MemoryStore::new();
+    let host = fixtures(&store);
+    let (created, runner) = start(&host, "slow_compute", json!({"seconds": 1}));
+    let id = created["result"]["taskId"].as_str().unwrap().to_string();
+    runner.join().unwrap();
+    let later = fixtures(&store);
+    later.advance_ms(3_600_001);
+    for method in ["tasks/get", "tasks/cancel"] {
+        let body = call(&later, method, json!({"taskId": id})).json();
+        assert_eq!(body["error"]["code"], -32602, "{method}: {body}");
+    }
 }
 
 #[test]

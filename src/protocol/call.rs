@@ -209,6 +209,8 @@ pub struct Call<'a> {
     budget_ms: u64,
     /// The task this call runs as, when it runs as one.
     task: Option<TaskLink<'a>>,
+    /// Whether the tool may become a task (its [`TaskSupport`](crate::tools::TaskSupport)).
+    tasks_allowed: bool,
 }
 
 /// How long one request may run: the longest legitimate call (a countdown of 60 steps of
@@ -290,6 +292,7 @@ impl<'a> Call<'a> {
             running: None,
             budget_ms: REQUEST_BUDGET_MS,
             task: None,
+            tasks_allowed: false,
         }
     }
 
@@ -306,6 +309,7 @@ impl<'a> Call<'a> {
         rounds: Rounds,
         deadline: u64,
         link: TaskLink<'a>,
+        running: (Places<'a>, Place),
     ) -> Call<'a> {
         Call {
             principal,
@@ -323,9 +327,10 @@ impl<'a> Call<'a> {
             pending: Map::new(),
             binding: ("tools/call".into(), tool.to_string()),
             deadline,
-            running: None,
+            running: Some(running),
             budget_ms: tasks::BUDGET_MS,
             task: Some(link),
+            tasks_allowed: true,
         }
     }
 
@@ -337,6 +342,7 @@ impl<'a> Call<'a> {
     /// request. Tools that may become tasks say so in their [`ToolDef`](crate::tools::ToolDef).
     pub fn start_task(&mut self) -> Result<(), Stop> {
         if self.task.is_some()
+            || !self.tasks_allowed
             || !self.revision.is_modern()
             || self.host.store().is_none()
             || !tasks::declared(&self.client_capabilities)
@@ -344,6 +350,11 @@ impl<'a> Call<'a> {
             return Ok(());
         }
         Err(Stop::StartTask)
+    }
+
+    /// Lets the call become a task (for tools whose definition allows it).
+    pub fn allow_tasks(&mut self, allowed: bool) {
+        self.tasks_allowed = allowed;
     }
 
     /// Whether the call runs as a task.
@@ -376,15 +387,7 @@ impl<'a> Call<'a> {
                 self.budget_ms / 1000
             )));
         }
-        if let Some(task) = &mut self.task {
-            // A task's place among the long-running requests is renewed with its lease: it
-            // may run longer than a request, and must stay counted while it does.
-            if task.keep_alive(now)? {
-                if let Some((places, place)) = &mut self.running {
-                    let _ = places.renew(place, self.deadline, now);
-                }
-            }
-        }
+        self.keep_task_alive()?;
         if self.running.is_some() {
             return Ok(());
         }
@@ -423,6 +426,23 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// A task renews its lease (and its place among the long-running requests, which it
+    /// may hold longer than a request) when due: at every wait, progress report and log
+    /// message. A task that works longer than the lease without any of them is taken for
+    /// gone by the next `tasks/get`.
+    fn keep_task_alive(&mut self) -> Result<(), Stop> {
+        let Some(task) = &mut self.task else {
+            return Ok(());
+        };
+        let now = self.host.now_unix_ms();
+        if task.keep_alive(now)? {
+            if let Some((places, place)) = &mut self.running {
+                let _ = places.renew(place, self.deadline, now);
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the client declared `capability` (`sampling`, `elicitation`, `roots`).
     pub fn has_capability(&self, capability: &str) -> bool {
         self.client_capabilities
@@ -438,6 +458,7 @@ impl<'a> Call<'a> {
         message: Option<&str>,
     ) -> Result<(), Stop> {
         self.check_cancelled()?;
+        self.keep_task_alive()?;
         let Some(token) = self.progress_token.clone() else {
             return Ok(());
         };
@@ -454,6 +475,7 @@ impl<'a> Call<'a> {
 
     /// Sends a log message, if the level in force lets it through.
     pub fn log(&mut self, level: LogLevel, logger: &str, data: Value) -> Result<(), Stop> {
+        self.keep_task_alive()?;
         if self.log_level.is_none_or(|floor| level < floor) {
             return Ok(());
         }
@@ -555,7 +577,8 @@ impl<'a> Call<'a> {
             .iter()
             .map(|(key, _, _)| self.responses.get(*key).filter(|a| a.is_object()).cloned())
             .collect();
-        let mut waited_since = self.host.now_unix_ms();
+        let asked_at = self.host.now_unix_ms();
+        let mut waited_since = asked_at;
         let mut listed: Option<Vec<String>> = None;
         loop {
             let Some(task) = &mut self.task else {
@@ -596,6 +619,14 @@ impl<'a> Call<'a> {
             }
             if keys.is_empty() {
                 return Ok(answers.into_iter().map(Option::unwrap_or_default).collect());
+            }
+            if now.saturating_sub(asked_at) > tasks::INPUT_WAIT_MS {
+                // A task holds its instance while it waits: not for ever.
+                return Err(Stop::Failed(format!(
+                    "The client did not answer {} within {} minutes.",
+                    keys.join(", "),
+                    tasks::INPUT_WAIT_MS / 60_000
+                )));
             }
             self.check_cancelled()?;
             let interval = crate::transport::stream::poll_interval(now - waited_since).max(50);

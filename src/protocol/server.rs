@@ -532,13 +532,19 @@ fn call_tool(
             && exchange.host.store().is_some()
             && tasks::declared(&exchange.client_capabilities))
     {
-        return Err(if exchange.revision.is_modern() {
-            tasks::missing_extension(&format!("tool {name:?}"))
-        } else {
-            RpcError::invalid_params(format!(
-                "tool {name:?} runs only as a task (the 2026-07-28 tasks extension)"
-            ))
-        });
+        return Err(
+            if exchange.revision.is_modern() && exchange.host.store().is_some() {
+                tasks::missing_extension(&format!("tool {name:?}"))
+            } else if exchange.revision.is_modern() {
+                RpcError::invalid_params(format!(
+                    "tool {name:?} runs only as a task, and tasks need a host with a shared store"
+                ))
+            } else {
+                RpcError::invalid_params(format!(
+                    "tool {name:?} runs only as a task (the 2026-07-28 tasks extension)"
+                ))
+            },
+        );
     }
     let empty = Map::new();
     let arguments = match params.get("arguments") {
@@ -569,6 +575,11 @@ fn call_tool(
                 Err(RpcError::invalid_params(message))
             };
         }
+    };
+    let may_become_task = tool.task_support != TaskSupport::Forbidden;
+    let body = move |call: &mut Call| {
+        call.allow_tasks(may_become_task);
+        body(call)
     };
     Ok(match run(exchange, request, emitter, tool.name, body)? {
         Ran::Done(output) => tool_result(exchange.revision, output),

@@ -27,13 +27,17 @@
 //! request itself; after it, the task parks in `input_required` and its `inputRequests`
 //! are answered through `tasks/update`. Without the client's declaration of the extension
 //! the call goes on within its request, or, for a tool that only runs as a task, is
-//! refused with -32021. The portable build has no store and offers no tasks.
+//! refused with -32021. A tool declared without task support never becomes one. The task
+//! replays the tool from its start, so the answers of the request's input rounds serve the
+//! same asks again; an ask repeated under the same key within a task gets the answer
+//! already given (keys name questions, as in input rounds). The portable build has no
+//! store and offers no tasks.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::call::{Call, Discard, Rounds, Stop};
+use super::call::{Call, Discard, Rounds, Stop, REQUEST_BUDGET_MS};
 use super::jsonrpc::{self, RpcError};
 use super::server::{finish, tool_result, Exchange};
 use super::Revision;
@@ -42,7 +46,7 @@ use crate::config::Settings;
 use crate::host::{Host, KeyValue, StoreError};
 use crate::tools::ToolDef;
 use crate::transport::expiry;
-use crate::transport::quota::{claim_once, Counted, Places};
+use crate::transport::quota::{claim_once, Counted, Place, Places, MAX_RUNNING_CALLS};
 
 /// The extension's identifier, in capabilities.
 pub const EXTENSION: &str = "io.modelcontextprotocol/tasks";
@@ -50,6 +54,8 @@ pub const EXTENSION: &str = "io.modelcontextprotocol/tasks";
 pub const TTL_MS: u64 = 60 * 60 * 1000;
 /// How long a task may run.
 pub const BUDGET_MS: u64 = 30 * 60 * 1000;
+/// How long a task waits for the client's answers (it holds its instance meanwhile).
+pub const INPUT_WAIT_MS: u64 = 10 * 60 * 1000;
 /// How often clients are asked to poll.
 pub const POLL_INTERVAL_MS: u64 = 1000;
 /// A runner renews its task's lease at least this often while it waits...
@@ -60,6 +66,9 @@ pub const LEASE_MS: u64 = 30_000;
 pub const MAX_TASKS_PER_PRINCIPAL: usize = 256;
 
 pub const PREFIX: &str = "task:";
+/// A task's end, written once by whoever claimed it: it outranks `task:<id>`, which a
+/// runner still going could write over.
+pub const FINAL_PREFIX: &str = "task-final:";
 pub const INPUT_PREFIX: &str = "task-in:";
 pub const CANCEL_PREFIX: &str = "task-cancel:";
 /// The claim that makes a task's end happen once (see [`claim_once`]).
@@ -164,6 +173,10 @@ fn record_key(id: &str) -> String {
     format!("{PREFIX}{id}")
 }
 
+fn final_key(id: &str) -> String {
+    format!("{FINAL_PREFIX}{id}")
+}
+
 fn cancel_key(id: &str) -> String {
     format!("{CANCEL_PREFIX}{id}")
 }
@@ -213,8 +226,15 @@ impl<'a> TaskLink<'a> {
         if self.ended_elsewhere() {
             return Err(Stop::Cancelled);
         }
-        let Ok(Some(mut record)) = self.read() else {
-            return Err(Stop::Cancelled);
+        let mut record = match self.read() {
+            Ok(Some(record)) if !record.status.is_terminal() => record,
+            // Ended, or gone with its time to live: nothing more to do.
+            Ok(_) => return Err(Stop::Cancelled),
+            Err(e) => {
+                return Err(Stop::Error(RpcError::internal(format!(
+                    "the task store failed: {e}"
+                ))))
+            }
         };
         change(&mut record);
         record.lease = now + LEASE_MS;
@@ -233,10 +253,13 @@ impl<'a> TaskLink<'a> {
     }
 }
 
+/// The task's state: its end once it ended, else what its runner last wrote.
 fn read(store: &dyn KeyValue, id: &str) -> Result<Option<Record>, StoreError> {
-    Ok(store
-        .get(&record_key(id))?
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+    let bytes = match store.get(&final_key(id))? {
+        Some(bytes) => Some(bytes),
+        None => store.get(&record_key(id))?,
+    };
+    Ok(bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
 }
 
 fn write(store: &dyn KeyValue, id: &str, record: &Record) -> Result<(), StoreError> {
@@ -254,6 +277,8 @@ pub struct TaskRun {
     client_capabilities: Value,
     rounds: Rounds,
     deadline: u64,
+    /// The task's place among its principal's long-running requests, taken at creation.
+    running: Place,
 }
 
 impl std::fmt::Debug for TaskRun {
@@ -279,8 +304,11 @@ pub fn create(
     host.fill_random(&mut bytes);
     let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let failed = |e: StoreError| RpcError::internal(format!("the task store failed: {e}"));
-    let places = Places::new(store, Counted::Tasks, TTL_MS);
-    if let Err(full) = places
+    // A place among the principal's stored tasks, and one among its long-running
+    // requests (which the runner keeps, renewing it, until the task ends): a task over
+    // either cap is refused now rather than failing later.
+    let stored = Places::new(store, Counted::Tasks, TTL_MS);
+    let stored_place = match stored
         .admit(
             &exchange.principal.id,
             &id,
@@ -291,8 +319,32 @@ pub fn create(
         )
         .map_err(failed)?
     {
-        return Err(full.error().1);
-    }
+        Ok(place) => place,
+        Err(full) => return Err(full.error().1),
+    };
+    let running = Places::new(store, Counted::Calls, REQUEST_BUDGET_MS);
+    let running_place = match running
+        .admit(
+            &exchange.principal.id,
+            &id,
+            now + REQUEST_BUDGET_MS,
+            MAX_RUNNING_CALLS,
+            usize::MAX,
+            now,
+        )
+        .map_err(failed)?
+    {
+        Ok(place) => place,
+        Err(full) => {
+            let _ = stored.release(&stored_place, now);
+            return Err(full.error().1);
+        }
+    };
+    let give_back = |error: RpcError| {
+        let _ = stored.release(&stored_place, now);
+        let _ = running.release(&running_place, now);
+        error
+    };
     let record = Record {
         owner: owner(exchange.principal),
         tool: tool.name.to_string(),
@@ -306,8 +358,9 @@ pub fn create(
         error: None,
     };
     // Durable before the handle goes out: a tasks/get right after it finds the task.
-    write(store, &id, &record).map_err(failed)?;
-    expiry::note(store, &record_key(&id), now + TTL_MS, now).map_err(failed)?;
+    write(store, &id, &record)
+        .and_then(|()| expiry::note(store, &record_key(&id), now + TTL_MS, now))
+        .map_err(|e| give_back(failed(e)))?;
     let mut created = record.wire(&id, false);
     created["resultType"] = "task".into();
     let run = TaskRun {
@@ -318,6 +371,7 @@ pub fn create(
         client_capabilities: exchange.client_capabilities.clone(),
         rounds,
         deadline: now + BUDGET_MS,
+        running: running_place,
     };
     Ok((created, run))
 }
@@ -329,6 +383,7 @@ impl TaskRun {
             return;
         };
         let settings = Settings::new(host);
+        let started = host.now_unix_ms();
         let mut emitter = Discard;
         let link = TaskLink {
             store,
@@ -346,6 +401,10 @@ impl TaskRun {
                 self.rounds,
                 self.deadline,
                 link,
+                (
+                    Places::new(store, Counted::Calls, REQUEST_BUDGET_MS),
+                    self.running,
+                ),
             );
             match self.tool.prepare(&self.arguments) {
                 Ok(body) => body(&mut call),
@@ -377,8 +436,22 @@ impl TaskRun {
                 )),
             ),
         };
-        if let Err(e) = end(store, &self.id, host.now_unix_ms(), status, result, error) {
-            host.log(&format!("task {}: could not record its end: {e}", self.id));
+        let code = error.as_ref().map(|e| e.code);
+        match end(store, &self.id, host.now_unix_ms(), status, result, error) {
+            // One line per task, like the one per request: which, how it ended, how long.
+            Ok(ended) => host.log(
+                &json!({
+                    "task": self.id,
+                    "tool": self.tool.name,
+                    "principal": self.principal.label,
+                    "status": if ended { status } else { Status::Failed },
+                    "error": code,
+                    "ms": host.now_unix_ms().saturating_sub(started),
+                    "note": (!ended).then_some("ended elsewhere first (its lease had lapsed)"),
+                })
+                .to_string(),
+            ),
+            Err(e) => host.log(&format!("task {}: could not record its end: {e}", self.id)),
         }
     }
 }
@@ -410,6 +483,11 @@ fn end(
     };
     record.result = result;
     record.error = error.map(|e| serde_json::to_value(e).unwrap_or(Value::Null));
+    let bytes = serde_json::to_vec(&record).map_err(|e| StoreError(e.to_string()))?;
+    store.set(&final_key(id), &bytes)?;
+    expiry::note(store, &final_key(id), record.created + TTL_MS, now)?;
+    // For readers of task:<id> alone; a runner still going may write over it, the end
+    // above stands.
     write(store, id, &record)?;
     Ok(true)
 }
@@ -444,9 +522,11 @@ fn lookup(
     if !is_task_id(id) {
         return Err(unknown());
     }
+    let now = exchange.host.now_unix_ms();
     let record = read(store, id)
         .map_err(|e| RpcError::internal(format!("the task store failed: {e}")))?
-        .filter(|r| r.owner == owner(exchange.principal))
+        // Past its time to live a task is gone, swept or not.
+        .filter(|r| r.owner == owner(exchange.principal) && r.created + TTL_MS > now)
         .ok_or_else(unknown)?;
     Ok((id.clone(), record))
 }
@@ -496,11 +576,16 @@ pub fn update(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value,
             continue;
         }
         let answer_key = input_key(&id, key);
+        let failed = |e: StoreError| RpcError::internal(format!("the task store failed: {e}"));
+        // The first answer to a request stands; repeats write (and index) nothing.
+        if store.get(&answer_key).map_err(failed)?.is_some() {
+            continue;
+        }
         let bytes = serde_json::to_vec(response).unwrap_or_default();
         store
             .set(&answer_key, &bytes)
             .and_then(|()| expiry::note(store, &answer_key, record.created + TTL_MS, now))
-            .map_err(|e| RpcError::internal(format!("the task store failed: {e}")))?;
+            .map_err(failed)?;
     }
     Ok(json!({}))
 }
@@ -508,14 +593,16 @@ pub fn update(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value,
 /// `tasks/cancel`: asks the task to stop (it notices at its next wait).
 pub fn cancel(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, RpcError> {
     let (id, record) = lookup(exchange, params, "tasks/cancel")?;
-    if !record.status.is_terminal() {
-        let store = exchange.host.store().expect("lookup found a store");
+    let store = exchange.host.store().expect("lookup found a store");
+    let key = cancel_key(&id);
+    let failed = |e: StoreError| RpcError::internal(format!("the task store failed: {e}"));
+    // Asked once is enough: repeats write (and index) nothing.
+    if !record.status.is_terminal() && store.get(&key).map_err(failed)?.is_none() {
         let now = exchange.host.now_unix_ms();
-        let key = cancel_key(&id);
         store
             .set(&key, b"1")
             .and_then(|()| expiry::note(store, &key, record.created + TTL_MS, now))
-            .map_err(|e| RpcError::internal(format!("the task store failed: {e}")))?;
+            .map_err(failed)?;
     }
     Ok(json!({}))
 }

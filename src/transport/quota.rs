@@ -308,7 +308,7 @@ impl<'a> Places<'a> {
     /// The scopes a place is counted in.
     fn scopes(&self, place: &Place) -> Vec<String> {
         let mut scopes = vec![Places::whose(&place.principal)];
-        if self.counted != Counted::Calls {
+        if !matches!(self.counted, Counted::Calls | Counted::Tasks) {
             scopes.push("all".into());
         }
         scopes

@@ -119,9 +119,11 @@ impl Judge for Lapsed<'_> {
             // A task past its time to live, and its cancellation; each answer it was given
             // has an index entry of its own.
             store.delete(key)?;
+            store.delete(&format!("{}{id}", crate::protocol::tasks::FINAL_PREFIX))?;
             store.delete(&format!("{}{id}", crate::protocol::tasks::CANCEL_PREFIX))
         } else if key.starts_with(crate::protocol::tasks::INPUT_PREFIX)
             || key.starts_with(crate::protocol::tasks::CANCEL_PREFIX)
+            || key.starts_with(crate::protocol::tasks::FINAL_PREFIX)
         {
             store.delete(key)
         } else if let Some(rest) = key.strip_prefix("ask:") {
