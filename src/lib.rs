@@ -24,6 +24,7 @@ pub mod config;
 pub mod fixtures;
 pub mod host;
 pub mod http;
+pub mod ids;
 pub mod prompts;
 pub mod protocol;
 pub mod resources;

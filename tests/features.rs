@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use remote_mcp_server::host::memory::{MemoryHost, MemorySink, MemoryStore};
-use remote_mcp_server::http::{Headers, Method, Request};
+use remote_mcp_server::http::Headers;
 use serde_json::{json, Value};
 
 const MODERN: &str = "2026-07-28";
@@ -285,13 +285,7 @@ fn countdown(host: &MemoryHost, extra: &[(&str, &str)], meta: Value) -> (MemoryS
     let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
         "name": "countdown", "arguments": {"from": 3, "interval_ms": 100}, "_meta": meta
     }});
-    let request = Request::new(
-        Method::Post,
-        "/mcp",
-        headers,
-        Some(ORIGIN.into()),
-        Box::new(std::io::Cursor::new(body.to_string().into_bytes())),
-    );
+    let request = post_request(headers, &body);
     let mut sink = MemorySink::new();
     let started = Instant::now();
     remote_mcp_server::handle(host, request, &mut sink);
@@ -396,13 +390,7 @@ fn closing_the_stream_cancels_a_modern_request() {
         ("mcp-name", "countdown"),
     ]);
     let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "countdown", "arguments": {"from": 30, "interval_ms": 100}, "_meta": meta}});
-    let request = Request::new(
-        Method::Post,
-        "/mcp",
-        headers,
-        Some(ORIGIN.into()),
-        Box::new(std::io::Cursor::new(body.to_string().into_bytes())),
-    );
+    let request = post_request(headers, &body);
     let mut sink = MemorySink::new();
     sink.hang_up_after = Some(2);
     let started = Instant::now();
@@ -482,13 +470,7 @@ fn elicitation_under_way(
                 ("accept", "application/json, text/event-stream"),
                 ("mcp-session-id", session.as_str()),
             ]);
-            let request = Request::new(
-                Method::Post,
-                "/mcp",
-                headers,
-                Some(ORIGIN.into()),
-                Box::new(std::io::Cursor::new(body.to_string().into_bytes())),
-            );
+            let request = post_request(headers, &body);
             remote_mcp_server::handle(&caller, request, &mut sink);
         }
     });
@@ -735,13 +717,7 @@ fn listen_streams_acknowledge_then_carry_the_changes_they_asked_for() {
                 ("mcp-protocol-version", MODERN),
                 ("mcp-method", "subscriptions/listen"),
             ]);
-            let request = Request::new(
-                Method::Post,
-                "/mcp",
-                headers,
-                Some(ORIGIN.into()),
-                Box::new(std::io::Cursor::new(body.to_string().into_bytes())),
-            );
+            let request = post_request(headers, &body);
             remote_mcp_server::handle(&listener, request, &mut sink);
         }
     });
@@ -862,13 +838,7 @@ fn a_change_made_as_soon_as_the_ack_arrives_is_delivered() {
         ("mcp-protocol-version", MODERN),
         ("mcp-method", "subscriptions/listen"),
     ]);
-    let request = Request::new(
-        Method::Post,
-        "/mcp",
-        headers,
-        Some(ORIGIN.into()),
-        Box::new(std::io::Cursor::new(body.to_string().into_bytes())),
-    );
+    let request = post_request(headers, &body);
     remote_mcp_server::handle(&listener, request, &mut client);
     let methods: Vec<String> = sse_messages(&client.received)
         .iter()

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use remote_mcp_server::host::memory::{ChannelSink, MemoryHost, MemoryStore, SinkEvent};
-use remote_mcp_server::http::{Headers, Method, Request};
+use remote_mcp_server::http::Headers;
 use serde_json::{json, Value};
 
 const TASKS: &str = "io.modelcontextprotocol/tasks";
@@ -61,6 +61,10 @@ fn call(host: &MemoryHost, method: &str, params: Value) -> Reply {
 
 fn call_as(host: &MemoryHost, method: &str, params: Value, declare: bool, auth: &str) -> Reply {
     let (headers, body) = request(method, params, declare, auth);
+    post_pairs(host, &headers, &body)
+}
+
+fn post_pairs(host: &MemoryHost, headers: &[(String, String)], body: &Value) -> Reply {
     let headers: Vec<(&str, &str)> = headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -84,13 +88,7 @@ fn start(host: &MemoryHost, tool: &str, arguments: Value) -> (Value, std::thread
         for (name, value) in &headers {
             all.append(name, value.clone());
         }
-        let request = Request::new(
-            Method::Post,
-            "/mcp",
-            all,
-            Some(ORIGIN.into()),
-            Box::new(std::io::Cursor::new(body.to_string().into_bytes())),
-        );
+        let request = post_request(all, &body);
         remote_mcp_server::handle(&host, request, &mut sink);
     });
     let mut bytes = Vec::new();
@@ -107,6 +105,17 @@ fn start(host: &MemoryHost, tool: &str, arguments: Value) -> (Value, std::thread
         serde_json::from_slice(&bytes).expect("a JSON response"),
         thread,
     )
+}
+
+/// [`start`] for a call that becomes a task: its id.
+fn start_task(
+    host: &MemoryHost,
+    tool: &str,
+    arguments: Value,
+) -> (String, std::thread::JoinHandle<()>) {
+    let (created, runner) = start(host, tool, arguments);
+    let id = created["result"]["taskId"].as_str();
+    (id.expect("a task id").to_string(), runner)
 }
 
 fn get(host: &MemoryHost, id: &str) -> Value {
@@ -198,15 +207,13 @@ fn a_task_answers_at_once_then_runs_to_its_result() {
 fn tool_errors_complete_and_protocol_errors_fail() {
     let store = MemoryStore::new();
     let host = fixtures(&store);
-    let (created, runner) = start(&host, "failing_job", json!({}));
-    let id = created["result"]["taskId"].as_str().unwrap().to_string();
+    let (id, runner) = start_task(&host, "failing_job", json!({}));
     let done = until(&host, &id, "failing_job", |t| t["status"] != "working");
     assert_eq!(done["status"], "completed");
     assert_eq!(done["result"]["isError"], true);
     runner.join().unwrap();
 
-    let (created, runner) = start(&host, "protocol_error_job", json!({}));
-    let id = created["result"]["taskId"].as_str().unwrap().to_string();
+    let (id, runner) = start_task(&host, "protocol_error_job", json!({}));
     let failed = until(&host, &id, "protocol_error_job", |t| {
         t["status"] != "working"
     });
@@ -221,8 +228,7 @@ fn tool_errors_complete_and_protocol_errors_fail() {
 fn a_cancelled_task_stops_and_says_so() {
     let store = MemoryStore::new();
     let host = fixtures(&store);
-    let (created, runner) = start(&host, "slow_compute", json!({"seconds": 60}));
-    let id = created["result"]["taskId"].as_str().unwrap().to_string();
+    let (id, runner) = start_task(&host, "slow_compute", json!({"seconds": 60}));
     let ack = call(&host, "tasks/cancel", json!({"taskId": id})).json();
     assert_eq!(
         ack["result"],
@@ -242,8 +248,7 @@ fn a_cancelled_task_stops_and_says_so() {
 fn a_task_asks_through_tasks_get_and_resumes_on_tasks_update() {
     let store = MemoryStore::new();
     let host = fixtures(&store);
-    let (created, runner) = start(&host, "multi_input", json!({}));
-    let id = created["result"]["taskId"].as_str().unwrap().to_string();
+    let (id, runner) = start_task(&host, "multi_input", json!({}));
     let asking = until(&host, &id, "input_required", |t| {
         t["status"] == "input_required"
     });
@@ -298,25 +303,14 @@ fn input_rounds_before_the_task_carry_into_it() {
     assert_eq!(round1["result"]["resultType"], "input_required", "{round1}");
     assert!(round1["result"].get("taskId").is_none());
     let state = round1["result"]["requestState"].clone();
-    let (created, runner) = {
-        // The retry with the answer becomes the task.
-        let params = json!({
-            "name": "test_tool_with_task", "arguments": {},
-            "inputResponses": {"user_name": {"action": "accept", "content": {"name": "Alice"}}},
-            "requestState": state
-        });
-        let (headers, body) = request("tools/call", params, true, &bearer());
-        let headers: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        // Runs on this thread to the end (the tool waits 200 ms after the handle).
-        (
-            send(&host, "POST", "/mcp", &headers, body.to_string().as_bytes()).json(),
-            (),
-        )
-    };
-    let () = runner;
+    // The retry with the answer becomes the task; it runs on this thread to the end (the
+    // tool waits 200 ms after the handle).
+    let params = json!({
+        "name": "test_tool_with_task", "arguments": {},
+        "inputResponses": {"user_name": {"action": "accept", "content": {"name": "Alice"}}},
+        "requestState": state
+    });
+    let created = call(&host, "tools/call", params).json();
     assert_eq!(created["result"]["resultType"], "task", "{created}");
     assert!(created["result"].get("requestState").is_none());
     let id = created["result"]["taskId"].as_str().unwrap();
@@ -332,8 +326,7 @@ fn input_rounds_before_the_task_carry_into_it() {
 fn a_task_whose_runner_stops_renewing_ends_as_failed_once() {
     let store = MemoryStore::new();
     let host = fixtures(&store);
-    let (created, runner) = start(&host, "slow_compute", json!({"seconds": 3}));
-    let id = created["result"]["taskId"].as_str().unwrap().to_string();
+    let (id, runner) = start_task(&host, "slow_compute", json!({"seconds": 3}));
     // Another instance whose clock is past the runner's lease takes the runner for gone.
     let later = fixtures(&store);
     later.advance_ms(45_000);
@@ -359,13 +352,7 @@ fn a_task_over_the_running_cap_is_refused_when_created() {
     let store = MemoryStore::new();
     let host = fixtures(&store);
     let running: Vec<(String, std::thread::JoinHandle<()>)> = (0..16)
-        .map(|_| {
-            let (created, runner) = start(&host, "slow_compute", json!({"seconds": 60}));
-            (
-                created["result"]["taskId"].as_str().unwrap().to_string(),
-                runner,
-            )
-        })
+        .map(|_| start_task(&host, "slow_compute", json!({"seconds": 60})))
         .collect();
     let tasks_before = store
         .keys()
@@ -417,8 +404,7 @@ fn a_task_over_the_running_cap_is_refused_when_created() {
 fn a_task_past_its_time_to_live_is_gone_before_any_sweep() {
     let store = MemoryStore::new();
     let host = fixtures(&store);
-    let (created, runner) = start(&host, "slow_compute", json!({"seconds": 1}));
-    let id = created["result"]["taskId"].as_str().unwrap().to_string();
+    let (id, runner) = start_task(&host, "slow_compute", json!({"seconds": 1}));
     runner.join().unwrap();
     let later = fixtures(&store);
     later.advance_ms(3_600_001);
@@ -437,8 +423,7 @@ fn tasks_are_their_creators_alone() {
             "static_tokens",
             &format!("alice=plain:{TOKEN}, bob=plain:another-token-0123456789"),
         );
-    let (created, runner) = start(&host, "slow_compute", json!({"seconds": 1}));
-    let id = created["result"]["taskId"].as_str().unwrap().to_string();
+    let (id, runner) = start_task(&host, "slow_compute", json!({"seconds": 1}));
     let bob = "Bearer another-token-0123456789";
     let unknown = |reply: Reply| {
         let body = reply.json();
@@ -541,11 +526,7 @@ fn without_the_extension_nothing_becomes_a_task() {
     );
     headers.retain(|(n, _)| n != "mcp-name");
     headers.push(("mcp-name".into(), "another".into()));
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    let mismatch = send(&host, "POST", "/mcp", &headers, body.to_string().as_bytes());
+    let mismatch = post_pairs(&host, &headers, &body);
     assert_eq!(mismatch.status, 400);
     assert_eq!(mismatch.json()["error"]["code"], -32020);
 }
@@ -554,8 +535,7 @@ fn without_the_extension_nothing_becomes_a_task() {
 fn a_task_and_everything_it_left_are_swept_after_its_time_to_live() {
     let store = MemoryStore::new();
     let host = fixtures(&store);
-    let (created, runner) = start(&host, "confirm_delete", json!({"filename": "a.txt"}));
-    let id = created["result"]["taskId"].as_str().unwrap().to_string();
+    let (id, runner) = start_task(&host, "confirm_delete", json!({"filename": "a.txt"}));
     until(&host, &id, "input_required", |t| {
         t["status"] == "input_required"
     });

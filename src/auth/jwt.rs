@@ -22,7 +22,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use super::AuthError;
 use crate::config::{JwtSettings, KeySource};
@@ -371,10 +371,7 @@ fn fetch_keys(
             .map(|(keys, _)| keys)
             .map_err(|why| fetch_failed(host, why));
     };
-    let key = format!(
-        "jwks:{}",
-        &super::hex(&Sha256::digest(url.as_bytes()))[..32]
-    );
+    let key = format!("jwks:{}", crate::ids::sha256_hex(url, 16));
     let cached = store
         .get(&key)
         .ok()

@@ -118,7 +118,7 @@ pub fn authenticate(
     let authorization = Secret::new(header);
     match mode {
         AuthMode::Passthrough => {
-            let digest = hex(&Sha256::digest(token.as_bytes()));
+            let digest = crate::ids::hex(&Sha256::digest(token.as_bytes()));
             Ok(Principal {
                 label: format!("token:{}", &digest[..8]),
                 id: format!("token-sha256:{digest}"),
@@ -153,10 +153,6 @@ pub fn authenticate(
 /// A subject as it may appear in a log line: printable, bounded.
 fn log_safe(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(64).collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The `WWW-Authenticate` challenge every refusal carries: the realm and where the

@@ -17,7 +17,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use super::jsonrpc::{self, RequestId, RpcError};
 use super::Revision;
@@ -146,8 +146,7 @@ impl SessionLink<'_> {
 /// 128 bits of the SHA-256 of a request id, hex.
 fn digest(id: &RequestId) -> String {
     // Display quotes strings, so the string "1" and the number 1 stay apart.
-    let digest = Sha256::digest(id.to_string().as_bytes());
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    crate::ids::sha256_hex(&id.to_string(), 16)
 }
 
 /// Whether `id` has the form of this server's server→client request ids (`s-` and 24 hex
@@ -357,11 +356,6 @@ impl<'a> Call<'a> {
         self.tasks_allowed = allowed;
     }
 
-    /// Whether the call runs as a task.
-    pub fn is_task(&self) -> bool {
-        self.task.is_some()
-    }
-
     /// The answers and state of this request's input rounds, for the task it becomes.
     pub fn take_rounds(&mut self) -> Rounds {
         Rounds {
@@ -395,9 +389,7 @@ impl<'a> Call<'a> {
             return Ok(());
         };
         let places = Places::new(store, Counted::Calls, REQUEST_BUDGET_MS);
-        let mut id = [0u8; 16];
-        self.host.fill_random(&mut id);
-        let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        let id = crate::ids::random_hex(self.host, 16);
         match places.admit(
             &self.principal.id,
             &id,
@@ -658,12 +650,7 @@ impl<'a> Call<'a> {
                 "Asking the client needs a session (a host with a shared key-value store, such as Spin).".into(),
             ));
         };
-        let mut bytes = [0u8; 12];
-        self.host.fill_random(&mut bytes);
-        let id = format!(
-            "s-{}",
-            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        );
+        let id = format!("s-{}", crate::ids::random_hex(self.host, 12));
         // The marker goes in before the request goes out, so the answer cannot beat it.
         let awaited = Awaited {
             store: link.store,

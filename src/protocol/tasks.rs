@@ -35,7 +35,6 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::call::{Call, Discard, Rounds, Stop, REQUEST_BUDGET_MS};
 use super::jsonrpc::{self, RpcError};
@@ -161,12 +160,9 @@ impl Record {
     }
 }
 
+/// The principal's digest, as the caps count it.
 fn owner(principal: &Principal) -> String {
-    Sha256::digest(principal.id.as_bytes())
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::ids::sha256_hex(&principal.id, 16)
 }
 
 fn record_key(id: &str) -> String {
@@ -183,9 +179,7 @@ fn cancel_key(id: &str) -> String {
 
 /// Where the answer to input request `key` of task `id` is left.
 pub fn input_key(id: &str, key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-    format!("{INPUT_PREFIX}{id}:{hex}")
+    format!("{INPUT_PREFIX}{id}:{}", crate::ids::sha256_hex(key, 12))
 }
 
 fn end_claim(id: &str) -> String {
@@ -206,6 +200,14 @@ pub struct TaskLink<'a> {
 }
 
 impl<'a> TaskLink<'a> {
+    pub fn new(store: &'a dyn KeyValue, id: String, now: u64) -> TaskLink<'a> {
+        TaskLink {
+            store,
+            id,
+            renewed: now,
+        }
+    }
+
     pub fn read(&self) -> Result<Option<Record>, StoreError> {
         read(self.store, &self.id)
     }
@@ -254,6 +256,11 @@ impl<'a> TaskLink<'a> {
 }
 
 /// The task's state: its end once it ended, else what its runner last wrote.
+/// A store failure, as the client sees it.
+fn store_failed(error: StoreError) -> RpcError {
+    RpcError::internal(format!("the task store failed: {error}"))
+}
+
 fn read(store: &dyn KeyValue, id: &str) -> Result<Option<Record>, StoreError> {
     let bytes = match store.get(&final_key(id))? {
         Some(bytes) => Some(bytes),
@@ -300,46 +307,23 @@ pub fn create(
         .store()
         .ok_or_else(|| RpcError::internal("tasks need a shared key-value store"))?;
     let now = host.now_unix_ms();
-    let mut bytes = [0u8; 20];
-    host.fill_random(&mut bytes);
-    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let failed = |e: StoreError| RpcError::internal(format!("the task store failed: {e}"));
+    let id = crate::ids::random_hex(host, 20);
     // A place among the principal's stored tasks, and one among its long-running
     // requests (which the runner keeps, renewing it, until the task ends): a task over
     // either cap is refused now rather than failing later.
+    let admit = |places: &Places, until: u64, cap: usize| {
+        let admitted = places.admit(&exchange.principal.id, &id, until, cap, usize::MAX, now);
+        admitted
+            .map_err(store_failed)?
+            .map_err(|full| full.error().1)
+    };
     let stored = Places::new(store, Counted::Tasks, TTL_MS);
-    let stored_place = match stored
-        .admit(
-            &exchange.principal.id,
-            &id,
-            now + TTL_MS,
-            MAX_TASKS_PER_PRINCIPAL,
-            usize::MAX,
-            now,
-        )
-        .map_err(failed)?
-    {
-        Ok(place) => place,
-        Err(full) => return Err(full.error().1),
-    };
+    let stored_place = admit(&stored, now + TTL_MS, MAX_TASKS_PER_PRINCIPAL)?;
     let running = Places::new(store, Counted::Calls, REQUEST_BUDGET_MS);
-    let running_place = match running
-        .admit(
-            &exchange.principal.id,
-            &id,
-            now + REQUEST_BUDGET_MS,
-            MAX_RUNNING_CALLS,
-            usize::MAX,
-            now,
-        )
-        .map_err(failed)?
-    {
-        Ok(place) => place,
-        Err(full) => {
+    let running_place =
+        admit(&running, now + REQUEST_BUDGET_MS, MAX_RUNNING_CALLS).inspect_err(|_| {
             let _ = stored.release(&stored_place, now);
-            return Err(full.error().1);
-        }
-    };
+        })?;
     let give_back = |error: RpcError| {
         let _ = stored.release(&stored_place, now);
         let _ = running.release(&running_place, now);
@@ -360,7 +344,7 @@ pub fn create(
     // Durable before the handle goes out: a tasks/get right after it finds the task.
     write(store, &id, &record)
         .and_then(|()| expiry::note(store, &record_key(&id), now + TTL_MS, now))
-        .map_err(|e| give_back(failed(e)))?;
+        .map_err(|e| give_back(store_failed(e)))?;
     let mut created = record.wire(&id, false);
     created["resultType"] = "task".into();
     let run = TaskRun {
@@ -385,11 +369,7 @@ impl TaskRun {
         let settings = Settings::new(host);
         let started = host.now_unix_ms();
         let mut emitter = Discard;
-        let link = TaskLink {
-            store,
-            id: self.id.clone(),
-            renewed: host.now_unix_ms(),
-        };
+        let link = TaskLink::new(store, self.id.clone(), host.now_unix_ms());
         let outcome = {
             let mut call = Call::for_task(
                 &self.principal,
@@ -494,11 +474,11 @@ fn end(
 
 /// The caller's task `id`, or -32602 (unknown, expired, or someone else's: the same
 /// answer, so nobody learns of other callers' tasks).
-fn lookup(
-    exchange: &Exchange,
+fn lookup<'e>(
+    exchange: &Exchange<'e>,
     params: &Map<String, Value>,
     method: &str,
-) -> Result<(String, Record), RpcError> {
+) -> Result<(&'e dyn KeyValue, String, Record), RpcError> {
     let store = exchange
         .host
         .store()
@@ -524,23 +504,22 @@ fn lookup(
     }
     let now = exchange.host.now_unix_ms();
     let record = read(store, id)
-        .map_err(|e| RpcError::internal(format!("the task store failed: {e}")))?
+        .map_err(store_failed)?
         // Past its time to live a task is gone, swept or not.
         .filter(|r| r.owner == owner(exchange.principal) && r.created + TTL_MS > now)
         .ok_or_else(unknown)?;
-    Ok((id.clone(), record))
+    Ok((store, id.clone(), record))
 }
 
 /// `tasks/get`: the task's state, its result or error once it ended. A task whose runner
 /// stopped renewing its lease is ended here, as failed.
 pub fn get(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, RpcError> {
-    let (id, mut record) = lookup(exchange, params, "tasks/get")?;
+    let (store, id, mut record) = lookup(exchange, params, "tasks/get")?;
     let now = exchange.host.now_unix_ms();
     if !record.status.is_terminal() && record.lease < now {
         let lost = RpcError::internal(
             "The task stopped: the instance running it went away before it finished.",
         );
-        let store = exchange.host.store().expect("lookup found a store");
         let _ = end(store, &id, now, Status::Failed, None, Some(lost));
         if let Ok(Some(now_recorded)) = read(store, &id) {
             record = now_recorded;
@@ -549,7 +528,6 @@ pub fn get(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, Rp
     if record.status == Status::InputRequired {
         // Answers left by tasks/update count at once, before the runner takes them: what
         // was answered is no longer asked, and a task with nothing left to ask is working.
-        let store = exchange.host.store().expect("lookup found a store");
         record
             .input_requests
             .retain(|key, _| !matches!(store.get(&input_key(&id, key)), Ok(Some(_))));
@@ -562,59 +540,45 @@ pub fn get(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, Rp
 
 /// `tasks/update`: answers to the task's outstanding input requests; others are ignored.
 pub fn update(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, RpcError> {
-    let (id, record) = lookup(exchange, params, "tasks/update")?;
+    let (store, id, record) = lookup(exchange, params, "tasks/update")?;
     let responses = match params.get("inputResponses") {
         Some(Value::Object(responses)) => responses,
         _ => return Err(RpcError::invalid_params(
             "tasks/update needs params.inputResponses, an object keyed by the task's inputRequests",
         )),
     };
-    let store = exchange.host.store().expect("lookup found a store");
     let now = exchange.host.now_unix_ms();
     for (key, response) in responses {
         if !record.input_requests.contains_key(key) || !response.is_object() {
             continue;
         }
         let answer_key = input_key(&id, key);
-        let failed = |e: StoreError| RpcError::internal(format!("the task store failed: {e}"));
         // The first answer to a request stands; repeats write (and index) nothing.
-        if store.get(&answer_key).map_err(failed)?.is_some() {
+        if store.get(&answer_key).map_err(store_failed)?.is_some() {
             continue;
         }
         let bytes = serde_json::to_vec(response).unwrap_or_default();
         store
             .set(&answer_key, &bytes)
             .and_then(|()| expiry::note(store, &answer_key, record.created + TTL_MS, now))
-            .map_err(failed)?;
+            .map_err(store_failed)?;
     }
     Ok(json!({}))
 }
 
 /// `tasks/cancel`: asks the task to stop (it notices at its next wait).
 pub fn cancel(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, RpcError> {
-    let (id, record) = lookup(exchange, params, "tasks/cancel")?;
-    let store = exchange.host.store().expect("lookup found a store");
+    let (store, id, record) = lookup(exchange, params, "tasks/cancel")?;
     let key = cancel_key(&id);
-    let failed = |e: StoreError| RpcError::internal(format!("the task store failed: {e}"));
     // Asked once is enough: repeats write (and index) nothing.
-    if !record.status.is_terminal() && store.get(&key).map_err(failed)?.is_none() {
+    if !record.status.is_terminal() && store.get(&key).map_err(store_failed)?.is_none() {
         let now = exchange.host.now_unix_ms();
         store
             .set(&key, b"1")
             .and_then(|()| expiry::note(store, &key, record.created + TTL_MS, now))
-            .map_err(failed)?;
+            .map_err(store_failed)?;
     }
     Ok(json!({}))
-}
-
-impl<'a> TaskLink<'a> {
-    pub fn new(store: &'a dyn KeyValue, id: String, now: u64) -> TaskLink<'a> {
-        TaskLink {
-            store,
-            id,
-            renewed: now,
-        }
-    }
 }
 
 /// Unix milliseconds as ISO 8601 in UTC (`2026-07-28T12:00:00.000Z`).

@@ -102,20 +102,7 @@ impl ToolDef {
         A: Schema + DeserializeOwned + 'static,
         O: IntoOutput + 'static,
     {
-        ToolDef {
-            name,
-            title,
-            description,
-            input_schema: A::SCHEMA,
-            output_schema: O::OUTPUT_SCHEMA,
-            annotations: ToolAnnotations {
-                read_only_hint: false,
-                idempotent_hint: false,
-                open_world_hint: false,
-            },
-            task_support: TaskSupport::Forbidden,
-            handler: run,
-        }
+        ToolDef::of(name, title, description, A::SCHEMA, O::OUTPUT_SCHEMA, run)
     }
 
     /// A tool whose input schema is beyond what `derive(Schema)` expresses (`$ref`s,
@@ -127,19 +114,31 @@ impl ToolDef {
         input_schema: &'static str,
         run: &'static Untyped,
     ) -> ToolDef {
+        ToolDef::of(name, title, description, input_schema, None, run)
+    }
+
+    /// What both constructors build: no annotations, no task support yet.
+    const fn of(
+        name: &'static str,
+        title: &'static str,
+        description: &'static str,
+        input_schema: &'static str,
+        output_schema: Option<&'static str>,
+        handler: &'static dyn Handler,
+    ) -> ToolDef {
         ToolDef {
             name,
             title,
             description,
             input_schema,
-            output_schema: None,
+            output_schema,
             annotations: ToolAnnotations {
                 read_only_hint: false,
                 idempotent_hint: false,
                 open_world_hint: false,
             },
             task_support: TaskSupport::Forbidden,
-            handler: run,
+            handler,
         }
     }
 

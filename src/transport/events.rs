@@ -8,7 +8,6 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use super::outbox::Outbox;
 use super::session::SessionId;
@@ -83,8 +82,7 @@ pub fn get(store: &dyn KeyValue, seq: u64) -> Result<Option<Change>, StoreError>
 }
 
 fn subscription_prefix(uri: &str) -> String {
-    let digest = Sha256::digest(uri.as_bytes());
-    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    let hex = crate::ids::sha256_hex(uri, 12);
     format!("{SUBSCRIPTION_PREFIX}{hex}:")
 }
 

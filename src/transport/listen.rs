@@ -123,7 +123,7 @@ pub fn run(
             store,
             &limits,
             principal,
-            &stream::random_hex(host),
+            &crate::ids::random_hex(host, 16),
             host.now_unix_ms(),
         ) {
             Ok(Ok(claim)) => Some(claim),

@@ -15,8 +15,6 @@
 //!
 //! Passed epochs' counters are deleted by the sweep, which finds them in the expiry index.
 
-use sha2::{Digest, Sha256};
-
 use super::expiry;
 use super::rpc_error;
 use crate::host::{KeyValue, StoreError};
@@ -209,8 +207,7 @@ impl<'a> Places<'a> {
 
     /// The principal's part of the counter keys (a hash: ids may be long or odd).
     fn whose(principal_id: &str) -> String {
-        let digest = Sha256::digest(principal_id.as_bytes());
-        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+        crate::ids::sha256_hex(principal_id, 16)
     }
 
     /// Takes place `id`, lapsing at `until` (at most the horizon ahead of `now`), for

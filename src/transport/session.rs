@@ -27,9 +27,7 @@ pub struct SessionId(String);
 
 impl SessionId {
     pub fn generate(host: &dyn Host) -> SessionId {
-        let mut bytes = [0u8; ID_BYTES];
-        host.fill_random(&mut bytes);
-        SessionId(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        SessionId(crate::ids::random_hex(host, ID_BYTES))
     }
 
     /// Accepts only ids this server could have issued, so nothing else reaches the store.

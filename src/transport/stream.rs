@@ -272,7 +272,13 @@ pub fn serve(
     };
     let mut claim = match held {
         Some(lease) => Claim::inherit(store, &limits, principal, &lease.place, lease.until),
-        None => match Claim::take(store, &limits, principal, &random_hex(host), now) {
+        None => match Claim::take(
+            store,
+            &limits,
+            principal,
+            &crate::ids::random_hex(host, 16),
+            now,
+        ) {
             Ok(Ok(claim)) => claim,
             Ok(Err(full)) => return Err(full.response(None)),
             Err(e) => return Err(super::store_failure(host, &e)),
@@ -336,13 +342,6 @@ pub fn serve(
 
 fn outbox_lease(sessions: &Sessions, id: &SessionId) -> Result<Option<Vec<u8>>, StoreError> {
     Outbox::new(sessions.store, id).lease()
-}
-
-/// 128 random bits, hex: a place's id.
-pub fn random_hex(host: &dyn crate::host::Host) -> String {
-    let mut bytes = [0u8; 16];
-    host.fill_random(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An outbox's lease: the holding stream's token, when that stream's place lapses, and the

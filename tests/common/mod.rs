@@ -65,6 +65,17 @@ pub fn send_reader(
     }
 }
 
+/// `POST /mcp` with these headers and JSON body, as a host hands it to the component.
+pub fn post_request(headers: Headers, body: &Value) -> Request<'static> {
+    Request::new(
+        Method::Post,
+        "/mcp",
+        headers,
+        Some(ORIGIN.into()),
+        Box::new(std::io::Cursor::new(body.to_string().into_bytes())),
+    )
+}
+
 pub fn send(
     host: &MemoryHost,
     method: &str,
