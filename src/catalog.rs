@@ -1,6 +1,8 @@
 //! What this server offers: the user-facing tools, resources and prompts, plus the
-//! conformance fixtures when `conformance_fixtures` is on.
+//! conformance fixtures when `conformance_fixtures` is on; and the scopes its tools
+//! require, checked against it.
 
+use crate::config::{ConfigError, Settings, ToolScopes, TOOL_SCOPES};
 use crate::fixtures;
 use crate::prompts::{self, PromptDef};
 use crate::resources::{self, ResourceDef, TemplateDef};
@@ -48,5 +50,65 @@ impl Catalog {
 
     pub fn prompt(&self, name: &str) -> Option<&'static PromptDef> {
         self.prompts().find(|p| p.name == name)
+    }
+}
+
+/// The scopes each tool requires (where the auth mode enforces scopes): what `tool_scopes`
+/// lists, or, where it is not set, what each tool's definition declares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scopes(ToolScopes);
+
+impl Scopes {
+    /// The scopes `tool` requires.
+    pub fn of(&self, tool: &str) -> &[String] {
+        self.0
+            .iter()
+            .find(|(name, _)| name == tool)
+            .map_or(&[], |(_, scopes)| scopes.as_slice())
+    }
+
+    /// Whether any tool requires a scope (so tool lists differ between callers).
+    pub fn any(&self) -> bool {
+        self.0.iter().any(|(_, scopes)| !scopes.is_empty())
+    }
+
+    /// Every scope some tool requires, sorted, once each (`scopes_supported`).
+    pub fn all(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = self
+            .0
+            .iter()
+            .flat_map(|(_, scopes)| scopes.iter().map(String::as_str))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+}
+
+impl Catalog {
+    /// The scopes each tool requires. A `tool_scopes` entry naming no tool of this server
+    /// (fixtures included, whether on or not) is a configuration error.
+    pub fn tool_scopes(settings: &Settings) -> Result<Scopes, ConfigError> {
+        let every = Catalog::new(true);
+        let Some(configured) = settings.tool_scopes()? else {
+            return Ok(Scopes(
+                every
+                    .tools()
+                    .map(|tool| {
+                        let scopes = tool.scopes.iter().map(|s| s.to_string()).collect();
+                        (tool.name.to_string(), scopes)
+                    })
+                    .collect(),
+            ));
+        };
+        if let Some((unknown, _)) = configured
+            .iter()
+            .find(|(name, _)| every.tool(name).is_none())
+        {
+            let error = TOOL_SCOPES.problem(format!("there is no tool called {unknown:?}"));
+            settings.log_refusal(&error);
+            return Err(error);
+        }
+        Ok(Scopes(configured.to_vec()))
     }
 }

@@ -158,8 +158,8 @@ fn hex(digit: u8) -> Option<u8> {
     (digit as char).to_digit(16).map(|d| d as u8)
 }
 
-/// A complete response, sent in one piece. Streams go straight to the
-/// [`ResponseSink`](crate::host::ResponseSink) instead.
+/// A complete response, sent in one piece. Streams go straight to the [`ResponseSink`]
+/// instead.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
@@ -204,7 +204,7 @@ impl Response {
     /// anything else happens (such as the log line): under `spin up`, which does not set
     /// TCP_NODELAY, a body or last chunk sent after the head waited for the client's
     /// delayed ACK (Nagle's algorithm), 40 ms a response.
-    pub fn send(mut self, sink: &mut dyn crate::host::ResponseSink) {
+    pub fn send(mut self, sink: &mut dyn ResponseSink) {
         if !matches!(self.status, 100..=199 | 204 | 304) {
             self.headers
                 .append("content-length", self.body.len().to_string());
@@ -212,3 +212,35 @@ impl Response {
         sink.complete(self.status, &self.headers, &self.body);
     }
 }
+
+/// Where a response goes. `head` is called once, then `body` any number of times; each
+/// `body` call reaches the client as soon as the host can send it, which is what makes
+/// server-sent events stream. `finish` ends the response while the instance may go on
+/// working (a 202 sent before the work it acknowledges); the host finishes it otherwise.
+/// Calls after the first `finish` do nothing.
+pub trait ResponseSink {
+    fn head(&mut self, status: u16, headers: &Headers) -> Result<(), Disconnected>;
+    fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected>;
+    fn finish(&mut self);
+
+    /// Whether the client has gone (hung up), as far as the host can tell without a
+    /// write. Long-lived streams ask between polls.
+    fn closed(&mut self) -> bool {
+        false
+    }
+
+    /// Sends a whole response at once and finishes it. A host may do better than `head`,
+    /// `body`, `finish` in turn (the WASI glue hands the body over with the head, so both
+    /// leave in one packet).
+    fn complete(&mut self, status: u16, headers: &Headers, body: &[u8]) {
+        if self.head(status, headers).is_ok() && !body.is_empty() {
+            // A client that went away mid-body has nothing left to receive.
+            let _ = self.body(body);
+        }
+        self.finish();
+    }
+}
+
+/// The client is gone: nothing more can be sent on this response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Disconnected;

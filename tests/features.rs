@@ -789,7 +789,7 @@ fn listen_streams_acknowledge_then_carry_the_changes_they_asked_for() {
 /// suite does): the stream's place in the change feed is taken before the ack goes out.
 #[test]
 fn a_change_made_as_soon_as_the_ack_arrives_is_delivered() {
-    use remote_mcp_server::host::{Disconnected, ResponseSink};
+    use remote_mcp_server::http::{Disconnected, ResponseSink};
     struct Client {
         trigger: MemoryHost,
         received: Vec<u8>,

@@ -280,7 +280,7 @@ fn server_wide_caps_bound_every_principal_together() {
 
 #[test]
 fn a_stream_place_lapses_when_its_holder_dies() {
-    use remote_mcp_server::transport::stream::{Claim, StreamLimits};
+    use remote_mcp_server::transport::stream::StreamLimits;
     let store = MemoryStore::new();
     let host = instance(&store).with_variable("max_streams_per_principal", "1");
     // An instance takes a place and dies with it: nothing gives it back.
@@ -297,15 +297,10 @@ fn a_stream_place_lapses_when_its_holder_dies() {
         grants: remote_mcp_server::auth::Grants::All,
     };
     use remote_mcp_server::host::Host;
-    let claim = Claim::take(
-        &*store,
-        &limits,
-        &principal,
-        "dead-holder",
-        host.now_unix_ms(),
-    )
-    .unwrap()
-    .unwrap();
+    let claim = limits
+        .take(&*store, &principal, "dead-holder", host.now_unix_ms())
+        .unwrap()
+        .unwrap();
     std::mem::forget(claim);
     let open = || {
         Stream::open(
@@ -600,8 +595,8 @@ fn another_principal_cannot_resume_a_live_sse_session() {
 
 #[test]
 fn another_principal_cannot_stream_or_end_a_live_streamable_session() {
-    use remote_mcp_server::transport::outbox::Outbox;
-    use remote_mcp_server::transport::session::SessionId;
+    use remote_mcp_server::store::outbox::Outbox;
+    use remote_mcp_server::store::session::SessionId;
     let store = MemoryStore::new();
     let host = instance(&store);
     let owner = bearer();
@@ -724,9 +719,9 @@ fn a_listen_stream_ends_gracefully_at_its_lifetime() {
 
 #[test]
 fn expired_sessions_and_leftovers_are_swept_by_later_sessions() {
-    use remote_mcp_server::host::{Host, KeyValue};
-    use remote_mcp_server::transport::outbox::Outbox;
-    use remote_mcp_server::transport::session::SessionId;
+    use remote_mcp_server::host::Host;
+    use remote_mcp_server::store::outbox::Outbox;
+    use remote_mcp_server::store::session::SessionId;
     let store = MemoryStore::new();
     let host = stateful(&store)
         .with_variable("session_ttl_seconds", "10")
@@ -742,12 +737,13 @@ fn expired_sessions_and_leftovers_are_swept_by_later_sessions() {
     let old = open_session(&host, "2025-11-25", json!({}));
     // A cancellation recorded for a running request (the marker such a request sets),
     // which then ended without collecting it: kept a while, then swept.
-    let link = remote_mcp_server::protocol::call::SessionLink {
+    let link = remote_mcp_server::store::asks::SessionLink {
         store: &*store,
         id: SessionId::parse(&old).unwrap(),
     };
     let request = remote_mcp_server::protocol::jsonrpc::RequestId::Number(5.into());
-    store.set(&link.running_key(&request), b"1").unwrap();
+    link.mark_running(&request, host.now_unix_ms() + 60_000, host.now_unix_ms())
+        .unwrap();
     let cancelled = post(
         &host,
         &[
@@ -757,7 +753,7 @@ fn expired_sessions_and_leftovers_are_swept_by_later_sessions() {
         &json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 5}}),
     );
     assert_eq!(cancelled.status, 202);
-    store.delete(&link.running_key(&request)).unwrap();
+    link.unmark_running(&request).unwrap();
     assert!(store.keys().iter().any(|k| k.starts_with("cancel:")));
     // What a gone session can leave behind: a message pushed into its outbox by a POST
     // that raced its end (the code such a POST runs).
@@ -805,8 +801,8 @@ fn expired_sessions_and_leftovers_are_swept_by_later_sessions() {
     // Once a recorded cancellation can matter no more, the sweep takes it too; then
     // everything but the live sessions and their places is gone, bookkeeping aside.
     assert!(store.keys().iter().any(|k| k.starts_with("cancel:")));
-    host.advance_ms(remote_mcp_server::transport::CANCEL_KEEP_MS);
-    long_lived.advance_ms(remote_mcp_server::transport::CANCEL_KEEP_MS);
+    host.advance_ms(remote_mcp_server::store::asks::CANCEL_KEEP_MS);
+    long_lived.advance_ms(remote_mcp_server::store::asks::CANCEL_KEEP_MS);
     open_session(&host, "2025-11-25", json!({}));
     let live: Vec<String> = leftovers(&store)
         .into_iter()
@@ -1145,8 +1141,10 @@ fn batches_are_bounded() {
 #[test]
 fn a_request_stops_at_its_time_budget() {
     use remote_mcp_server::config::Settings;
-    use remote_mcp_server::host::Host;
-    use remote_mcp_server::protocol::call::{Call, Discard, Rounds, Stop, REQUEST_BUDGET_MS};
+    use remote_mcp_server::protocol::call::{
+        Call, Discard, Rounds, Stop, Target, REQUEST_BUDGET_MS,
+    };
+    use remote_mcp_server::protocol::exchange::Exchange;
     use remote_mcp_server::protocol::jsonrpc::{Request, RequestId};
     let host = host().with_store(MemoryStore::new());
     let settings = Settings::new(&host);
@@ -1162,19 +1160,23 @@ fn a_request_stops_at_its_time_budget() {
         params: Default::default(),
     };
     let mut emitter = Discard;
-    let mut call = Call::new(
-        &principal,
+    let exchange = Exchange::legacy(
         &host,
         &settings,
+        &principal,
         remote_mcp_server::protocol::Revision::V2025_11_25,
-        json!({}),
         None,
+    );
+    let target = Target {
+        method: "tools/call".into(),
+        name: "countdown".into(),
+    };
+    let mut call = Call::new(
+        exchange.context(),
         &mut emitter,
-        None,
         &request,
-        "countdown",
+        target,
         Rounds::default(),
-        host.now_unix_ms() + REQUEST_BUDGET_MS,
     );
     // Most of the budget may be spent waiting; a wait past its end is refused.
     assert!(call.sleep_ms(REQUEST_BUDGET_MS - 1_000).is_ok());
@@ -1186,7 +1188,7 @@ fn a_request_stops_at_its_time_budget() {
 
 #[test]
 fn a_principal_runs_a_bounded_number_of_long_requests_at_once() {
-    use remote_mcp_server::transport::quota::MAX_RUNNING_CALLS;
+    use remote_mcp_server::store::places::MAX_RUNNING_CALLS;
     let store = MemoryStore::new();
     let host = instance(&store);
     let total = MAX_RUNNING_CALLS + 4;

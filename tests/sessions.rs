@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::*;
 use remote_mcp_server::host::memory::{MemoryHost, MemoryStore};
-use remote_mcp_server::transport::outbox::Outbox;
-use remote_mcp_server::transport::session::SessionId;
+use remote_mcp_server::store::outbox::Outbox;
+use remote_mcp_server::store::session::SessionId;
 use serde_json::{json, Value};
 
 fn initialize(host: &MemoryHost, revision: &str) -> String {

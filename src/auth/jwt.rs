@@ -20,13 +20,14 @@ use std::collections::BTreeSet;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use sha2::Sha256;
 
+use super::policy::{JwtSettings, KeySource};
 use super::AuthError;
-use crate::config::{JwtSettings, KeySource};
 use crate::host::Host;
+use crate::store::jwks::{Cached, KeyCache};
 
 /// Least time between two fetches caused by unknown key ids.
 pub const REFETCH_INTERVAL_MS: u64 = 30_000;
@@ -347,13 +348,6 @@ fn parse_set(bytes: &[u8]) -> Result<Vec<Jwk>, String> {
         .collect())
 }
 
-/// A JWKS as cached in the store.
-#[derive(Serialize, Deserialize)]
-struct Cached {
-    fetched_at: u64,
-    jwks: String,
-}
-
 fn fetch_keys(
     url: &str,
     settings: &JwtSettings,
@@ -371,17 +365,12 @@ fn fetch_keys(
             .map(|(keys, _)| keys)
             .map_err(|why| fetch_failed(host, why));
     };
-    let key = format!("jwks:{}", crate::ids::sha256_hex(url, 16));
-    let cached = store
-        .get(&key)
-        .ok()
-        .flatten()
-        .and_then(|bytes| serde_json::from_slice::<Cached>(&bytes).ok())
-        .and_then(|c| {
-            parse_set(c.jwks.as_bytes())
-                .ok()
-                .map(|keys| (c.fetched_at, keys))
-        });
+    let cache = KeyCache::new(store, url);
+    let cached = cache.cached().and_then(|c| {
+        parse_set(c.jwks.as_bytes())
+            .ok()
+            .map(|keys| (c.fetched_at, keys))
+    });
     if let Some((fetched_at, keys)) = &cached {
         let age = now.saturating_sub(*fetched_at);
         let knows_kid = kid.is_none_or(|kid| keys.iter().any(|k| k.kid.as_deref() == Some(kid)));
@@ -392,12 +381,7 @@ fn fetch_keys(
         }
     }
     // When the last fetch failed (as any instance saw it), and until when nobody retries.
-    let failed_key = format!("{key}:failed");
-    let failed_at = store
-        .get(&failed_key)
-        .ok()
-        .flatten()
-        .and_then(|bytes| String::from_utf8(bytes).ok()?.parse::<u64>().ok());
+    let failed_at = cache.failed_at();
     let why = match failed_at.filter(|at| now < at.saturating_add(FAILED_FETCH_BACKOFF_MS)) {
         Some(at) => format!(
             "the last JWKS fetch failed {} s ago, and none is tried within {} s of a failure",
@@ -410,13 +394,11 @@ fn fetch_keys(
                     fetched_at: now,
                     jwks: body,
                 };
-                if let Ok(bytes) = serde_json::to_vec(&record) {
-                    if let Err(e) = store.set(&key, &bytes) {
-                        host.log(&format!("jwt: could not cache the JWKS: {e}"));
-                    }
+                if let Err(e) = cache.save(&record) {
+                    host.log(&format!("jwt: could not cache the JWKS: {e}"));
                 }
                 if failed_at.is_some() {
-                    let _ = store.delete(&failed_key);
+                    let _ = cache.clear_failed();
                 }
                 return Ok(keys);
             }
@@ -425,7 +407,7 @@ fn fetch_keys(
                     "jwt: {why}; no instance fetches the JWKS again for {} s",
                     FAILED_FETCH_BACKOFF_MS / 1000
                 ));
-                if let Err(e) = store.set(&failed_key, now.to_string().as_bytes()) {
+                if let Err(e) = cache.set_failed_at(now) {
                     host.log(&format!("jwt: could not record the failed fetch: {e}"));
                 }
                 why

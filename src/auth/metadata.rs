@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use crate::config::{AuthMode, ConfigError, Settings};
+use super::Policy;
+use crate::config::{ConfigError, Settings};
 use crate::http::Response;
 
 /// Path of the metadata document for the server as a whole.
@@ -30,8 +31,12 @@ struct ProtectedResource<'a> {
 }
 
 /// The metadata document for `resource_path` ("" for the root document, "/mcp", …).
+/// `scopes` are every scope a tool requires, sorted (published only where the policy
+/// enforces them).
 pub fn document(
     settings: &Settings,
+    policy: &Policy,
+    scopes: &[&str],
     origin: &str,
     resource_path: &str,
 ) -> Result<Response, ConfigError> {
@@ -40,24 +45,18 @@ pub fn document(
         .iter()
         .map(String::as_str)
         .collect();
-    let mode = settings.auth_mode()?;
-    if let AuthMode::Jwt(jwt) = mode {
+    if let Policy::Jwt(jwt) = policy {
         // The issuer is the authorization server unless another was configured.
         if authorization_servers.is_empty() {
             authorization_servers.push(&jwt.issuer);
         }
     }
     // Scopes mean something only where they are enforced.
-    let mut scopes_supported: Vec<&str> = match mode {
-        AuthMode::Passthrough | AuthMode::None => Vec::new(),
-        _ => settings
-            .tool_scopes()?
-            .iter()
-            .flat_map(|(_, scopes)| scopes.iter().map(String::as_str))
-            .collect(),
+    let scopes_supported = if policy.mode().enforces_scopes() {
+        scopes.to_vec()
+    } else {
+        Vec::new()
     };
-    scopes_supported.sort_unstable();
-    scopes_supported.dedup();
     Ok(Response::json(
         200,
         &ProtectedResource {

@@ -15,16 +15,18 @@ use std::collections::BTreeSet;
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{AuthMode, ConfigError, Settings};
+use crate::config::ConfigError;
 use crate::host::Host;
 use crate::http::{Request, Response};
 
 pub mod bearer;
 pub mod jwt;
 pub mod metadata;
+pub mod policy;
 mod static_tokens;
 
 pub use bearer::{extract, BearerError, MAX_AUTHORIZATION_BYTES};
+pub use policy::Policy;
 
 /// A value that must not be printed: `Debug` shows `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
@@ -100,12 +102,11 @@ pub enum AuthError {
 
 /// Authenticates a request under the configured policy.
 pub fn authenticate(
-    settings: &Settings,
+    policy: &Policy,
     host: &dyn Host,
     request: &Request,
 ) -> Result<Principal, AuthError> {
-    let mode = settings.auth_mode().map_err(AuthError::Config)?;
-    if *mode == AuthMode::None {
+    if *policy == Policy::None {
         // Everyone is the same anonymous caller; a token, if sent, is ignored.
         return Ok(Principal {
             id: "anonymous".into(),
@@ -116,8 +117,8 @@ pub fn authenticate(
     }
     let (header, token) = extract(request).map_err(AuthError::Bearer)?;
     let authorization = Secret::new(header);
-    match mode {
-        AuthMode::Passthrough => {
+    match policy {
+        Policy::Passthrough => {
             let digest = crate::ids::hex(&Sha256::digest(token.as_bytes()));
             Ok(Principal {
                 label: format!("token:{}", &digest[..8]),
@@ -126,7 +127,7 @@ pub fn authenticate(
                 grants: Grants::All,
             })
         }
-        AuthMode::Static(tokens) => {
+        Policy::Static(tokens) => {
             let entry = static_tokens::find(tokens, token).ok_or_else(|| {
                 AuthError::InvalidToken("The access token is not one this server accepts.".into())
             })?;
@@ -137,7 +138,7 @@ pub fn authenticate(
                 grants: Grants::Scopes(entry.scopes.iter().cloned().collect()),
             })
         }
-        AuthMode::Jwt(jwt_settings) => {
+        Policy::Jwt(jwt_settings) => {
             let claims = jwt::verify(token, jwt_settings, host)?;
             Ok(Principal {
                 id: format!("jwt:{}|{}", claims.issuer, claims.subject),
@@ -146,7 +147,7 @@ pub fn authenticate(
                 grants: Grants::Scopes(claims.scopes),
             })
         }
-        AuthMode::None => unreachable!("handled above"),
+        Policy::None => unreachable!("handled above"),
     }
 }
 

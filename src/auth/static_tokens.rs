@@ -5,7 +5,7 @@
 use sha2::{Digest, Sha256};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
-use crate::config::StaticToken;
+use super::policy::StaticToken;
 
 pub fn find<'a>(tokens: &'a [StaticToken], token: &str) -> Option<&'a StaticToken> {
     let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();

@@ -8,8 +8,8 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use super::{Disconnected, Fetched, Host, KeyValue, ResponseSink, StoreError};
-use crate::http::Headers;
+use super::{Fetched, Host, KeyValue, StoreError};
+use crate::http::{Disconnected, Headers, ResponseSink};
 
 /// One component instance's view of the machine. Clone it (or share its store) to model
 /// several instances serving one deployment.

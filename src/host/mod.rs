@@ -4,8 +4,6 @@
 //! the native tests implement them in memory (`memory`). Nothing outside this module
 //! touches WASI.
 
-use crate::http::Headers;
-
 pub mod memory;
 
 #[cfg(target_arch = "wasm32")]
@@ -105,35 +103,3 @@ impl std::fmt::Display for StoreError {
         write!(f, "key-value store: {}", self.0)
     }
 }
-
-/// Where a response goes. `head` is called once, then `body` any number of times; each
-/// `body` call reaches the client as soon as the host can send it, which is what makes
-/// server-sent events stream. `finish` ends the response while the instance may go on
-/// working (a 202 sent before the work it acknowledges); the host finishes it otherwise.
-/// Calls after the first `finish` do nothing.
-pub trait ResponseSink {
-    fn head(&mut self, status: u16, headers: &Headers) -> Result<(), Disconnected>;
-    fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected>;
-    fn finish(&mut self);
-
-    /// Whether the client has gone (hung up), as far as the host can tell without a
-    /// write. Long-lived streams ask between polls.
-    fn closed(&mut self) -> bool {
-        false
-    }
-
-    /// Sends a whole response at once and finishes it. A host may do better than `head`,
-    /// `body`, `finish` in turn (the WASI glue hands the body over with the head, so both
-    /// leave in one packet).
-    fn complete(&mut self, status: u16, headers: &Headers, body: &[u8]) {
-        if self.head(status, headers).is_ok() && !body.is_empty() {
-            // A client that went away mid-body has nothing left to receive.
-            let _ = self.body(body);
-        }
-        self.finish();
-    }
-}
-
-/// The client is gone: nothing more can be sent on this response.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Disconnected;

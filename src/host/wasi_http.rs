@@ -18,8 +18,8 @@ use wasi::io::streams::{InputStream, OutputStream, StreamError};
 use super::portable as platform;
 #[cfg(feature = "spin")]
 use super::spin as platform;
-use super::{Disconnected, Fetched, Host, KeyValue, ResponseSink, MAX_FETCH_BYTES};
-use crate::http::{Headers, Method, Request};
+use super::{Fetched, Host, KeyValue, MAX_FETCH_BYTES};
+use crate::http::{Disconnected, Headers, Method, Request, ResponseSink};
 
 struct Component;
 

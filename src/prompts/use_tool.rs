@@ -14,7 +14,8 @@ pub const PROMPT: PromptDef = PromptDef {
     arguments: &[
         PromptArgument {
             name: "tool",
-            description: "The tool to use (add, getToken, countdown).",
+            description: "The name of the tool to use, as tools/list shows it (completion \
+                          suggests the names).",
             required: true,
         },
         PromptArgument {

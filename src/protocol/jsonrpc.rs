@@ -132,6 +132,10 @@ impl RpcError {
     }
 }
 
+/// This server's code for a request the client cancelled (as in LSP). Transports send
+/// nothing for it where they can avoid it.
+pub const REQUEST_CANCELLED: i64 = -32800;
+
 /// A configuration error met while answering (it was logged in full when read): the
 /// client learns which variable, not its value.
 impl From<crate::config::ConfigError> for RpcError {

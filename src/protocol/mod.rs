@@ -1,11 +1,14 @@
-//! The protocol layer: JSON-RPC framing, revisions, MCP's types, and what each method does.
-//! It knows nothing of HTTP; the transport layer decides the revision and hands requests in.
+//! The protocol layer: JSON-RPC framing, revisions and MCP's types (the wire types, which
+//! the store may use too), the tool API ([`call`]), the dispatch of a request
+//! ([`server`]) and what each method does ([`handler`]). It knows nothing of HTTP; the
+//! transport layer decides the revision and hands requests in.
 
 pub mod call;
+pub mod exchange;
+pub mod handler;
 pub mod jsonrpc;
 pub mod model;
 pub mod server;
-pub mod tasks;
 pub mod version;
 
 pub use version::Revision;

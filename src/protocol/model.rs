@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use super::{meta, Revision};
 
 /// `Implementation`: who this server is.
 #[derive(Clone, Debug, Serialize)]
@@ -33,6 +35,17 @@ pub struct ServerCapabilities {
     /// 2026-07-28 extensions, by identifier (`io.modelcontextprotocol/tasks`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extensions: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The tasks extension's identifier (2026-07-28, SEP-2663), in capabilities.
+pub const TASKS_EXTENSION: &str = "io.modelcontextprotocol/tasks";
+
+/// Whether client capabilities declare the tasks extension.
+pub fn declares_tasks(client_capabilities: &Value) -> bool {
+    client_capabilities
+        .get("extensions")
+        .and_then(|e| e.get(TASKS_EXTENSION))
+        .is_some_and(Value::is_object)
 }
 
 /// `{}`.
@@ -65,7 +78,7 @@ pub struct InitializeResult {
     pub capabilities: ServerCapabilities,
     pub server_info: Implementation,
     /// Guidance a client may hand to its model.
-    pub instructions: &'static str,
+    pub instructions: String,
 }
 
 /// `DiscoverResult` (2026-07-28): versions, capabilities and identity in one answer.
@@ -74,7 +87,7 @@ pub struct InitializeResult {
 pub struct DiscoverResult {
     pub supported_versions: Vec<&'static str>,
     pub capabilities: ServerCapabilities,
-    pub instructions: &'static str,
+    pub instructions: String,
     #[serde(flatten)]
     pub cache: Cacheable,
 }
@@ -290,4 +303,35 @@ impl PromptMessage {
             content,
         }
     }
+}
+
+/// The server's identity as this revision describes it.
+pub fn server_info(revision: Revision) -> Implementation {
+    Implementation {
+        name: crate::SERVER_NAME,
+        title: revision.has_titles().then_some(crate::SERVER_TITLE),
+        version: crate::SERVER_VERSION,
+    }
+}
+
+/// Modern results say they are complete (unless they already say otherwise) and who
+/// answered (2026-07-28 `Result`).
+pub fn finish(revision: Revision, mut result: Value) -> Value {
+    if revision.is_modern() {
+        if let Value::Object(object) = &mut result {
+            object
+                .entry("resultType")
+                .or_insert_with(|| "complete".into());
+            let meta = object
+                .entry("_meta")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(meta) = meta {
+                meta.insert(
+                    meta::SERVER_INFO.into(),
+                    serde_json::to_value(server_info(revision)).unwrap_or(Value::Null),
+                );
+            }
+        }
+    }
+    result
 }

@@ -1,7 +1,8 @@
 //! `getToken`: the seed's demo of handing the caller's credentials to a tool.
 //!
 //! It echoes the request's `Authorization` header back to the caller. That shows the
-//! principal reaches tool code; a real server must never expose tokens like this.
+//! principal reaches tool code; a real server must never expose tokens like this. Outside
+//! `passthrough` mode it needs the `token:read` scope.
 
 use super::{NoArguments, ToolDef, Typed};
 use crate::protocol::call::{Call, Stop};
@@ -14,7 +15,8 @@ pub const TOOL: ToolDef = ToolDef::new(
     &Typed(get_token),
 )
 .read_only()
-.idempotent();
+.idempotent()
+.scopes(&["token:read"]);
 
 fn get_token(_: NoArguments, call: &mut Call) -> Result<String, Stop> {
     Ok(format!(

@@ -73,6 +73,9 @@ pub struct ToolDef {
     pub annotations: ToolAnnotations,
     /// Whether a call may go on as a task (2026-07-28 tasks extension).
     pub task_support: TaskSupport,
+    /// The OAuth scopes a caller needs (in `static` and `jwt` modes), unless the
+    /// `tool_scopes` variable says otherwise.
+    pub scopes: &'static [&'static str],
     handler: &'static dyn Handler,
 }
 
@@ -138,6 +141,7 @@ impl ToolDef {
                 open_world_hint: false,
             },
             task_support: TaskSupport::Forbidden,
+            scopes: &[],
             handler,
         }
     }
@@ -157,6 +161,12 @@ impl ToolDef {
     /// Its calls may go on as tasks (see [`TaskSupport`]).
     pub const fn tasks(mut self, support: TaskSupport) -> ToolDef {
         self.task_support = support;
+        self
+    }
+
+    /// Callers need these scopes (in `static` and `jwt` modes; `tool_scopes` overrides).
+    pub const fn scopes(mut self, scopes: &'static [&'static str]) -> ToolDef {
+        self.scopes = scopes;
         self
     }
 

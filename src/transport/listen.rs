@@ -10,16 +10,17 @@
 
 use serde_json::{json, Map, Value};
 
-use super::events::{self, Change};
-use super::stream::{Claim, StreamLimits};
+use super::stream::StreamLimits;
 use super::{rpc_error, stream};
 use crate::auth::Principal;
 use crate::config::Settings;
-use crate::host::{Host, ResponseSink};
-use crate::http::Response;
+use crate::host::Host;
+use crate::http::{Response, ResponseSink};
 use crate::protocol::jsonrpc::{self, Request, RpcError};
-use crate::protocol::server::finish;
+use crate::protocol::model::finish;
 use crate::protocol::{meta, Revision};
+use crate::store::events::{self, Change};
+use crate::store::places::Leased;
 
 /// What a client asked for, as far as this server honours it.
 #[derive(Default)]
@@ -91,8 +92,8 @@ pub fn run(
             .and_then(|m| m.get(meta::CLIENT_CAPABILITIES))
             .cloned()
             .unwrap_or(Value::Null);
-        if !crate::protocol::tasks::declared(&capabilities) {
-            let error = crate::protocol::tasks::missing_extension("notifications.taskIds");
+        if !crate::protocol::model::declares_tasks(&capabilities) {
+            let error = crate::protocol::handler::tasks::missing_extension("notifications.taskIds");
             return Some(rpc_error(400, Some(&request.id), &error));
         }
     }
@@ -119,20 +120,19 @@ pub fn run(
     // A listen stream counts against the principal's stream quota like any other.
     let mut claim = match store {
         None => None,
-        Some(store) => match Claim::take(
+        Some(store) => match limits.take(
             store,
-            &limits,
             principal,
             &crate::ids::random_hex(host, 16),
             host.now_unix_ms(),
         ) {
             Ok(Ok(claim)) => Some(claim),
-            Ok(Err(full)) => return Some(full.response(Some(&request.id))),
+            Ok(Err(full)) => return Some(super::full(&full, Some(&request.id))),
             Err(e) => return Some(super::store_failure(host, &e)),
         },
     };
     if let Some(store) = store {
-        super::sweep::when_due(host, store, settings);
+        crate::store::sweep::when_due(host, store, settings);
     }
     follow(host, &limits, request, sink, &filter, claim.as_mut());
     if let Some(claim) = claim {
@@ -148,7 +148,7 @@ fn follow(
     request: &Request,
     sink: &mut dyn ResponseSink,
     filter: &Filter,
-    mut claim: Option<&mut Claim>,
+    mut claim: Option<&mut Leased>,
 ) {
     let store = host.store();
     let subscription = serde_json::to_value(&request.id).unwrap_or(Value::Null);
@@ -223,7 +223,7 @@ fn follow(
             }
             last_write = now;
         }
-        host.sleep_ms(stream::poll_interval(now.saturating_sub(last_change)));
+        host.sleep_ms(crate::store::poll_interval(now.saturating_sub(last_change)));
         if sink.closed() {
             return;
         }

@@ -5,29 +5,27 @@ use std::io::Read;
 
 use serde_json::Value;
 
-use crate::config::{AuthMode, Settings};
-use crate::host::{Host, KeyValue, ResponseSink, StoreError};
-use crate::http::{Request, Response};
-use crate::protocol::call::{is_ask_id, Emitter, SessionLink, Stop};
-use crate::protocol::jsonrpc::{self, Message, RequestId, RpcError};
+use crate::catalog::Catalog;
+use crate::config::Settings;
+use crate::host::{Host, StoreError};
+use crate::http::{Request, Response, ResponseSink};
+use crate::protocol::call::{Emitter, Stop};
+use crate::protocol::jsonrpc::{self, RequestId, RpcError};
+use crate::store::outbox;
+use crate::store::places::Full;
+use crate::store::session::Refused;
 
-pub mod events;
-pub mod expiry;
 pub mod listen;
-pub mod outbox;
-pub mod quota;
-pub mod session;
 pub mod sse;
 pub mod stream;
 pub mod streamable;
-pub mod sweep;
 
 /// What the log line says about an MCP exchange.
 #[derive(Default)]
 pub struct Trace {
     pub rpc_method: Option<String>,
     /// A task the request created, to run once its response is complete.
-    pub deferred: Option<crate::protocol::tasks::TaskRun>,
+    pub deferred: Option<crate::protocol::exchange::Deferred>,
 }
 
 /// The settings every MCP message needs (the body limit, the catalog, the tools' scopes
@@ -38,11 +36,8 @@ pub fn message_settings(settings: &Settings) -> Result<usize, Response> {
     let checked = || -> Result<usize, crate::config::ConfigError> {
         let limit = settings.max_body_bytes()?;
         settings.fixtures()?;
-        if !matches!(
-            settings.auth_mode()?,
-            AuthMode::Passthrough | AuthMode::None
-        ) {
-            settings.tool_scopes()?;
+        if settings.auth_mode()?.enforces_scopes() {
+            Catalog::tool_scopes(settings)?;
         }
         Ok(limit)
     };
@@ -63,6 +58,23 @@ pub fn store_failure(host: &dyn Host, error: &StoreError) -> Response {
         &RpcError::internal("the session store is unavailable; retry shortly"),
     )
     .with_header("retry-after", "1")
+}
+
+/// 429 with `Retry-After` for a principal's full cap, 503 for the server's, with the
+/// JSON-RPC error that says what to do.
+pub fn full(full: &Full, id: Option<&RequestId>) -> Response {
+    let status = if full.server_wide { 503 } else { 429 };
+    rpc_error(status, id, &full.error()).with_header("retry-after", full.retry_after_s.to_string())
+}
+
+/// Why no session was created, as a response: 429/503 for a full cap, 503 for a store
+/// failure, 500 for a configuration error.
+pub fn refused(host: &dyn Host, refused: &Refused, id: Option<&RequestId>) -> Response {
+    match refused {
+        Refused::Full(cap) => full(cap, id),
+        Refused::Store(e) => store_failure(host, e),
+        Refused::Config(e) => e.response(),
+    }
 }
 
 /// 403 for a call the token lacks scopes for: the JSON-RPC error says which, and so does
@@ -224,57 +236,5 @@ impl Emitter for OutboxEmitter<'_> {
             .push(message.to_string().as_bytes(), self.1)
             .map(|_| ())
             .map_err(|e| Stop::Failed(e.to_string()))
-    }
-}
-
-/// How long a recorded cancellation is kept: longer than any request runs.
-pub const CANCEL_KEEP_MS: u64 = 15 * 60 * 1000;
-
-/// What a legacy client's non-request message means for its session: an answer to a
-/// server→client request is left where the waiting call will find it; a cancellation is
-/// recorded where the running call will notice it.
-///
-/// Only an answer to a request a call is waiting for (its marker is in the store) is
-/// kept: any other response is acknowledged like one and dropped, so a client cannot make
-/// the server store what it did not ask for.
-pub fn record_client_message(
-    store: &dyn KeyValue,
-    link: &SessionLink,
-    message: &Message,
-    now: u64,
-) -> Result<(), StoreError> {
-    match message {
-        Message::Response {
-            id: RequestId::String(id),
-            outcome,
-        } if is_ask_id(id) => {
-            if store.get(&link.ask_key(id))?.is_none() {
-                return Ok(());
-            }
-            let reply = match outcome {
-                Ok(result) => serde_json::json!({"result": result}),
-                Err(error) => serde_json::json!({"error": error}),
-            };
-            store.set(&link.reply_key(id), reply.to_string().as_bytes())
-        }
-        Message::Notification(n) if n.method == "notifications/cancelled" => {
-            match n
-                .params
-                .get("requestId")
-                .cloned()
-                .and_then(|id| serde_json::from_value::<RequestId>(id).ok())
-            {
-                // Only a running request's: a quick one has answered already.
-                Some(id) if store.get(&link.running_key(&id))?.is_some() => {
-                    // Kept while the request may still run (its POST's time budget); the
-                    // sweep removes it after.
-                    let key = link.cancel_key(&id);
-                    store.set(&key, b"1")?;
-                    expiry::note(store, &key, now + CANCEL_KEEP_MS, now)
-                }
-                _ => Ok(()),
-            }
-        }
-        _ => Ok(()),
     }
 }

@@ -6,21 +6,24 @@
 //! meet only in the shared store (session record and outbox). Nothing about a session
 //! lives in component memory.
 
-use super::outbox::Outbox;
-use super::session::{Kind, SessionId, Sessions};
 use super::stream::{self, Framing, Opening};
 use super::{
-    accepts, insufficient_scope, is_json, read_body, record_client_message, rpc_error,
-    store_failure, OutboxEmitter, Trace,
+    accepts, insufficient_scope, is_json, read_body, refused, rpc_error, store_failure,
+    OutboxEmitter, Trace,
 };
 use crate::auth::Principal;
 use crate::config::{ConfigError, Settings};
-use crate::host::{Host, KeyValue, ResponseSink};
-use crate::http::{Request, Response};
-use crate::protocol::call::SessionLink;
+use crate::host::{Host, KeyValue};
+use crate::http::{Request, Response, ResponseSink};
+use crate::protocol::exchange::Exchange;
+use crate::protocol::jsonrpc::REQUEST_CANCELLED;
 use crate::protocol::jsonrpc::{self, Message, Payload, RpcError, INSUFFICIENT_SCOPE};
-use crate::protocol::server::{self, Exchange, REQUEST_CANCELLED};
+use crate::protocol::server;
 use crate::protocol::Revision;
+use crate::store::asks::SessionLink;
+use crate::store::outbox::Outbox;
+use crate::store::session::{Kind, SessionId, Sessions};
+use crate::store::sweep;
 
 /// JSON-RPC code of "no such session" (from the implementation-defined range).
 pub const SESSION_NOT_FOUND: i64 = -32001;
@@ -60,7 +63,7 @@ pub fn open(
         .get("last-event-id")
         .and_then(stream::resumed_session)
     {
-        Some((id, seq)) => match sessions.find(&id, Kind::Sse, principal) {
+        Some((id, seq)) => match sessions.find(&id, Kind::Sse, &principal.id) {
             // Delivery goes on after `seq`, which cannot be beyond what was handed out.
             Ok(Some(_)) => match Outbox::new(store, &id).head() {
                 Ok(head) => Some((id, seq.min(head))),
@@ -77,12 +80,17 @@ pub fn open(
         None => match sessions.create(
             settings,
             Kind::Sse,
-            principal,
+            &principal.id,
             Revision::V2024_11_05,
             serde_json::Value::Null,
         ) {
-            Ok((id, _)) => (id, 0),
-            Err(refused) => return Some(refused.response(host, None)),
+            Ok((id, _)) => {
+                // New sessions are what leaves garbage behind (most clients never end
+                // theirs), so their arrival is what paces the sweeping.
+                sweep::when_due(host, store, settings);
+                (id, 0)
+            }
+            Err(why) => return Some(refused(host, &why, None)),
         },
     };
     let endpoint = format!("{prefix}/sse/message?sessionId={id}");
@@ -170,7 +178,7 @@ pub fn post(
     };
     let found = match SessionId::parse(text) {
         None => None,
-        Some(id) => match sessions.find(&id, Kind::Sse, principal) {
+        Some(id) => match sessions.find(&id, Kind::Sse, &principal.id) {
             Ok(session) => session.map(|s| (id, s)),
             Err(e) => return Some(store_failure(host, &e)),
         },
@@ -248,7 +256,7 @@ pub fn post(
         let request = match message {
             Ok(Message::Request(request)) => request,
             Ok(other) => {
-                if let Err(e) = record_client_message(store, &link, &other, host.now_unix_ms()) {
+                if let Err(e) = server::receive(&link, &other, host.now_unix_ms()) {
                     host.log(&format!("sse: could not record a client message: {e}"));
                 }
                 continue;

@@ -7,42 +7,22 @@
 //! a store read and most streams of a busy host are idle. Comment lines keep idle
 //! connections open through proxies and reveal a client that has gone (the write fails).
 
-use super::outbox::{Outbox, MAX_BACKLOG};
-use super::quota::{Counted, Full, Place, Places};
-use super::session::{Kind, SessionId, Sessions};
 use crate::auth::Principal;
 use crate::config::{ConfigError, Settings};
-use crate::host::{KeyValue, ResponseSink, StoreError};
-use crate::http::{Headers, Response};
+use crate::host::{KeyValue, StoreError};
+use crate::http::{Headers, Response, ResponseSink};
+use crate::store::outbox::{Lease, Outbox, MAX_BACKLOG};
+use crate::store::places::{Full, Leased};
+use crate::store::poll_interval;
+use crate::store::session::{Kind, SessionId, Sessions};
 
-/// How often the outbox is read, by how long the stream has been quiet (since it opened
-/// or last delivered a message): `(quiet for less than, poll every)` in milliseconds.
-/// Under `spin up` on 2 cores, 600 idle streams polling every 50 ms kept the trigger
-/// process at three quarters of a core; with these tiers they take under a tenth, and an
-/// answer after a short pause still arrives within a few milliseconds (bench/run). The
-/// price: the first message after a minute of silence waits up to a second.
-const POLL_TIERS_MS: [(u64, u64); 5] = [
-    (300, 5),
-    (2_000, 10),
-    (10_000, 25),
-    (60_000, 100),
-    (u64::MAX, 1_000),
-];
 /// The fastest tier, for a message that has just been taken but not yet written.
-const POLL_MIN_MS: u64 = POLL_TIERS_MS[0].1;
+const POLL_MIN_MS: u64 = poll_interval(0);
 /// How often the stream re-reads its session (expiry, DELETE, takeover): this often, or
 /// every few polls when those are slower.
 const SESSION_CHECK_MS: u64 = 1000;
 const SESSION_CHECK_POLLS: u64 = 10;
 
-/// The poll interval of a stream quiet for `quiet_ms` (`subscriptions/listen` streams
-/// follow the change feed at the same pace).
-pub fn poll_interval(quiet_ms: u64) -> u64 {
-    POLL_TIERS_MS
-        .iter()
-        .find(|(below, _)| quiet_ms < *below)
-        .map_or(POLL_MIN_MS, |(_, every)| *every)
-}
 /// How long a taken sequence number may stay empty (its writer died mid-push) before
 /// the stream moves past it.
 const GAP_WAIT_MS: u64 = 2000;
@@ -141,97 +121,35 @@ impl StreamLimits {
     pub fn lease_ms(&self) -> u64 {
         (LEASE_KEEPALIVES * self.keepalive_ms).max(MIN_LEASE_MS)
     }
+
+    /// Takes place `id` (random) among the principal's and the server's streams, or says
+    /// when one may free up.
+    pub fn take<'a>(
+        &self,
+        store: &'a dyn KeyValue,
+        principal: &Principal,
+        id: &str,
+        now: u64,
+    ) -> Result<Result<Leased<'a>, Full>, StoreError> {
+        let caps = (self.per_principal, self.total);
+        Leased::take(store, &principal.id, id, self.lease_ms(), caps, now)
+    }
+
+    /// Place `id`, lapsing at `until`, of the stream this one takes over.
+    pub fn inherit<'a>(
+        &self,
+        store: &'a dyn KeyValue,
+        principal: &Principal,
+        id: &str,
+        until: u64,
+    ) -> Leased<'a> {
+        Leased::inherit(store, &principal.id, id, until, self.lease_ms())
+    }
 }
 
 /// A stream's place lasts this many keep-alive intervals past its last renewal.
 const LEASE_KEEPALIVES: u64 = 4;
 const MIN_LEASE_MS: u64 = 2_000;
-
-/// A long-lived stream's place among the principal's and the server's open streams: a
-/// lease the live stream renews (see [`super::quota`]).
-pub struct Claim<'a> {
-    places: Places<'a>,
-    place: Place,
-    lease_ms: u64,
-}
-
-impl<'a> Claim<'a> {
-    /// Takes place `id` (random), or says when one may free up.
-    pub fn take(
-        store: &'a dyn KeyValue,
-        limits: &StreamLimits,
-        principal: &Principal,
-        id: &str,
-        now: u64,
-    ) -> Result<Result<Claim<'a>, Full>, StoreError> {
-        let lease_ms = limits.lease_ms();
-        let places = Places::new(store, Counted::Streams, lease_ms);
-        Ok(places
-            .admit(
-                &principal.id,
-                id,
-                now + lease_ms,
-                limits.per_principal,
-                limits.total,
-                now,
-            )?
-            .map(|place| Claim {
-                places,
-                place,
-                lease_ms,
-            }))
-    }
-
-    /// Place `id` of a stream that this one takes over (its session's outbox), lapsing at
-    /// `until`: it is not counted again.
-    pub fn inherit(
-        store: &'a dyn KeyValue,
-        limits: &StreamLimits,
-        principal: &Principal,
-        id: &str,
-        until: u64,
-    ) -> Claim<'a> {
-        let lease_ms = limits.lease_ms();
-        let places = Places::new(store, Counted::Streams, lease_ms);
-        Claim {
-            place: places.place(&principal.id, id, until),
-            places,
-            lease_ms,
-        }
-    }
-
-    /// The place's id.
-    pub fn id(&self) -> &str {
-        &self.place.id
-    }
-
-    /// When the place lapses unless renewed.
-    pub fn until(&self) -> u64 {
-        self.place.until
-    }
-
-    /// Whether half of the lease has passed.
-    pub fn due(&self, now: u64) -> bool {
-        self.place.until.saturating_sub(now) < self.lease_ms / 2
-    }
-
-    /// Renews the lease once half of it has passed (a write every couple of keep-alives).
-    pub fn renew(&mut self, now: u64) -> Result<(), StoreError> {
-        if self.due(now) {
-            self.places
-                .renew(&mut self.place, now + self.lease_ms, now)?;
-            // Another instance moved it (a successor sharing the place): as far as this
-            // stream is concerned it moved too.
-            self.place.until = self.place.until.max(now + self.lease_ms / 2);
-        }
-        Ok(())
-    }
-
-    /// Gives the place back; a failure only delays that until the lease lapses.
-    pub fn release(self, now: u64) {
-        let _ = self.places.release(&self.place, now);
-    }
-}
 
 /// How a long-lived stream of a session opens.
 pub struct Opening {
@@ -264,36 +182,28 @@ pub fn serve(
     let now = host.now_unix_ms();
     // A stream that takes the outbox over from a live one (a reconnect its predecessor
     // has not noticed yet, or one whose node died) takes its place over too.
-    let held = match outbox_lease(sessions, id) {
-        Ok(record) => record
-            .and_then(|r| Lease::read(&r))
-            .filter(|l| l.until > now),
+    let held = match Outbox::new(store, id).lease() {
+        Ok(lease) => lease.filter(|l| l.until > now),
         Err(e) => return Err(super::store_failure(host, &e)),
     };
     let mut claim = match held {
-        Some(lease) => Claim::inherit(store, &limits, principal, &lease.place, lease.until),
-        None => match Claim::take(
-            store,
-            &limits,
-            principal,
-            &crate::ids::random_hex(host, 16),
-            now,
-        ) {
+        Some(lease) => limits.inherit(store, principal, &lease.place, lease.until),
+        None => match limits.take(store, principal, &crate::ids::random_hex(host, 16), now) {
             Ok(Ok(claim)) => claim,
-            Ok(Err(full)) => return Err(full.response(None)),
+            Ok(Err(full)) => return Err(super::full(&full, None)),
             Err(e) => return Err(super::store_failure(host, &e)),
         },
     };
-    super::sweep::when_due(host, store, settings);
+    crate::store::sweep::when_due(host, store, settings);
     let outbox = Outbox::new(store, id);
     let mut token = [0u8; 16];
     host.fill_random(&mut token);
-    let lease = |claim: &Claim| Lease {
+    let lease = |claim: &Leased| Lease {
         token,
         until: claim.until(),
         place: claim.id().to_string(),
     };
-    if let Err(e) = outbox.set_lease(&lease(&claim).record()) {
+    if let Err(e) = outbox.set_lease(&lease(&claim)) {
         claim.release(host.now_unix_ms());
         return Err(super::store_failure(host, &e));
     }
@@ -317,7 +227,7 @@ pub fn serve(
     } else {
         End::ClientGone
     };
-    let current = outbox.lease().ok().flatten().and_then(|r| Lease::read(&r));
+    let current = outbox.lease().ok().flatten();
     let ours = current.as_ref().is_some_and(|l| l.token == token);
     let end = match end {
         // A client that left after another stream took the outbox over (its old
@@ -338,37 +248,6 @@ pub fn serve(
         claim.release(now);
     }
     Ok(end)
-}
-
-fn outbox_lease(sessions: &Sessions, id: &SessionId) -> Result<Option<Vec<u8>>, StoreError> {
-    Outbox::new(sessions.store, id).lease()
-}
-
-/// An outbox's lease: the holding stream's token, when that stream's place lapses, and the
-/// place's id (so that a stream taking the outbox over can take the place over too).
-struct Lease {
-    token: [u8; 16],
-    until: u64,
-    place: String,
-}
-
-impl Lease {
-    fn record(&self) -> Vec<u8> {
-        [
-            &self.token[..],
-            &self.until.to_le_bytes(),
-            self.place.as_bytes(),
-        ]
-        .concat()
-    }
-
-    fn read(record: &[u8]) -> Option<Lease> {
-        Some(Lease {
-            token: record.get(..16)?.try_into().ok()?,
-            until: u64::from_le_bytes(record.get(16..24)?.try_into().ok()?),
-            place: String::from_utf8(record.get(24..)?.to_vec()).ok()?,
-        })
-    }
 }
 
 /// One server-sent event.
@@ -415,7 +294,7 @@ struct Stream<'a> {
 impl Stream<'_> {
     /// Delivers messages from sequence number `next` on until the stream ends, renewing
     /// its place as it goes.
-    fn run(&self, sink: &mut dyn ResponseSink, mut next: u64, claim: &mut Claim) -> End {
+    fn run(&self, sink: &mut dyn ResponseSink, mut next: u64, claim: &mut Leased) -> End {
         match self.pump(sink, &mut next, claim) {
             Ok(never) => match never {},
             Err(end) => end,
@@ -426,7 +305,7 @@ impl Stream<'_> {
         &self,
         sink: &mut dyn ResponseSink,
         next: &mut u64,
-        claim: &mut Claim,
+        claim: &mut Leased,
     ) -> Result<std::convert::Infallible, End> {
         let host = self.sessions.host;
         let outbox = Outbox::new(self.sessions.store, self.id);
@@ -495,7 +374,7 @@ impl Stream<'_> {
                 last_check = now;
                 if self
                     .sessions
-                    .find(self.id, self.kind, self.principal)?
+                    .find(self.id, self.kind, &self.principal.id)?
                     .is_none()
                 {
                     return Err(End::SessionGone);
@@ -519,14 +398,14 @@ impl Stream<'_> {
                     until: claim.until(),
                     place: claim.id().to_string(),
                 };
-                outbox.set_lease(&lease.record())?;
+                outbox.set_lease(&lease)?;
             }
         }
     }
 
     /// `Err` when another stream took the outbox over, or the session ended.
     fn still_holds(&self, outbox: &Outbox) -> Result<(), End> {
-        match outbox.lease()?.and_then(|r| Lease::read(&r)) {
+        match outbox.lease()? {
             Some(lease) if lease.token != self.token => Err(End::Superseded),
             Some(_) => Ok(()),
             // Cleared: the session ended, or a successor ended and gave the lease up; in

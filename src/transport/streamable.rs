@@ -13,26 +13,29 @@
 
 use serde_json::{Map, Value};
 
-use super::outbox::Outbox;
-use super::session::{Kind, Session, SessionId, Sessions};
 use super::sse::session_not_found;
 use super::stream::{self, Framing, Opening};
 use super::{
-    accepts, insufficient_scope, is_json, listen, read_body, record_client_message, rpc_error,
-    store_failure, ResponseStream, Trace,
+    accepts, insufficient_scope, is_json, listen, read_body, refused, rpc_error, store_failure,
+    ResponseStream, Trace,
 };
 use crate::auth::Principal;
 use crate::catalog::Catalog;
 use crate::config::Settings;
-use crate::host::{Host, ResponseSink};
-use crate::http::{Request, Response};
-use crate::protocol::call::{Discard, SessionLink};
+use crate::host::Host;
+use crate::http::{Request, Response, ResponseSink};
+use crate::protocol::call::Discard;
+use crate::protocol::exchange::{Deferred, Exchange};
 use crate::protocol::jsonrpc::{
     self, Message, Payload, Rejected, RpcError, INSUFFICIENT_SCOPE, METHOD_NOT_FOUND,
     MISSING_REQUIRED_CLIENT_CAPABILITY, UNSUPPORTED_PROTOCOL_VERSION,
 };
-use crate::protocol::server::{self, Exchange};
+use crate::protocol::server;
 use crate::protocol::{meta, Revision};
+use crate::store::asks::SessionLink;
+use crate::store::outbox::Outbox;
+use crate::store::session::{Kind, Session, SessionId, Sessions};
+use crate::store::sweep;
 
 /// The methods `/mcp` answers, for `Allow`.
 pub fn allowed(host: &dyn Host) -> &'static str {
@@ -139,7 +142,7 @@ impl<'a> Post<'a> {
         &self,
         message: Message,
         sink: &mut dyn ResponseSink,
-        deferred: &mut Option<crate::protocol::tasks::TaskRun>,
+        deferred: &mut Option<Deferred>,
     ) -> Option<Response> {
         let id = match &message {
             Message::Request(r) => Some(r.id.clone()),
@@ -156,12 +159,7 @@ impl<'a> Post<'a> {
             other => {
                 if let Scope::Legacy(_, session) = scope {
                     if let Some((link, _)) = self.link(session) {
-                        if let Err(e) = record_client_message(
-                            link.store,
-                            &link,
-                            &other,
-                            self.host.now_unix_ms(),
-                        ) {
+                        if let Err(e) = server::receive(&link, &other, self.host.now_unix_ms()) {
                             return Some(store_failure(self.host, &e));
                         }
                     }
@@ -238,12 +236,17 @@ impl<'a> Post<'a> {
         match sessions.create(
             self.settings,
             Kind::StreamableHttp,
-            self.principal,
+            &self.principal.id,
             revision,
             capabilities,
         ) {
-            Ok((id, _)) => reply.with_header("mcp-session-id", id.as_str()),
-            Err(refused) => refused.response(self.host, Some(&request.id)),
+            Ok((id, _)) => {
+                // New sessions are what leaves garbage behind (most clients never end
+                // theirs), so their arrival is what paces the sweeping.
+                sweep::when_due(self.host, store, self.settings);
+                reply.with_header("mcp-session-id", id.as_str())
+            }
+            Err(why) => refused(self.host, &why, Some(&request.id)),
         }
     }
 
@@ -355,12 +358,7 @@ impl<'a> Post<'a> {
                 }
                 Ok(other) => {
                     if let Some((link, _)) = &link {
-                        let _ = record_client_message(
-                            link.store,
-                            link,
-                            &other,
-                            self.host.now_unix_ms(),
-                        );
+                        let _ = server::receive(link, &other, self.host.now_unix_ms());
                     }
                 }
             }
@@ -423,7 +421,7 @@ fn find_session(
     let Some(id) = SessionId::parse(text.trim()) else {
         return Err(Refusal::NoSession);
     };
-    match sessions.find(&id, Kind::StreamableHttp, principal) {
+    match sessions.find(&id, Kind::StreamableHttp, &principal.id) {
         Ok(Some(session)) => Ok((id, session)),
         Ok(None) => Err(Refusal::NoSession),
         Err(e) => Err(Refusal::Store(store_failure(sessions.host, &e))),

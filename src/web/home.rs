@@ -1,14 +1,13 @@
 //! The home page at `/`: what this server is and how to connect to it, with snippets that
 //! carry this server's own URLs. Plain HTML, no external assets.
 
-use crate::config::{AuthMode, ConfigError, Settings};
+use crate::config::AuthMode;
 use crate::http::Response;
 use crate::protocol::Revision;
 
 const TEMPLATE: &str = include_str!("home.html");
 
-pub fn page(settings: &Settings, origin: &str, has_store: bool) -> Result<Response, ConfigError> {
-    let mode = settings.auth_mode()?;
+pub fn page(mode: AuthMode, origin: &str, has_store: bool) -> Response {
     let (sse_status, inspector_transport, client_url) = if has_store {
         (
             "HTTP+SSE (legacy, revision 2024-11-05): what the Inspector's \"SSE\" transport and mcp-remote use",
@@ -33,10 +32,10 @@ pub fn page(settings: &Settings, origin: &str, has_store: bool) -> Result<Respon
              anyone who can reach this server can use it (auth_mode none, for conformance \
              testing only).</p>"
         }
-        AuthMode::Static(_) => {
+        AuthMode::Static => {
             "<p>Only the tokens this server was configured with are accepted.</p>"
         }
-        AuthMode::Jwt(_) => {
+        AuthMode::Jwt => {
             "<p>Tokens are JWTs from the authorization server listed in the \
              <a href=\"/.well-known/oauth-protected-resource\">protected resource metadata</a>; \
              MCP clients that support OAuth find it there.</p>"
@@ -54,7 +53,7 @@ pub fn page(settings: &Settings, origin: &str, has_store: bool) -> Result<Respon
         .replace("{{inspector_transport}}", inspector_transport)
         .replace("{{client_url}}", &escape(&client_url))
         .replace("{{origin}}", &escape(origin));
-    Ok(Response::new(200, "text/html; charset=utf-8", html))
+    Response::new(200, "text/html; charset=utf-8", html)
 }
 
 /// HTML-escapes text that came from the request (the Host header is the client's word).

@@ -1,10 +1,11 @@
 //! The router: which path and method go where, who must be authenticated, and the one
 //! log line every request leaves behind.
 
-use crate::auth::{self, metadata};
-use crate::config::{AuthMode, ConfigError, Settings};
-use crate::host::{Disconnected, Host, ResponseSink};
-use crate::http::{Headers, Method, Request, Response};
+use crate::auth::{self, metadata, Policy};
+use crate::catalog::Catalog;
+use crate::config::{ConfigError, Settings};
+use crate::host::Host;
+use crate::http::{Disconnected, Headers, Method, Request, Response, ResponseSink};
 use crate::transport::{self, sse, streamable, Trace as RpcTrace};
 
 mod cors;
@@ -45,10 +46,10 @@ pub fn handle(host: &dyn Host, request: Request, sink: &mut dyn ResponseSink) {
     }
     host.log(&line.to_string());
     // A task this request created runs now that its client has the handle and the log
-    // has the request (the instance goes on after its response: see protocol::tasks).
-    if let Some(task) = trace.rpc.deferred.take() {
+    // has the request (the instance goes on after its response: see protocol::handler::tasks).
+    if let Some(work) = trace.rpc.deferred.take() {
         sink.finish();
-        task.run(host);
+        work(host);
     }
 }
 
@@ -153,9 +154,10 @@ fn route(
     };
     let response = match path.as_str() {
         "/" => match request.method {
-            Method::Get | Method::Head => {
-                answered(home::page(&settings, &origin, host.store().is_some()))
-            }
+            Method::Get | Method::Head => answered(
+                Policy::load(&settings)
+                    .map(|policy| home::page(policy.mode(), &origin, host.store().is_some())),
+            ),
             _ => not_allowed("GET, HEAD"),
         },
         metadata::WELL_KNOWN
@@ -169,7 +171,7 @@ fn route(
             let resource = path.trim_start_matches(metadata::WELL_KNOWN);
             match request.method {
                 Method::Get | Method::Head => {
-                    answered(metadata::document(&settings, &origin, resource))
+                    answered(metadata_document(&settings, &origin, resource))
                 }
                 Method::Options => cors::preflight(&request, "GET, HEAD, OPTIONS"),
                 _ => not_allowed("GET, HEAD, OPTIONS"),
@@ -188,7 +190,11 @@ fn route(
                 };
                 return Some(cors::preflight(&request, allow));
             }
-            let principal = match auth::authenticate(&settings, host, &request) {
+            let policy = match Policy::load(&settings) {
+                Ok(policy) => policy,
+                Err(e) => return Some(e.response()),
+            };
+            let principal = match auth::authenticate(&policy, host, &request) {
                 Ok(principal) => principal,
                 Err(error) => {
                     if let auth::AuthError::InvalidToken(why) | auth::AuthError::Unavailable(why) =
@@ -200,7 +206,7 @@ fn route(
                 }
             };
             trace.principal = Some(principal.label.clone());
-            trace.auth_mode = settings.auth_mode().ok().map(AuthMode::as_str);
+            trace.auth_mode = Some(policy.mode().as_str());
             let rpc = &mut trace.rpc;
             let streamable_get =
                 path == "/mcp" || is_streamable_get(&request, host.store().is_some());
@@ -276,18 +282,37 @@ fn is_streamable_get(request: &Request, has_store: bool) -> bool {
         || (!has_store && request.headers.get("mcp-protocol-version").is_some())
 }
 
+/// The protected resource metadata for `resource` ("", "/mcp", "/sse").
+fn metadata_document(
+    settings: &Settings,
+    origin: &str,
+    resource: &str,
+) -> Result<Response, ConfigError> {
+    let policy = Policy::load(settings)?;
+    let scopes = match policy.mode().enforces_scopes() {
+        true => Some(Catalog::tool_scopes(settings)?),
+        false => None,
+    };
+    let supported = scopes.as_ref().map(|s| s.all()).unwrap_or_default();
+    metadata::document(settings, &policy, &supported, origin, resource)
+}
+
 /// `/healthz`: 200 when every configuration variable is valid and the shared store, where
 /// there is one, answers; 500 naming a wrong variable, 503 when the store fails. No auth,
 /// no secrets: load balancers and orchestrators probe it, and a rollout with a wrong
 /// variable never becomes ready. It reads every variable at once (one host call where the
 /// host allows) and the store with one read.
 fn healthz(host: &dyn Host, settings: &Settings) -> Response {
-    if let Err(e) = settings.validate() {
+    let checked = settings
+        .validate()
+        .and_then(|()| Policy::load(settings))
+        .and_then(|_| Catalog::tool_scopes(settings));
+    if let Err(e) = checked {
         return e.response();
     }
     let store = match host.store() {
         None => "none",
-        Some(store) => match store.get(crate::transport::sweep::NEXT_KEY) {
+        Some(store) => match crate::store::probe(store) {
             Ok(_) => "ok",
             Err(e) => {
                 host.log(&format!("healthz: store unavailable: {e}"));

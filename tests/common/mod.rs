@@ -365,7 +365,7 @@ impl Stream {
                 Box::new(std::io::empty()),
             );
             remote_mcp_server::handle(&host, request, &mut sink);
-            use remote_mcp_server::host::ResponseSink;
+            use remote_mcp_server::http::ResponseSink;
             sink.finish();
         });
         let (status, headers) = match rx.recv_timeout(Duration::from_secs(5)) {
@@ -558,11 +558,11 @@ pub fn leftovers(store: &MemoryStore) -> Vec<String> {
     store
         .keys()
         .into_iter()
-        .filter(|k| k != remote_mcp_server::transport::sweep::NEXT_KEY)
+        .filter(|k| k != remote_mcp_server::store::keys::SWEEP_NEXT)
         // Claims lapse with their epoch, after what they guarded: not leftovers yet.
         .filter(|k| !k.starts_with("expiry:") && !k.starts_with("claim:"))
         .filter(|k| {
-            !k.starts_with(remote_mcp_server::transport::quota::PREFIX)
+            !k.starts_with(remote_mcp_server::store::keys::QUOTA)
                 || store.counter(k).ok().flatten().unwrap_or(0) != 0
         })
         .collect()

@@ -5,22 +5,22 @@
 //! moment by different instances (or nodes) never take the same slot. A writer takes a
 //! number, then stores the message under it; the stream delivers in number order.
 
-use super::session::SessionId;
+use super::{expiry, keys};
 use crate::host::{KeyValue, StoreError};
+use crate::ids::SessionId;
 
 /// At most this many messages of a session stay in the store; older ones are dropped as
 /// new ones arrive, so a session nobody reads cannot grow without bound.
 pub const MAX_BACKLOG: u64 = 256;
 
-/// How an outbox appears in the expiry index (`outbox:<session id>`): noted when its first
-/// message is pushed, so that one started after its session ended (a POST racing the
-/// session's end) is cleared by the sweep.
-pub const NOTE_PREFIX: &str = "outbox:";
-/// How long after an outbox starts the sweep checks that its session lives.
+/// How long after an outbox starts the sweep checks that its session lives: its first
+/// message notes it in the expiry index, so that one started after its session ended (a
+/// POST racing the session's end) is cleared by the sweep.
 const CHECK_AFTER_MS: u64 = 60_000;
 
 pub struct Outbox<'a> {
     store: &'a dyn KeyValue,
+    id: SessionId,
     prefix: String,
 }
 
@@ -28,7 +28,8 @@ impl<'a> Outbox<'a> {
     pub fn new(store: &'a dyn KeyValue, id: &SessionId) -> Outbox<'a> {
         Outbox {
             store,
-            prefix: format!("outbox:{id}:"),
+            id: id.clone(),
+            prefix: keys::outbox(id),
         }
     }
 
@@ -41,16 +42,8 @@ impl<'a> Outbox<'a> {
         let seq = self.store.increment(&self.key("head"), 1)? as u64;
         self.store.set(&self.key(seq), message)?;
         if seq == 1 {
-            let id = self
-                .prefix
-                .trim_start_matches("outbox:")
-                .trim_end_matches(':');
-            super::expiry::note(
-                self.store,
-                &format!("{NOTE_PREFIX}{id}"),
-                now + CHECK_AFTER_MS,
-                now,
-            )?;
+            let started = keys::outbox_started(&self.id);
+            expiry::note(self.store, &started, now + CHECK_AFTER_MS, now)?;
         }
         if seq > MAX_BACKLOG {
             self.store.delete(&self.key(seq - MAX_BACKLOG))?;
@@ -85,13 +78,17 @@ impl<'a> Outbox<'a> {
             .set(&self.key("delivered"), seq.to_string().as_bytes())
     }
 
-    /// The stream holding this outbox: a new stream takes over from an older one.
-    pub fn lease(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store.get(&self.key("lease"))
+    /// The stream holding this outbox: a new stream takes over from an older one. An
+    /// unreadable lease counts as none.
+    pub fn lease(&self) -> Result<Option<Lease>, StoreError> {
+        Ok(self
+            .store
+            .get(&self.key("lease"))?
+            .and_then(|record| Lease::read(&record)))
     }
 
-    pub fn set_lease(&self, holder: &[u8]) -> Result<(), StoreError> {
-        self.store.set(&self.key("lease"), holder)
+    pub fn set_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        self.store.set(&self.key("lease"), &lease.record())
     }
 
     pub fn clear_lease(&self) -> Result<(), StoreError> {
@@ -108,5 +105,33 @@ impl<'a> Outbox<'a> {
             self.store.delete(&self.key(name))?;
         }
         Ok(())
+    }
+}
+
+/// An outbox's lease: the holding stream's token, when that stream's place lapses, and the
+/// place's id (so that a stream taking the outbox over can take the place over too).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub token: [u8; 16],
+    pub until: u64,
+    pub place: String,
+}
+
+impl Lease {
+    fn record(&self) -> Vec<u8> {
+        [
+            &self.token[..],
+            &self.until.to_le_bytes(),
+            self.place.as_bytes(),
+        ]
+        .concat()
+    }
+
+    fn read(record: &[u8]) -> Option<Lease> {
+        Some(Lease {
+            token: record.get(..16)?.try_into().ok()?,
+            until: u64::from_le_bytes(record.get(16..24)?.try_into().ok()?),
+            place: String::from_utf8(record.get(24..)?.to_vec()).ok()?,
+        })
     }
 }

@@ -11,13 +11,11 @@
 //! judging is idempotent, so that costs only time.
 
 use super::expiry::{self, Judge};
+use super::keys::{self, Key, SWEEP_NEXT as NEXT_KEY};
 use super::outbox::Outbox;
-use super::session::{self, SessionId, Sessions};
+use super::session::Sessions;
 use crate::config::Settings;
 use crate::host::{Host, KeyValue, StoreError};
-
-/// When the next sweep is due (unix milliseconds, decimal).
-pub const NEXT_KEY: &str = "sweep:next";
 
 /// Store reads one sweep may spend; a sweep that runs out is resumed a second later.
 pub const BUDGET: usize = 2_000;
@@ -91,11 +89,8 @@ impl Judge for Lapsed<'_> {
         let store = sessions.store;
         // Entries of an earlier version carried more after a space.
         let key = entry.split(' ').next().unwrap_or_default();
-        if let Some(id) = key.strip_prefix(session::PREFIX) {
-            let Some(id) = SessionId::parse(id) else {
-                return store.delete(key);
-            };
-            match sessions.read(&id)? {
+        match Key::parse(key) {
+            Key::Session(id) => match sessions.read(&id)? {
                 // Expired: ended as a DELETE would end it.
                 Some(record) if record.expires_at <= now => sessions.end(&id),
                 // Renewed since: a later entry stands for it.
@@ -103,51 +98,42 @@ impl Judge for Lapsed<'_> {
                 // Ended already, or unreadable (an incompatible version's record).
                 None => {
                     store.delete(key)?;
-                    store.delete(&format!("{}{id}", session::PLACE_PREFIX))?;
+                    store.delete(&keys::place(&id))?;
                     Outbox::new(store, &id).clear()
                 }
+            },
+            Key::Malformed => store.delete(key),
+            // A quota counter noted at its epoch's end counts nothing any more, nor does a
+            // claim once what it guarded has lapsed; a cancellation or a running marker is
+            // kept only while its request may still run; a task's answers, cancellation
+            // and end go with it.
+            Key::Lapsed => store.delete(key),
+            Key::Task(id) => {
+                // A task past its time to live, and its cancellation; each answer it was
+                // given has an index entry of its own.
+                store.delete(key)?;
+                store.delete(&keys::task_final(id))?;
+                store.delete(&keys::task_cancel(id))
             }
-        } else if key.starts_with(super::quota::PREFIX)
-            || key.starts_with(super::quota::CLAIM_PREFIX)
-            || key.starts_with("cancel:")
-        {
-            // A stream quota counter noted at its epoch's end counts nothing any more, nor
-            // does a claim once what it guarded has lapsed; a cancellation is kept only
-            // while the request may still run.
-            store.delete(key)
-        } else if let Some(id) = key.strip_prefix(crate::protocol::tasks::PREFIX) {
-            // A task past its time to live, and its cancellation; each answer it was given
-            // has an index entry of its own.
-            store.delete(key)?;
-            store.delete(&format!("{}{id}", crate::protocol::tasks::FINAL_PREFIX))?;
-            store.delete(&format!("{}{id}", crate::protocol::tasks::CANCEL_PREFIX))
-        } else if key.starts_with(crate::protocol::tasks::INPUT_PREFIX)
-            || key.starts_with(crate::protocol::tasks::CANCEL_PREFIX)
-            || key.starts_with(crate::protocol::tasks::FINAL_PREFIX)
-        {
-            store.delete(key)
-        } else if let Some(rest) = key.strip_prefix("ask:") {
-            // A wait whose instance died: the marker, and the answer if one came.
-            store.delete(key)?;
-            store.delete(&format!("reply:{rest}"))
-        } else if let Some(rest) = key.strip_prefix(super::events::SUBSCRIPTION_PREFIX) {
+            Key::Ask(rest) => {
+                // A wait whose instance died: the marker, and the answer if one came.
+                store.delete(key)?;
+                store.delete(&keys::reply_for(rest))
+            }
             // A subscription goes with its session; a renewed session keeps it to the next
             // look.
-            let id = rest.rsplit(':').next().and_then(SessionId::parse);
-            match id.map(|id| sessions.read(&id)).transpose()?.flatten() {
+            Key::Subscription(id) => match id.map(|id| sessions.read(&id)).transpose()?.flatten() {
                 Some(record) if record.expires_at > now => {
                     expiry::note(store, key, record.expires_at, now)
                 }
                 _ => store.delete(key),
-            }
-        } else if let Some(id) = key.strip_prefix(super::outbox::NOTE_PREFIX) {
+            },
             // An outbox started: it must not outlive its session.
-            match SessionId::parse(id) {
-                Some(id) if sessions.read(&id)?.is_none() => Outbox::new(store, &id).clear(),
-                _ => Ok(()),
-            }
-        } else {
-            Ok(())
+            Key::OutboxStarted(id) => match sessions.read(&id)? {
+                None => Outbox::new(store, &id).clear(),
+                Some(_) => Ok(()),
+            },
+            Key::Unknown => Ok(()),
         }
     }
 }

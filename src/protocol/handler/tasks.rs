@@ -17,12 +17,12 @@
 //! `tasks/get` after the lease lapsed ends the task as `failed`. Whichever ends a task, the
 //! runner or that `tasks/get`, claims the end first (an atomic increment), so a task ends
 //! once. A task is bound to the principal that created it (others get "no such task"),
-//! kept [`TTL_MS`] from creation (its keys are in the expiry index, and the sweep removes
-//! them), counted among its principal's stored tasks ([`MAX_TASKS_PER_PRINCIPAL`]) and,
-//! while it waits, among its long-running requests.
+//! kept [`TTL_MS`] from creation (its records, in [`crate::store::tasks`], are in the
+//! expiry index, and the sweep removes them), counted among its principal's stored tasks
+//! ([`MAX_TASKS_PER_PRINCIPAL`]) and, while it waits, among its long-running requests.
 //!
 //! **Which calls become tasks.** A tool that supports tasks calls
-//! [`Call::start_task`](super::call::Call::start_task) where it should go on in the
+//! [`Call::start_task`] where it should go on in the
 //! background: input asked for before that point is a 2026-07-28 input round of the
 //! request itself; after it, the task parks in `input_required` and its `inputRequests`
 //! are answered through `tasks/update`. Without the client's declaration of the extension
@@ -33,53 +33,29 @@
 //! already given (keys name questions, as in input rounds). The portable build has no
 //! store and offers no tasks.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::call::{Call, Discard, Rounds, Stop, REQUEST_BUDGET_MS};
-use super::jsonrpc::{self, RpcError};
-use super::server::{finish, tool_result, Exchange};
-use super::Revision;
+use super::tool_result;
 use crate::auth::Principal;
 use crate::config::Settings;
 use crate::host::{Host, KeyValue, StoreError};
+use crate::protocol::call::{
+    Call, Discard, Rounds, Stop, Target, REQUEST_BUDGET_MS, TASK_BUDGET_MS,
+};
+use crate::protocol::exchange::Exchange;
+use crate::protocol::jsonrpc::{self, RpcError};
+use crate::protocol::model::finish;
+use crate::protocol::model::{declares_tasks, TASKS_EXTENSION as EXTENSION};
+use crate::protocol::Revision;
+use crate::store::places::{Counted, Place, Places, MAX_RUNNING_CALLS};
+pub use crate::store::tasks::TTL_MS;
+use crate::store::tasks::{self as records, Ending, Record, Status, TaskLink};
 use crate::tools::ToolDef;
-use crate::transport::expiry;
-use crate::transport::quota::{claim_once, Counted, Place, Places, MAX_RUNNING_CALLS};
 
-/// The extension's identifier, in capabilities.
-pub const EXTENSION: &str = "io.modelcontextprotocol/tasks";
-/// How long a task (and its result) is kept, from its creation.
-pub const TTL_MS: u64 = 60 * 60 * 1000;
-/// How long a task may run.
-pub const BUDGET_MS: u64 = 30 * 60 * 1000;
-/// How long a task waits for the client's answers (it holds its instance meanwhile).
-pub const INPUT_WAIT_MS: u64 = 10 * 60 * 1000;
 /// How often clients are asked to poll.
 pub const POLL_INTERVAL_MS: u64 = 1000;
-/// A runner renews its task's lease at least this often while it waits...
-pub const RENEW_MS: u64 = 10_000;
-/// ...and a task whose lease is older than this has lost its runner.
-pub const LEASE_MS: u64 = 30_000;
 /// Tasks one principal may have stored at once (running or kept for their result).
 pub const MAX_TASKS_PER_PRINCIPAL: usize = 256;
-
-pub const PREFIX: &str = "task:";
-/// A task's end, written once by whoever claimed it: it outranks `task:<id>`, which a
-/// runner still going could write over.
-pub const FINAL_PREFIX: &str = "task-final:";
-pub const INPUT_PREFIX: &str = "task-in:";
-pub const CANCEL_PREFIX: &str = "task-cancel:";
-/// The claim that makes a task's end happen once (see [`claim_once`]).
-const END_CLAIM: &str = "claim:task-end:";
-
-/// Whether the request's client capabilities declare the extension.
-pub fn declared(client_capabilities: &Value) -> bool {
-    client_capabilities
-        .get("extensions")
-        .and_then(|e| e.get(EXTENSION))
-        .is_some_and(Value::is_object)
-}
 
 /// -32021 naming the extension (SEP-2663 "Required Capabilities").
 pub fn missing_extension(what: &str) -> RpcError {
@@ -93,71 +69,31 @@ pub fn missing_extension(what: &str) -> RpcError {
     .with_data(json!({"requiredCapabilities": {"extensions": {EXTENSION: {}}}}))
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Working,
-    InputRequired,
-    Completed,
-    Failed,
-    Cancelled,
-}
-
-impl Status {
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Status::Completed | Status::Failed | Status::Cancelled)
+/// The task on the wire (`Task`), with its status's payload when `detailed`
+/// (`DetailedTask`, for `tasks/get`).
+fn wire(record: &Record, id: &str, detailed: bool) -> Value {
+    let mut task = json!({
+        "taskId": id,
+        "status": record.status,
+        "createdAt": iso8601(record.created),
+        "lastUpdatedAt": iso8601(record.updated),
+        "ttlMs": TTL_MS,
+        "pollIntervalMs": POLL_INTERVAL_MS,
+    });
+    if let Some(message) = &record.message {
+        task["statusMessage"] = message.clone().into();
     }
-}
-
-/// A task as stored under `task:<id>`. Only its runner writes it (and, once the runner is
-/// gone, the `tasks/get` that ends it); answers and cancellations go to keys of their own.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Record {
-    /// Digest of the principal that created it.
-    pub owner: String,
-    pub tool: String,
-    pub status: Status,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    pub created: u64,
-    pub updated: u64,
-    /// Until when the runner is known to be alive.
-    pub lease: u64,
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
-    pub input_requests: Map<String, Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<Value>,
-}
-
-impl Record {
-    /// The task on the wire (`Task`), with its status's payload when `detailed`
-    /// (`DetailedTask`, for `tasks/get`).
-    pub fn wire(&self, id: &str, detailed: bool) -> Value {
-        let mut task = json!({
-            "taskId": id,
-            "status": self.status,
-            "createdAt": iso8601(self.created),
-            "lastUpdatedAt": iso8601(self.updated),
-            "ttlMs": TTL_MS,
-            "pollIntervalMs": POLL_INTERVAL_MS,
-        });
-        if let Some(message) = &self.message {
-            task["statusMessage"] = message.clone().into();
-        }
-        if detailed {
-            match self.status {
-                Status::InputRequired => {
-                    task["inputRequests"] = Value::Object(self.input_requests.clone())
-                }
-                Status::Completed => task["result"] = self.result.clone().unwrap_or(json!({})),
-                Status::Failed => task["error"] = self.error.clone().unwrap_or(json!({})),
-                _ => {}
+    if detailed {
+        match record.status {
+            Status::InputRequired => {
+                task["inputRequests"] = Value::Object(record.input_requests.clone())
             }
+            Status::Completed => task["result"] = record.result.clone().unwrap_or(json!({})),
+            Status::Failed => task["error"] = record.error.clone().unwrap_or(json!({})),
+            _ => {}
         }
-        task
     }
+    task
 }
 
 /// The principal's digest, as the caps count it.
@@ -165,113 +101,9 @@ fn owner(principal: &Principal) -> String {
     crate::ids::sha256_hex(&principal.id, 16)
 }
 
-fn record_key(id: &str) -> String {
-    format!("{PREFIX}{id}")
-}
-
-fn final_key(id: &str) -> String {
-    format!("{FINAL_PREFIX}{id}")
-}
-
-fn cancel_key(id: &str) -> String {
-    format!("{CANCEL_PREFIX}{id}")
-}
-
-/// Where the answer to input request `key` of task `id` is left.
-pub fn input_key(id: &str, key: &str) -> String {
-    format!("{INPUT_PREFIX}{id}:{}", crate::ids::sha256_hex(key, 12))
-}
-
-fn end_claim(id: &str) -> String {
-    format!("{END_CLAIM}{id}")
-}
-
-/// A task id: 160 random bits, hex.
-fn is_task_id(id: &str) -> bool {
-    id.len() == 40 && id.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// The store and the task a call runs as.
-pub struct TaskLink<'a> {
-    pub store: &'a dyn KeyValue,
-    pub id: String,
-    /// When the lease was last renewed.
-    renewed: u64,
-}
-
-impl<'a> TaskLink<'a> {
-    pub fn new(store: &'a dyn KeyValue, id: String, now: u64) -> TaskLink<'a> {
-        TaskLink {
-            store,
-            id,
-            renewed: now,
-        }
-    }
-
-    pub fn read(&self) -> Result<Option<Record>, StoreError> {
-        read(self.store, &self.id)
-    }
-
-    /// Whether the client asked to cancel.
-    pub fn cancel_requested(&self) -> bool {
-        matches!(self.store.get(&cancel_key(&self.id)), Ok(Some(_)))
-    }
-
-    /// Whether the task was ended elsewhere (its runner was taken for gone).
-    fn ended_elsewhere(&self) -> bool {
-        matches!(self.store.counter(&end_claim(&self.id)), Ok(Some(n)) if n > 0)
-    }
-
-    /// Changes the record (status, input requests, lease): `Err(Stop::Cancelled)` when the
-    /// task was ended elsewhere, so the tool stops.
-    pub fn update(&mut self, now: u64, change: impl FnOnce(&mut Record)) -> Result<(), Stop> {
-        if self.ended_elsewhere() {
-            return Err(Stop::Cancelled);
-        }
-        let mut record = match self.read() {
-            Ok(Some(record)) if !record.status.is_terminal() => record,
-            // Ended, or gone with its time to live: nothing more to do.
-            Ok(_) => return Err(Stop::Cancelled),
-            Err(e) => {
-                return Err(Stop::Error(RpcError::internal(format!(
-                    "the task store failed: {e}"
-                ))))
-            }
-        };
-        change(&mut record);
-        record.lease = now + LEASE_MS;
-        self.renewed = now;
-        write(self.store, &self.id, &record)
-            .map_err(|e| Stop::Failed(format!("the task store failed: {e}")))
-    }
-
-    /// Renews the lease when it is due, so `tasks/get` does not take the runner for gone;
-    /// whether it did.
-    pub fn keep_alive(&mut self, now: u64) -> Result<bool, Stop> {
-        if now < self.renewed + RENEW_MS {
-            return Ok(false);
-        }
-        self.update(now, |_| {}).map(|()| true)
-    }
-}
-
-/// The task's state: its end once it ended, else what its runner last wrote.
 /// A store failure, as the client sees it.
 fn store_failed(error: StoreError) -> RpcError {
     RpcError::internal(format!("the task store failed: {error}"))
-}
-
-fn read(store: &dyn KeyValue, id: &str) -> Result<Option<Record>, StoreError> {
-    let bytes = match store.get(&final_key(id))? {
-        Some(bytes) => Some(bytes),
-        None => store.get(&record_key(id))?,
-    };
-    Ok(bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
-}
-
-fn write(store: &dyn KeyValue, id: &str, record: &Record) -> Result<(), StoreError> {
-    let bytes = serde_json::to_vec(record).map_err(|e| StoreError(e.to_string()))?;
-    store.set(&record_key(id), &bytes)
 }
 
 /// What the web layer runs once the response that created a task is complete: the tool,
@@ -313,9 +145,7 @@ pub fn create(
     // either cap is refused now rather than failing later.
     let admit = |places: &Places, until: u64, cap: usize| {
         let admitted = places.admit(&exchange.principal.id, &id, until, cap, usize::MAX, now);
-        admitted
-            .map_err(store_failed)?
-            .map_err(|full| full.error().1)
+        admitted.map_err(store_failed)?.map_err(|full| full.error())
     };
     let stored = Places::new(store, Counted::Tasks, TTL_MS);
     let stored_place = admit(&stored, now + TTL_MS, MAX_TASKS_PER_PRINCIPAL)?;
@@ -324,28 +154,13 @@ pub fn create(
         admit(&running, now + REQUEST_BUDGET_MS, MAX_RUNNING_CALLS).inspect_err(|_| {
             let _ = stored.release(&stored_place, now);
         })?;
-    let give_back = |error: RpcError| {
+    let record = Record::new(owner(exchange.principal), tool.name, now);
+    records::create(store, &id, &record, now).map_err(|e| {
         let _ = stored.release(&stored_place, now);
         let _ = running.release(&running_place, now);
-        error
-    };
-    let record = Record {
-        owner: owner(exchange.principal),
-        tool: tool.name.to_string(),
-        status: Status::Working,
-        message: None,
-        created: now,
-        updated: now,
-        lease: now + LEASE_MS,
-        input_requests: Map::new(),
-        result: None,
-        error: None,
-    };
-    // Durable before the handle goes out: a tasks/get right after it finds the task.
-    write(store, &id, &record)
-        .and_then(|()| expiry::note(store, &record_key(&id), now + TTL_MS, now))
-        .map_err(|e| give_back(store_failed(e)))?;
-    let mut created = record.wire(&id, false);
+        store_failed(e)
+    })?;
+    let mut created = wire(&record, &id, false);
     created["resultType"] = "task".into();
     let run = TaskRun {
         id,
@@ -354,7 +169,7 @@ pub fn create(
         principal: exchange.principal.clone(),
         client_capabilities: exchange.client_capabilities.clone(),
         rounds,
-        deadline: now + BUDGET_MS,
+        deadline: now + TASK_BUDGET_MS,
         running: running_place,
     };
     Ok((created, run))
@@ -368,19 +183,25 @@ impl TaskRun {
         };
         let settings = Settings::new(host);
         let started = host.now_unix_ms();
+        let exchange = Exchange::task(
+            host,
+            &settings,
+            &self.principal,
+            self.client_capabilities.clone(),
+            self.deadline,
+        );
         let mut emitter = Discard;
-        let link = TaskLink::new(store, self.id.clone(), host.now_unix_ms());
+        let target = Target {
+            method: "tools/call".into(),
+            name: self.tool.name.to_string(),
+        };
         let outcome = {
             let mut call = Call::for_task(
-                &self.principal,
-                host,
-                &settings,
-                self.client_capabilities.clone(),
+                exchange.context(),
                 &mut emitter,
-                self.tool.name,
+                target,
                 self.rounds,
-                self.deadline,
-                link,
+                TaskLink::new(store, self.id.clone(), started),
                 (
                     Places::new(store, Counted::Calls, REQUEST_BUDGET_MS),
                     self.running,
@@ -436,7 +257,7 @@ impl TaskRun {
     }
 }
 
-/// Ends task `id` once: the first to claim its end writes it; others leave it be.
+/// Ends task `id` once, with its status, result or error.
 fn end(
     store: &dyn KeyValue,
     id: &str,
@@ -445,31 +266,18 @@ fn end(
     result: Option<Value>,
     error: Option<RpcError>,
 ) -> Result<bool, StoreError> {
-    let Some(mut record) = read(store, id)? else {
-        return Ok(false);
-    };
-    if record.status.is_terminal()
-        || !claim_once(store, &end_claim(id), record.created + TTL_MS, now)?
-    {
-        return Ok(false);
-    }
-    record.status = status;
-    record.updated = now;
-    record.input_requests.clear();
-    record.message = match (&error, status) {
+    let message = match (&error, status) {
         (Some(error), _) => Some(error.message.clone()),
         (None, Status::Cancelled) => Some("Cancelled at the client's request.".into()),
         _ => None,
     };
-    record.result = result;
-    record.error = error.map(|e| serde_json::to_value(e).unwrap_or(Value::Null));
-    let bytes = serde_json::to_vec(&record).map_err(|e| StoreError(e.to_string()))?;
-    store.set(&final_key(id), &bytes)?;
-    expiry::note(store, &final_key(id), record.created + TTL_MS, now)?;
-    // For readers of task:<id> alone; a runner still going may write over it, the end
-    // above stands.
-    write(store, id, &record)?;
-    Ok(true)
+    let ending = Ending {
+        status,
+        message,
+        result,
+        error: error.map(|e| serde_json::to_value(e).unwrap_or(Value::Null)),
+    };
+    records::end(store, id, now, ending)
 }
 
 /// The caller's task `id`, or -32602 (unknown, expired, or someone else's: the same
@@ -483,7 +291,7 @@ fn lookup<'e>(
         .host
         .store()
         .ok_or_else(|| RpcError::method_not_found(method))?;
-    if !declared(&exchange.client_capabilities) {
+    if !declares_tasks(&exchange.client_capabilities) {
         return Err(missing_extension(method));
     }
     let id = match params.get("taskId") {
@@ -499,11 +307,11 @@ fn lookup<'e>(
             "Failed to retrieve task: no task {id:?} (unknown, expired, or created by another caller)"
         ))
     };
-    if !is_task_id(id) {
+    if !records::is_task_id(id) {
         return Err(unknown());
     }
     let now = exchange.host.now_unix_ms();
-    let record = read(store, id)
+    let record = records::read(store, id)
         .map_err(store_failed)?
         // Past its time to live a task is gone, swept or not.
         .filter(|r| r.owner == owner(exchange.principal) && r.created + TTL_MS > now)
@@ -521,7 +329,7 @@ pub fn get(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, Rp
             "The task stopped: the instance running it went away before it finished.",
         );
         let _ = end(store, &id, now, Status::Failed, None, Some(lost));
-        if let Ok(Some(now_recorded)) = read(store, &id) {
+        if let Ok(Some(now_recorded)) = records::read(store, &id) {
             record = now_recorded;
         }
     }
@@ -530,12 +338,12 @@ pub fn get(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, Rp
         // was answered is no longer asked, and a task with nothing left to ask is working.
         record
             .input_requests
-            .retain(|key, _| !matches!(store.get(&input_key(&id, key)), Ok(Some(_))));
+            .retain(|key, _| !matches!(records::answered(store, &id, key), Ok(true)));
         if record.input_requests.is_empty() {
             record.status = Status::Working;
         }
     }
-    Ok(record.wire(&id, true))
+    Ok(wire(&record, &id, true))
 }
 
 /// `tasks/update`: answers to the task's outstanding input requests; others are ignored.
@@ -552,16 +360,7 @@ pub fn update(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value,
         if !record.input_requests.contains_key(key) || !response.is_object() {
             continue;
         }
-        let answer_key = input_key(&id, key);
-        // The first answer to a request stands; repeats write (and index) nothing.
-        if store.get(&answer_key).map_err(store_failed)?.is_some() {
-            continue;
-        }
-        let bytes = serde_json::to_vec(response).unwrap_or_default();
-        store
-            .set(&answer_key, &bytes)
-            .and_then(|()| expiry::note(store, &answer_key, record.created + TTL_MS, now))
-            .map_err(store_failed)?;
+        records::leave_answer(store, &id, &record, key, response, now).map_err(store_failed)?;
     }
     Ok(json!({}))
 }
@@ -569,15 +368,8 @@ pub fn update(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value,
 /// `tasks/cancel`: asks the task to stop (it notices at its next wait).
 pub fn cancel(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, RpcError> {
     let (store, id, record) = lookup(exchange, params, "tasks/cancel")?;
-    let key = cancel_key(&id);
-    // Asked once is enough: repeats write (and index) nothing.
-    if !record.status.is_terminal() && store.get(&key).map_err(store_failed)?.is_none() {
-        let now = exchange.host.now_unix_ms();
-        store
-            .set(&key, b"1")
-            .and_then(|()| expiry::note(store, &key, record.created + TTL_MS, now))
-            .map_err(store_failed)?;
-    }
+    let now = exchange.host.now_unix_ms();
+    records::request_cancel(store, &id, &record, now).map_err(store_failed)?;
     Ok(json!({}))
 }
 

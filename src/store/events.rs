@@ -9,9 +9,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::keys;
 use super::outbox::Outbox;
-use super::session::SessionId;
 use crate::host::{Host, KeyValue, StoreError};
+use crate::ids::SessionId;
 use crate::protocol::jsonrpc;
 
 /// Feed records kept for streams that fall behind.
@@ -52,11 +53,11 @@ pub fn publish(host: &dyn Host, change: &Change) -> Result<(), StoreError> {
     let Some(store) = host.store() else {
         return Ok(());
     };
-    let seq = store.increment("events:head", 1)? as u64;
+    let seq = store.increment(keys::EVENTS_HEAD, 1)? as u64;
     let record = serde_json::to_vec(change).map_err(|e| StoreError(e.to_string()))?;
-    store.set(&format!("events:{seq}"), &record)?;
+    store.set(&keys::event(seq), &record)?;
     if seq > KEEP {
-        store.delete(&format!("events:{}", seq - KEEP))?;
+        store.delete(&keys::event(seq - KEEP))?;
     }
     if let Change::ResourceUpdated(uri) = change {
         let message = change.notification().to_string();
@@ -71,19 +72,18 @@ pub fn publish(host: &dyn Host, change: &Change) -> Result<(), StoreError> {
 
 /// The sequence number of the latest change.
 pub fn head(store: &dyn KeyValue) -> Result<u64, StoreError> {
-    Ok(store.counter("events:head")?.unwrap_or(0).max(0) as u64)
+    Ok(store.counter(keys::EVENTS_HEAD)?.unwrap_or(0).max(0) as u64)
 }
 
 /// Change `seq`, if still kept.
 pub fn get(store: &dyn KeyValue, seq: u64) -> Result<Option<Change>, StoreError> {
     Ok(store
-        .get(&format!("events:{seq}"))?
+        .get(&keys::event(seq))?
         .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
 }
 
 fn subscription_prefix(uri: &str) -> String {
-    let hex = crate::ids::sha256_hex(uri, 12);
-    format!("{SUBSCRIPTION_PREFIX}{hex}:")
+    keys::subscriptions(&crate::ids::sha256_hex(uri, 12))
 }
 
 /// Records that legacy session `id` wants updates of `uri`.
@@ -101,9 +101,6 @@ pub fn subscribe(
     store.set(&key, uri.as_bytes())?;
     super::expiry::note(store, &key, expires_at, now)
 }
-
-/// Prefix of the subscription keys (`rsub:<uri hash>:<session id>`).
-pub const SUBSCRIPTION_PREFIX: &str = "rsub:";
 
 pub fn unsubscribe(store: &dyn KeyValue, id: &SessionId, uri: &str) -> Result<(), StoreError> {
     store.delete(&format!("{}{id}", subscription_prefix(uri)))

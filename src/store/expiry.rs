@@ -11,20 +11,18 @@
 //! sweep is the number of entries in passed buckets — what lapsed, plus what was renewed —
 //! and each sweep does at most a budget of it, the next one going on from the cursor.
 
+use super::keys::{EXPIRY, EXPIRY_CURSOR as CURSOR_KEY};
 use crate::host::{KeyValue, StoreError};
 
 /// Width of a bucket.
 pub const BUCKET_MS: u64 = 10_000;
-/// Where the sweep goes on from: `<bucket>:<entries of it done>`.
-pub const CURSOR_KEY: &str = "expiry:cursor";
-const PREFIX: &str = "expiry:";
 
 fn count_key(bucket: u64) -> String {
-    format!("{PREFIX}{bucket}:n")
+    format!("{EXPIRY}{bucket}:n")
 }
 
 fn entry_key(bucket: u64, index: u64) -> String {
-    format!("{PREFIX}{bucket}:{index}")
+    format!("{EXPIRY}{bucket}:{index}")
 }
 
 /// Records that `key` lapses at `at` (unix milliseconds). `now` places the cursor when the

@@ -8,47 +8,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::expiry;
 use super::outbox::Outbox;
-use super::quota::{Counted, Full, Place, Places};
-use crate::auth::Principal;
+use super::places::{Counted, Full, Place, Places};
+use super::{events, expiry, keys};
 use crate::config::{ConfigError, Settings};
 use crate::host::{Host, KeyValue, StoreError};
-use crate::http::Response;
-use crate::protocol::jsonrpc::RequestId;
-use crate::protocol::Revision;
-
-/// Random bytes in a session id: 160 bits, more than the 128 the issue of ids needs.
-const ID_BYTES: usize = 20;
-
-/// A session id: 40 lowercase hex characters.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct SessionId(String);
-
-impl SessionId {
-    pub fn generate(host: &dyn Host) -> SessionId {
-        SessionId(crate::ids::random_hex(host, ID_BYTES))
-    }
-
-    /// Accepts only ids this server could have issued, so nothing else reaches the store.
-    pub fn parse(text: &str) -> Option<SessionId> {
-        let well_formed = text.len() == ID_BYTES * 2
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        well_formed.then(|| SessionId(text.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for SessionId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::ids::SessionId;
+use crate::protocol::version::Revision;
 
 /// Which transport a session belongs to; an id from one is unknown to the other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,7 +30,7 @@ pub enum Kind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub kind: Kind,
-    /// [`Principal::id`] of the creator.
+    /// The creator's principal id (`auth::Principal::id`).
     pub principal: String,
     /// The revision `initialize` negotiated.
     pub revision: String,
@@ -98,13 +64,6 @@ pub struct Sessions<'a> {
     pub ttl_ms: u64,
 }
 
-/// Prefix of session records.
-pub const PREFIX: &str = "session:";
-
-fn key(id: &SessionId) -> String {
-    format!("{PREFIX}{id}")
-}
-
 /// Why no session was created.
 #[derive(Debug)]
 pub enum Refused {
@@ -112,17 +71,6 @@ pub enum Refused {
     Full(Full),
     Store(StoreError),
     Config(ConfigError),
-}
-
-impl Refused {
-    /// 429 for a full quota, 503 for a store failure.
-    pub fn response(&self, host: &dyn Host, id: Option<&RequestId>) -> Response {
-        match self {
-            Refused::Full(full) => full.response(id),
-            Refused::Store(e) => super::store_failure(host, e),
-            Refused::Config(e) => e.response(),
-        }
-    }
 }
 
 impl From<StoreError> for Refused {
@@ -156,23 +104,19 @@ impl<'a> Sessions<'a> {
         &self,
         settings: &Settings,
         kind: Kind,
-        principal: &Principal,
+        principal_id: &str,
         revision: Revision,
         capabilities: serde_json::Value,
     ) -> Result<(SessionId, Session), Refused> {
         let config = || -> Result<_, ConfigError> {
-            Ok((
-                settings.max_sessions()?,
-                settings.max_sessions_total()?,
-                settings.gc_interval_ms()?,
-            ))
+            Ok((settings.max_sessions()?, settings.max_sessions_total()?))
         };
-        let (cap, total_cap, sweep_every_ms) = config().map_err(Refused::Config)?;
+        let (cap, total_cap) = config().map_err(Refused::Config)?;
         let id = SessionId::generate(self.host);
         let now = self.host.now_unix_ms();
         let session = Session {
             kind,
-            principal: principal.id.clone(),
+            principal: principal_id.to_string(),
             revision: revision.as_str().to_string(),
             expires_at: now + self.ttl_ms,
             capabilities,
@@ -182,7 +126,7 @@ impl<'a> Sessions<'a> {
         let place = self
             .places()
             .admit(
-                &principal.id,
+                principal_id,
                 id.as_str(),
                 session.expires_at,
                 cap,
@@ -192,10 +136,7 @@ impl<'a> Sessions<'a> {
             .map_err(Refused::Full)?;
         self.set_place_until(&id, place.until)?;
         self.save(&id, &session)?;
-        expiry::note(self.store, &key(&id), session.expires_at, now)?;
-        // New sessions are what leaves garbage behind (most clients never end theirs), so
-        // their arrival is what paces the sweeping.
-        super::sweep::if_due(self, sweep_every_ms);
+        expiry::note(self.store, &keys::session(&id), session.expires_at, now)?;
         Ok((id, session))
     }
 
@@ -209,7 +150,7 @@ impl<'a> Sessions<'a> {
 
     pub fn save(&self, id: &SessionId, session: &Session) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(session).map_err(|e| StoreError(e.to_string()))?;
-        self.store.set(&key(id), &bytes)
+        self.store.set(&keys::session(id), &bytes)
     }
 
     /// The live session `id` of `kind` owned by `principal`, its expiry pushed back when
@@ -218,12 +159,12 @@ impl<'a> Sessions<'a> {
         &self,
         id: &SessionId,
         kind: Kind,
-        principal: &Principal,
+        principal_id: &str,
     ) -> Result<Option<Session>, StoreError> {
         let Some(mut session) = self.read(id)? else {
             return Ok(None);
         };
-        if session.kind != kind || session.principal != principal.id {
+        if session.kind != kind || session.principal != principal_id {
             return Ok(None);
         }
         let now = self.host.now_unix_ms();
@@ -239,7 +180,7 @@ impl<'a> Sessions<'a> {
             }
             session.expires_at = now + self.ttl_ms;
             self.save(id, &session)?;
-            expiry::note(self.store, &key(id), session.expires_at, now)?;
+            expiry::note(self.store, &keys::session(id), session.expires_at, now)?;
         }
         Ok(Some(session))
     }
@@ -248,7 +189,7 @@ impl<'a> Sessions<'a> {
     pub fn read(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
         Ok(self
             .store
-            .get(&key(id))?
+            .get(&keys::session(id))?
             .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
     }
 
@@ -257,13 +198,13 @@ impl<'a> Sessions<'a> {
     pub fn end(&self, id: &SessionId) -> Result<(), StoreError> {
         if let Some(session) = self.read(id)? {
             for uri in &session.subscriptions {
-                super::events::unsubscribe(self.store, id, uri)?;
+                events::unsubscribe(self.store, id, uri)?;
             }
             let place = self.place(id, &session)?;
             self.places().release(&place, self.host.now_unix_ms())?;
         }
-        self.store.delete(&key(id))?;
-        self.store.delete(&place_key(id))?;
+        self.store.delete(&keys::session(id))?;
+        self.store.delete(&keys::place(id))?;
         Outbox::new(self.store, id).clear()
     }
 
@@ -273,7 +214,7 @@ impl<'a> Sessions<'a> {
     fn place(&self, id: &SessionId, session: &Session) -> Result<Place, StoreError> {
         let until = self
             .store
-            .get(&place_key(id))?
+            .get(&keys::place(id))?
             .and_then(|b| String::from_utf8(b).ok()?.parse().ok())
             .unwrap_or(session.expires_at);
         Ok(self.places().place(&session.principal, id.as_str(), until))
@@ -283,18 +224,11 @@ impl<'a> Sessions<'a> {
     /// it then (a session whose expiry was moved back, as when its HTTP+SSE stream ended
     /// and it waits a moment for the client).
     pub fn note_expiry(&self, id: &SessionId, at: u64) -> Result<(), StoreError> {
-        expiry::note(self.store, &key(id), at, self.host.now_unix_ms())
+        expiry::note(self.store, &keys::session(id), at, self.host.now_unix_ms())
     }
 
     fn set_place_until(&self, id: &SessionId, until: u64) -> Result<(), StoreError> {
-        self.store.set(&place_key(id), until.to_string().as_bytes())
+        self.store
+            .set(&keys::place(id), until.to_string().as_bytes())
     }
 }
-
-/// Where a session's place record is kept.
-fn place_key(id: &SessionId) -> String {
-    format!("{PLACE_PREFIX}{id}")
-}
-
-/// Prefix of the session place records.
-pub const PLACE_PREFIX: &str = "place:";

@@ -2,7 +2,7 @@
 //! the shared store so that every instance on every node counts the same things.
 //!
 //! A place is counted in the epoch in which it lapses (its session's expiry, its stream's
-//! lease): `quota:<kind>:<whose>:<epoch>` is an atomic counter. The places in use are the
+//! lease): `quota:<kind>:<epoch width>:<whose>:<epoch>` is an atomic counter. The places in use are the
 //! sum of the counters of the epochs from now to the longest lapse ahead. So:
 //!
 //! * a cap cannot be exceeded, even by requests racing on several nodes: an admission
@@ -15,17 +15,12 @@
 //!
 //! Passed epochs' counters are deleted by the sweep, which finds them in the expiry index.
 
-use super::expiry;
-use super::rpc_error;
+use super::{expiry, keys};
 use crate::host::{KeyValue, StoreError};
-use crate::http::Response;
-use crate::protocol::jsonrpc::{RequestId, RpcError};
+use crate::protocol::jsonrpc::RpcError;
 
 /// JSON-RPC code of "a limit is reached" (implementation-defined range).
 pub const LIMIT_REACHED: i64 = -32030;
-
-/// Prefix of every counter key.
-pub const PREFIX: &str = "quota:";
 
 const EPOCHS_PER_HORIZON: u64 = 4;
 
@@ -85,19 +80,16 @@ pub struct Full {
 }
 
 impl Full {
-    /// The HTTP status (429 for the principal's cap, 503 for the server's) and the JSON-RPC
-    /// error, which says what to do.
-    pub fn error(&self) -> (u16, RpcError) {
+    /// The JSON-RPC error, which says what to do. Transports answer it with 429 for the
+    /// principal's cap and 503 for the server's, with `Retry-After`.
+    pub fn error(&self) -> RpcError {
         let what = self.counted.name();
         let (per_principal, total) = self.counted.limits();
-        let (status, message) = if self.server_wide {
-            (
-                503,
-                format!(
-                    "this server holds {} open {what}, the most it allows ({total}); retry \
+        let message = if self.server_wide {
+            format!(
+                "this server holds {} open {what}, the most it allows ({total}); retry \
                      after {} s",
-                    self.cap, self.retry_after_s
-                ),
+                self.cap, self.retry_after_s
             )
         } else {
             let hint = match self.counted {
@@ -108,29 +100,18 @@ impl Full {
                 Counted::Calls => "wait for one of them to finish, or cancel it",
                 Counted::Tasks => "each is kept an hour from its creation",
             };
-            (
-                429,
-                format!(
-                    "this principal already holds {} open {what}, the most allowed \
-                     ({per_principal}); {hint}, or retry after {} s",
-                    self.cap, self.retry_after_s
-                ),
+            format!(
+                "this principal already holds {} open {what}, the most allowed \
+                 ({per_principal}); {hint}, or retry after {} s",
+                self.cap, self.retry_after_s
             )
         };
-        let error = RpcError::new(LIMIT_REACHED, message).with_data(serde_json::json!({
+        RpcError::new(LIMIT_REACHED, message).with_data(serde_json::json!({
             "limit": self.cap,
             "counted": what,
             "scope": if self.server_wide { "server" } else { "principal" },
             "retryAfterSeconds": self.retry_after_s,
-        }));
-        (status, error)
-    }
-
-    /// 429 with `Retry-After` for the principal's cap, 503 for the server's, as a JSON-RPC
-    /// error a client developer can act on.
-    pub fn response(&self, id: Option<&RequestId>) -> Response {
-        let (status, error) = self.error();
-        rpc_error(status, id, &error).with_header("retry-after", self.retry_after_s.to_string())
+        }))
     }
 }
 
@@ -153,9 +134,6 @@ pub struct Place {
     principal: String,
     pub until: u64,
 }
-
-/// Prefix of the keys that make a place's changes happen once (see [`claim_once`]).
-pub const CLAIM_PREFIX: &str = "claim:";
 
 /// Whether this instance is the first to claim `key`, among all instances on all nodes
 /// (the store's atomic increment decides). The claim is noted in the expiry index for
@@ -191,7 +169,8 @@ impl<'a> Places<'a> {
     /// rather than in each other's epochs.
     fn key(&self, whose: &str, epoch: u64) -> String {
         format!(
-            "{PREFIX}{}:{}:{whose}:{epoch}",
+            "{}{}:{}:{whose}:{epoch}",
+            keys::QUOTA,
             self.counted.key_part(),
             self.epoch_ms
         )
@@ -314,7 +293,7 @@ impl<'a> Places<'a> {
     /// Gives a place back, once: of the instances that try (a stream and its successor,
     /// a DELETE and the sweep), the first does.
     pub fn release(&self, place: &Place, now: u64) -> Result<(), StoreError> {
-        let claim = format!("{CLAIM_PREFIX}end:{}", place.id);
+        let claim = keys::claim(&format!("end:{}", place.id));
         if !claim_once(self.store, &claim, self.epoch_end(place.until), now)? {
             return Ok(());
         }
@@ -333,11 +312,7 @@ impl<'a> Places<'a> {
             place.until = until;
             return Ok(false);
         }
-        let claim = format!(
-            "{CLAIM_PREFIX}move:{}:{}",
-            place.id,
-            self.epoch(place.until)
-        );
+        let claim = keys::claim(&format!("move:{}:{}", place.id, self.epoch(place.until)));
         if !claim_once(self.store, &claim, self.epoch_end(until), now)? {
             return Ok(false);
         }
@@ -347,5 +322,86 @@ impl<'a> Places<'a> {
         }
         place.until = until;
         Ok(true)
+    }
+}
+
+/// A long-lived stream's place among the principal's and the server's open streams: a
+/// lease the live stream renews, so that the place of a stream whose instance died lapses
+/// a lease later.
+pub struct Leased<'a> {
+    places: Places<'a>,
+    place: Place,
+    lease_ms: u64,
+}
+
+impl<'a> Leased<'a> {
+    /// Takes stream place `id` (random) for `principal_id`, lapsing a lease from `now`
+    /// unless renewed, if the principal holds fewer than `cap` streams and the server fewer
+    /// than `total_cap`; or says when one may free up.
+    pub fn take(
+        store: &'a dyn KeyValue,
+        principal_id: &str,
+        id: &str,
+        lease_ms: u64,
+        (cap, total_cap): (usize, usize),
+        now: u64,
+    ) -> Result<Result<Leased<'a>, Full>, StoreError> {
+        let places = Places::new(store, Counted::Streams, lease_ms);
+        Ok(places
+            .admit(principal_id, id, now + lease_ms, cap, total_cap, now)?
+            .map(|place| Leased {
+                places,
+                place,
+                lease_ms,
+            }))
+    }
+
+    /// Place `id` of a stream that this one takes over (its session's outbox), lapsing at
+    /// `until`: it is not counted again.
+    pub fn inherit(
+        store: &'a dyn KeyValue,
+        principal_id: &str,
+        id: &str,
+        until: u64,
+        lease_ms: u64,
+    ) -> Leased<'a> {
+        let places = Places::new(store, Counted::Streams, lease_ms);
+        Leased {
+            place: places.place(principal_id, id, until),
+            places,
+            lease_ms,
+        }
+    }
+
+    /// The place's id.
+    pub fn id(&self) -> &str {
+        &self.place.id
+    }
+
+    /// When the place lapses unless renewed.
+    pub fn until(&self) -> u64 {
+        self.place.until
+    }
+
+    /// Whether half of the lease has passed.
+    pub fn due(&self, now: u64) -> bool {
+        self.place.until.saturating_sub(now) < self.lease_ms / 2
+    }
+
+    /// Renews the lease once half of it has passed (a write every couple of keep-alives).
+    pub fn renew(&mut self, now: u64) -> Result<(), StoreError> {
+        if self.due(now) {
+            self.places
+                .renew(&mut self.place, now + self.lease_ms, now)?;
+            // Another instance moved it (a successor sharing the place): as far as this
+            // stream is concerned it moved too.
+            self.place.until = self.place.until.max(now + self.lease_ms / 2);
+        }
+        Ok(())
+    }
+
+    /// Gives the place back; a failure only delays that until the lease lapses.
+    pub fn release(self, now: u64) {
+        let _ = self.places.release(&self.place, now);
     }
 }

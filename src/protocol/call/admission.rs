@@ -1,0 +1,110 @@
+//! What bounds a call: its time budget, and its place among its principal's long-running
+//! calls, taken at its first wait so that quick calls stay write-free, and given back when
+//! the call ends. A task renews its lease and its place as it goes.
+
+use super::{Call, Stop};
+use crate::store::places::{Counted, Places, MAX_RUNNING_CALLS};
+use crate::store::sweep;
+use crate::store::tasks::Gone;
+
+/// How long one request may run: the longest legitimate call (a countdown of 60 steps of
+/// 5 s), and a little more.
+pub const REQUEST_BUDGET_MS: u64 = 330_000;
+/// How long a task may run.
+pub const TASK_BUDGET_MS: u64 = 30 * 60 * 1000;
+
+impl Call<'_> {
+    /// Before a wait: the call must still be within its time budget, and (the first time)
+    /// take a place among its principal's long-running calls, so that nobody can keep more
+    /// than [`MAX_RUNNING_CALLS`] instances waiting. Without a shared store there is
+    /// nothing to count in; the budget still holds.
+    pub(super) fn before_wait(&mut self, millis: u64) -> Result<(), Stop> {
+        let now = self.host.now_unix_ms();
+        if now + millis > self.deadline {
+            let budget_ms = match self.task {
+                Some(_) => TASK_BUDGET_MS,
+                None => REQUEST_BUDGET_MS,
+            };
+            return Err(Stop::Failed(format!(
+                "This {} ran out of its time budget of {} seconds.",
+                if self.task.is_some() {
+                    "task"
+                } else {
+                    "request"
+                },
+                budget_ms / 1000
+            )));
+        }
+        self.keep_task_alive()?;
+        if self.running.is_some() {
+            return Ok(());
+        }
+        let Some(store) = self.host.store() else {
+            return Ok(());
+        };
+        let places = Places::new(store, Counted::Calls, REQUEST_BUDGET_MS);
+        let id = crate::ids::random_hex(self.host, 16);
+        match places.admit(
+            &self.principal.id,
+            &id,
+            self.deadline,
+            MAX_RUNNING_CALLS,
+            usize::MAX,
+            now,
+        ) {
+            Ok(Ok(place)) => {
+                self.running = Some((places, place));
+                sweep::when_due(self.host, store, self.settings);
+                // Now the request can be cancelled: a legacy cancellation is recorded
+                // only for a request that is running (so clients cannot have the server
+                // store cancellations of anything).
+                if let (Some(link), Some(request)) = (&self.session, &self.request_id) {
+                    let _ = link.mark_running(request, self.deadline, now);
+                }
+                Ok(())
+            }
+            Ok(Err(full)) => Err(Stop::Error(full.error())),
+            // The cap is a guard, not the work: a store failure does not stop the call.
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// A task renews its lease (and its place among the long-running calls, which it may
+    /// hold longer than a request) when due: at every wait, progress report and log
+    /// message. A task that works longer than the lease without any of them is taken for
+    /// gone by the next `tasks/get`.
+    pub(super) fn keep_task_alive(&mut self) -> Result<(), Stop> {
+        let Some(task) = &mut self.task else {
+            return Ok(());
+        };
+        let now = self.host.now_unix_ms();
+        if task.keep_alive(now).map_err(stopped)? {
+            if let Some((places, place)) = &mut self.running {
+                let _ = places.renew(place, self.deadline, now);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a task's runner stops when it cannot write its task.
+pub(super) fn stopped(gone: Gone) -> Stop {
+    match gone {
+        Gone::Ended => Stop::Cancelled,
+        Gone::Unreadable(e) => Stop::Error(crate::protocol::jsonrpc::RpcError::internal(format!(
+            "the task store failed: {e}"
+        ))),
+        Gone::Unwritable(e) => Stop::Failed(format!("the task store failed: {e}")),
+    }
+}
+
+impl Drop for Call<'_> {
+    fn drop(&mut self) {
+        if let Some((places, place)) = self.running.take() {
+            let _ = places.release(&place, self.host.now_unix_ms());
+            if let (Some(link), Some(request)) = (&self.session, &self.request_id) {
+                let _ = link.unmark_running(request);
+            }
+        }
+    }
+}

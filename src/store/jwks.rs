@@ -1,0 +1,66 @@
+//! The issuer's keys (`jwt` mode), cached in the store so that every instance on every
+//! node shares one fetch, and the time of the last failed fetch, so that none of them
+//! retries at once. Keyed by a digest of the JWKS URL.
+
+use serde::{Deserialize, Serialize};
+
+use super::keys;
+use crate::host::{KeyValue, StoreError};
+
+/// A JWKS as cached: the document as fetched, and when.
+#[derive(Serialize, Deserialize)]
+pub struct Cached {
+    pub fetched_at: u64,
+    pub jwks: String,
+}
+
+/// The cache of one JWKS URL.
+pub struct KeyCache<'a> {
+    store: &'a dyn KeyValue,
+    key: String,
+}
+
+impl<'a> KeyCache<'a> {
+    pub fn new(store: &'a dyn KeyValue, url: &str) -> KeyCache<'a> {
+        KeyCache {
+            store,
+            key: keys::jwks(&crate::ids::sha256_hex(url, 16)),
+        }
+    }
+
+    fn failed_key(&self) -> String {
+        format!("{}:failed", self.key)
+    }
+
+    /// The cached document, if any (an unreadable one counts as none).
+    pub fn cached(&self) -> Option<Cached> {
+        self.store
+            .get(&self.key)
+            .ok()
+            .flatten()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+    }
+
+    pub fn save(&self, cached: &Cached) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(cached).map_err(|e| StoreError(e.to_string()))?;
+        self.store.set(&self.key, &bytes)
+    }
+
+    /// When the last fetch failed, as any instance saw it.
+    pub fn failed_at(&self) -> Option<u64> {
+        self.store
+            .get(&self.failed_key())
+            .ok()
+            .flatten()
+            .and_then(|bytes| String::from_utf8(bytes).ok()?.parse::<u64>().ok())
+    }
+
+    pub fn set_failed_at(&self, at: u64) -> Result<(), StoreError> {
+        self.store
+            .set(&self.failed_key(), at.to_string().as_bytes())
+    }
+
+    pub fn clear_failed(&self) -> Result<(), StoreError> {
+        self.store.delete(&self.failed_key())
+    }
+}
