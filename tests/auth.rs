@@ -194,7 +194,7 @@ fn tokens_never_reach_the_log() {
     let host = host();
     let secret = "s3cr3t-t0ken-value";
     let auth = format!("Bearer {secret}");
-    let ok = post_as(&host, &auth);
+    let ok = call_add(&host, &auth);
     assert_eq!(ok.status, 200);
     mcp_with(&host, "/mcp", &[&format!("Bearer {secret}\"")]);
     mcp_with(&host, "/mcp", &[&format!("Basic {secret}")]);
@@ -219,28 +219,26 @@ fn tokens_never_reach_the_log() {
     assert!(first["principal"].as_str().unwrap().starts_with("token:"));
 }
 
-fn post_as(host: &remote_mcp_server::host::memory::MemoryHost, auth: &str) -> Reply {
-    send(
+/// `tools/call add` with `auth` as `Authorization`.
+fn call_add(host: &remote_mcp_server::host::memory::MemoryHost, auth: &str) -> Reply {
+    post_as(
         host,
-        "POST",
-        "/mcp",
-        &[
-            ("authorization", auth),
-            ("content-type", "application/json"),
-            ("accept", "application/json, text/event-stream"),
-        ],
-        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "add", "arguments": {"a": 1, "b": 2}}})
-            .to_string()
-            .as_bytes(),
+        auth,
+        &[],
+        &rpc(
+            1,
+            "tools/call",
+            json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
+        ),
     )
 }
 
 #[test]
 fn distinct_tokens_are_distinct_principals() {
     let host = host();
-    post_as(&host, "Bearer first-token");
-    post_as(&host, "Bearer second-token");
-    post_as(&host, "bearer first-token");
+    call_add(&host, "Bearer first-token");
+    call_add(&host, "Bearer second-token");
+    call_add(&host, "bearer first-token");
     let principals: Vec<String> = host
         .logs()
         .iter()

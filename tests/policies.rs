@@ -127,10 +127,6 @@ fn jwt_host() -> MemoryHost {
     host
 }
 
-fn bearer_of(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
 /// tools/call add, as a 2026-07-28 request (stateless: no session in the way).
 fn add_as(host: &MemoryHost, token: &str) -> Reply {
     modern_as(

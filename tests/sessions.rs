@@ -4,23 +4,17 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use remote_mcp_server::host::memory::{MemoryHost, MemoryStore};
 use remote_mcp_server::store::outbox::Outbox;
 use remote_mcp_server::store::session::SessionId;
-use serde_json::{json, Value};
+use serde_json::json;
 
+/// Opens a session at `revision`, checking the answer and the id it issues.
 fn initialize(host: &MemoryHost, revision: &str) -> String {
-    let reply = post(
-        host,
-        &[],
-        &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": revision, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}
-        }}),
-    );
+    let reply = post(host, &[], &initialize_request(revision, json!({})));
     assert_eq!(reply.status, 200);
     assert_result(revision, "InitializeResult", &reply.json());
     let id = reply
@@ -35,37 +29,14 @@ fn initialize(host: &MemoryHost, revision: &str) -> String {
     id
 }
 
-fn in_session(
-    host: &MemoryHost,
-    session: &str,
-    revision: Option<&str>,
-    method: &str,
-    params: Value,
-) -> Reply {
-    let mut headers = vec![("mcp-session-id", session)];
-    if let Some(revision) = revision {
-        headers.push(("mcp-protocol-version", revision));
-    }
-    post(
-        host,
-        &headers,
-        &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
-    )
-}
-
-fn stateful() -> (MemoryHost, Arc<MemoryStore>) {
-    let store = MemoryStore::new();
-    (host().with_store(store.clone()), store)
-}
-
 #[test]
 fn initialize_issues_a_session_that_later_requests_must_carry() {
-    let (host, _) = stateful();
+    let host = stateful(&MemoryStore::new());
     let session = initialize(&host, "2025-06-18");
-    let reply = in_session(
+    let reply = in_session_at(
         &host,
         &session,
-        Some("2025-06-18"),
+        "2025-06-18",
         "tools/call",
         json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
     );
@@ -80,7 +51,7 @@ fn initialize_issues_a_session_that_later_requests_must_carry() {
         .contains("Mcp-Session-Id"));
 
     for unknown in ["garbage", "0123456789abcdef0123456789abcdef01234567"] {
-        let reply = in_session(&host, unknown, None, "tools/list", json!({}));
+        let reply = in_session(&host, unknown, "tools/list", json!({}));
         assert_eq!(reply.status, 404, "{unknown}");
         assert_eq!(reply.json()["error"]["code"], -32001);
     }
@@ -88,14 +59,14 @@ fn initialize_issues_a_session_that_later_requests_must_carry() {
 
 #[test]
 fn the_session_remembers_its_revision() {
-    let (host, _) = stateful();
+    let host = stateful(&MemoryStore::new());
     let session = initialize(&host, "2024-11-05");
     // No header: the negotiated revision applies (2024-11-05 tools have no annotations).
-    let list = in_session(&host, &session, None, "tools/list", json!({})).json();
+    let list = in_session(&host, &session, "tools/list", json!({})).json();
     assert_result("2024-11-05", "ListToolsResult", &list);
     assert!(list["result"]["tools"][0].get("annotations").is_none());
     // A header naming another supported revision is tolerated; the session's governs.
-    let list = in_session(&host, &session, Some("2025-06-18"), "tools/list", json!({}));
+    let list = in_session_at(&host, &session, "2025-06-18", "tools/list", json!({}));
     assert_eq!(list.status, 200);
     assert!(list.json()["result"]["tools"][0]
         .get("annotations")
@@ -105,7 +76,7 @@ fn the_session_remembers_its_revision() {
         .iter()
         .any(|l| l.contains("answering as 2024-11-05")));
     // An unknown one is refused.
-    let reply = in_session(&host, &session, Some("1999-01-01"), "tools/list", json!({}));
+    let reply = in_session_at(&host, &session, "1999-01-01", "tools/list", json!({}));
     assert_eq!(reply.status, 400);
     assert_eq!(reply.json()["error"]["code"], -32022);
     // Batches follow the session's revision too.
@@ -123,7 +94,7 @@ fn the_session_remembers_its_revision() {
 
 #[test]
 fn a_session_is_bound_to_its_principal() {
-    let (host, _) = stateful();
+    let host = stateful(&MemoryStore::new());
     let session = initialize(&host, "2025-06-18");
     let reply = send(
         &host,
@@ -138,40 +109,32 @@ fn a_session_is_bound_to_its_principal() {
         br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
     );
     assert_eq!(reply.status, 404);
-    assert_eq!(
-        in_session(&host, &session, None, "ping", json!({})).status,
-        200
-    );
+    assert_eq!(in_session(&host, &session, "ping", json!({})).status, 200);
 }
 
 #[test]
 fn sessions_expire_unless_used() {
-    let (host, _) = stateful();
+    let host = stateful(&MemoryStore::new());
     let host = host.with_variable("session_ttl_seconds", "100");
     let session = initialize(&host, "2025-06-18");
     // Used every 60 s (more than half the TTL), it stays alive past its first expiry.
     for _ in 0..3 {
         host.advance_ms(60_000);
-        assert_eq!(
-            in_session(&host, &session, None, "ping", json!({})).status,
-            200
-        );
+        assert_eq!(in_session(&host, &session, "ping", json!({})).status, 200);
     }
     host.advance_ms(100_001);
-    assert_eq!(
-        in_session(&host, &session, None, "ping", json!({})).status,
-        404
-    );
+    assert_eq!(in_session(&host, &session, "ping", json!({})).status, 404);
 }
 
 #[test]
 fn a_busy_session_costs_one_read_and_no_write_per_request() {
-    let (host, store) = stateful();
+    let store = MemoryStore::new();
+    let host = stateful(&store);
     let session = initialize(&host, "2025-06-18");
     let before = store.operations();
     for _ in 0..10 {
         assert_eq!(
-            in_session(&host, &session, None, "tools/list", json!({})).status,
+            in_session(&host, &session, "tools/list", json!({})).status,
             200
         );
     }
@@ -182,7 +145,8 @@ fn a_busy_session_costs_one_read_and_no_write_per_request() {
 
 #[test]
 fn modern_requests_never_touch_the_store() {
-    let (host, store) = stateful();
+    let store = MemoryStore::new();
+    let host = stateful(&store);
     for method in ["server/discover", "tools/list"] {
         let reply = modern(&host, method, json!({}));
         assert_eq!(reply.status, 200);
@@ -213,23 +177,13 @@ fn modern_requests_never_touch_the_store() {
 
 #[test]
 fn delete_ends_the_session() {
-    let (host, store) = stateful();
+    let store = MemoryStore::new();
+    let host = stateful(&store);
     let session = initialize(&host, "2025-11-25");
     let auth = bearer();
-    let delete = |session: &str| {
-        send(
-            &host,
-            "DELETE",
-            "/mcp",
-            &[("authorization", &auth), ("mcp-session-id", session)],
-            b"",
-        )
-    };
+    let delete = |session: &str| end_session(&host, &auth, session);
     assert_eq!(delete(&session).status, 204);
-    assert_eq!(
-        in_session(&host, &session, None, "ping", json!({})).status,
-        404
-    );
+    assert_eq!(in_session(&host, &session, "ping", json!({})).status, 404);
     assert_eq!(delete(&session).status, 404);
     assert!(leftovers(&store).is_empty(), "{:?}", store.keys());
     let reply = send(&host, "DELETE", "/mcp", &[("authorization", &auth)], b"");
@@ -250,7 +204,7 @@ fn get_needs_a_session_and_only_stateful_hosts_offer_it() {
     assert_eq!(reply.status, 405);
     assert_eq!(reply.header("allow"), Some("POST"));
 
-    let (host, _) = stateful();
+    let host = stateful(&MemoryStore::new());
     let reply = send(
         &host,
         "GET",
@@ -347,13 +301,7 @@ fn the_get_stream_delivers_resumes_and_hands_over() {
     );
 
     // DELETE ends the session, and with it the stream.
-    send(
-        &host,
-        "DELETE",
-        "/mcp",
-        &[("authorization", &auth), ("mcp-session-id", &session)],
-        b"",
-    );
+    end_session(&host, &auth, &session);
     third.expect_end(Duration::from_secs(3), "the deleted session's stream");
     third.hang_up();
     assert!(leftovers(&store).is_empty(), "{:?}", store.keys());

@@ -7,18 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use remote_mcp_server::host::memory::MemoryStore;
+use remote_mcp_server::host::memory::{MemoryHost, MemoryStore};
 use serde_json::{json, Value};
-
-const WAIT: Duration = Duration::from_secs(5);
 
 fn open(store: &Arc<MemoryStore>) -> (Stream, String) {
     let auth = bearer();
-    let mut stream = Stream::open(
-        instance(store),
-        "/sse",
-        &[("authorization", &auth), ("accept", "text/event-stream")],
-    );
+    let mut stream = sse_stream(&instance(store), &auth, None);
     assert_eq!(stream.status, 200);
     assert_eq!(
         stream.headers.get("content-type"),
@@ -46,10 +40,6 @@ fn post_to(store: &Arc<MemoryStore>, endpoint: &str, auth: &str, body: &Value) -
         ],
         body.to_string().as_bytes(),
     )
-}
-
-fn rpc(id: i64, method: &str, params: Value) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
 }
 
 #[test]
@@ -410,6 +400,40 @@ fn the_endpoint_honours_a_proxy_prefix() {
         .data
         .starts_with("/sse/message?sessionId="));
     stream.hang_up();
+}
+
+#[test]
+fn the_sse_endpoint_takes_a_forwarded_prefix_only_when_trusted_and_never_a_host() {
+    let store = MemoryStore::new();
+    let auth = bearer();
+    let endpoint = |host: MemoryHost, prefix: &str| {
+        let mut stream = Stream::open(
+            host,
+            "/sse",
+            &[("authorization", &auth), ("x-forwarded-prefix", prefix)],
+        );
+        let event = stream
+            .next_event(Duration::from_secs(5))
+            .expect("the endpoint event");
+        stream.hang_up();
+        assert_eq!(event.name, "endpoint");
+        event.data
+    };
+    // Not trusted (the default): any client could otherwise steer where its POSTs go.
+    assert!(endpoint(instance(&store), "/team/mcp").starts_with("/sse/message?sessionId="));
+    let trusted = || instance(&store).with_variable("trust_forwarded_prefix", "on");
+    assert!(endpoint(trusted(), "/team/mcp/").starts_with("/team/mcp/sse/message?sessionId="));
+    for hostile in [
+        "//evil.example",
+        "///evil.example/x",
+        "https://evil.example",
+    ] {
+        let data = endpoint(trusted(), hostile);
+        assert!(
+            data.starts_with("/sse/message?sessionId="),
+            "{hostile}: {data}"
+        );
+    }
 }
 
 #[test]

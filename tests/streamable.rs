@@ -301,8 +301,6 @@ fn a_legacy_request_with_an_unknown_version_header_is_refused() {
 
 // --- 2026-07-28 -----------------------------------------------------------------------
 
-const MODERN: &str = "2026-07-28";
-
 #[test]
 fn server_discover_advertises_versions_capabilities_and_identity() {
     let host = host();
@@ -512,6 +510,13 @@ fn modern_unknown_methods_are_404() {
         assert_error(MODERN, &body);
         assert_eq!(body["error"]["code"], -32601);
     }
+}
+
+#[test]
+fn initialize_is_not_a_modern_method() {
+    let reply = modern(&host(), "initialize", json!({"protocolVersion": MODERN}));
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.json()["error"]["code"], -32601);
 }
 
 // --- batches ------------------------------------------------------------------------------

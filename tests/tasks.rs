@@ -6,19 +6,14 @@
 
 mod common;
 
-use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use common::*;
-use remote_mcp_server::host::memory::{ChannelSink, MemoryHost, MemoryStore, SinkEvent};
+use remote_mcp_server::host::memory::{MemoryHost, MemoryStore, SinkEvent};
 use remote_mcp_server::http::Headers;
 use serde_json::{json, Value};
 
 const TASKS: &str = "io.modelcontextprotocol/tasks";
-
-fn fixtures(store: &std::sync::Arc<MemoryStore>) -> MemoryHost {
-    instance(store).with_variable("conformance_fixtures", "on")
-}
 
 /// A 2026-07-28 request whose client declares the tasks extension (and elicitation) unless
 /// `declare` is false; `Mcp-Name` mirrors the tool name or the task id.
@@ -81,16 +76,11 @@ fn start(host: &MemoryHost, tool: &str, arguments: Value) -> (Value, std::thread
         true,
         &bearer(),
     );
-    let (mut sink, events): (ChannelSink, Receiver<SinkEvent>) = ChannelSink::new();
-    let host = host.clone();
-    let thread = std::thread::spawn(move || {
-        let mut all = Headers::new();
-        for (name, value) in &headers {
-            all.append(name, value.clone());
-        }
-        let request = post_request(all, &body);
-        remote_mcp_server::handle(&host, request, &mut sink);
-    });
+    let mut all = Headers::new();
+    for (name, value) in &headers {
+        all.append(name, value.clone());
+    }
+    let (thread, events) = post_on_thread(host, all, &body);
     let mut bytes = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -147,7 +137,7 @@ fn is_iso8601(value: &Value) -> bool {
 #[test]
 fn a_task_answers_at_once_then_runs_to_its_result() {
     let store = MemoryStore::new();
-    let host = fixtures(&store);
+    let host = fixture_instance(&store);
     let discovered = call(&host, "server/discover", json!({})).json();
     assert_eq!(
         discovered["result"]["capabilities"]["extensions"][TASKS],
@@ -206,7 +196,7 @@ fn a_task_answers_at_once_then_runs_to_its_result() {
 #[test]
 fn tool_errors_complete_and_protocol_errors_fail() {
     let store = MemoryStore::new();
-    let host = fixtures(&store);
+    let host = fixture_instance(&store);
     let (id, runner) = start_task(&host, "failing_job", json!({}));
     let done = until(&host, &id, "failing_job", |t| t["status"] != "working");
     assert_eq!(done["status"], "completed");
@@ -227,7 +217,7 @@ fn tool_errors_complete_and_protocol_errors_fail() {
 #[test]
 fn a_cancelled_task_stops_and_says_so() {
     let store = MemoryStore::new();
-    let host = fixtures(&store);
+    let host = fixture_instance(&store);
     let (id, runner) = start_task(&host, "slow_compute", json!({"seconds": 60}));
     let ack = call(&host, "tasks/cancel", json!({"taskId": id})).json();
     assert_eq!(
@@ -247,7 +237,7 @@ fn a_cancelled_task_stops_and_says_so() {
 #[test]
 fn a_task_asks_through_tasks_get_and_resumes_on_tasks_update() {
     let store = MemoryStore::new();
-    let host = fixtures(&store);
+    let host = fixture_instance(&store);
     let (id, runner) = start_task(&host, "multi_input", json!({}));
     let asking = until(&host, &id, "input_required", |t| {
         t["status"] == "input_required"
@@ -293,7 +283,7 @@ fn a_task_asks_through_tasks_get_and_resumes_on_tasks_update() {
 #[test]
 fn input_rounds_before_the_task_carry_into_it() {
     let store = MemoryStore::new();
-    let host = fixtures(&store);
+    let host = fixture_instance(&store);
     let round1 = call(
         &host,
         "tools/call",
@@ -325,10 +315,10 @@ fn input_rounds_before_the_task_carry_into_it() {
 #[test]
 fn a_task_whose_runner_stops_renewing_ends_as_failed_once() {
     let store = MemoryStore::new();
-    let host = fixtures(&store);
+    let host = fixture_instance(&store);
     let (id, runner) = start_task(&host, "slow_compute", json!({"seconds": 3}));
     // Another instance whose clock is past the runner's lease takes the runner for gone.
-    let later = fixtures(&store);
+    let later = fixture_instance(&store);
     later.advance_ms(45_000);
     let failed = get(&later, &id)["result"].clone();
     assert_eq!(failed["status"], "failed", "{failed}");
@@ -350,7 +340,7 @@ fn a_task_whose_runner_stops_renewing_ends_as_failed_once() {
 #[test]
 fn a_task_over_the_running_cap_is_refused_when_created() {
     let store = MemoryStore::new();
-    let host = fixtures(&store);
+    let host = fixture_instance(&store);
     let running: Vec<(String, std::thread::JoinHandle<()>)> = (0..16)
         .map(|_| start_task(&host, "slow_compute", json!({"seconds": 60})))
         .collect();
@@ -403,10 +393,10 @@ fn a_task_over_the_running_cap_is_refused_when_created() {
 #[test]
 fn a_task_past_its_time_to_live_is_gone_before_any_sweep() {
     let store = MemoryStore::new();
-    let host = fixtures(&store);
+    let host = fixture_instance(&store);
     let (id, runner) = start_task(&host, "slow_compute", json!({"seconds": 1}));
     runner.join().unwrap();
-    let later = fixtures(&store);
+    let later = fixture_instance(&store);
     later.advance_ms(3_600_001);
     for method in ["tasks/get", "tasks/cancel"] {
         let body = call(&later, method, json!({"taskId": id})).json();
@@ -417,7 +407,7 @@ fn a_task_past_its_time_to_live_is_gone_before_any_sweep() {
 #[test]
 fn tasks_are_their_creators_alone() {
     let store = MemoryStore::new();
-    let host = fixtures(&store)
+    let host = fixture_instance(&store)
         .with_variable("auth_mode", "static")
         .with_variable(
             "static_tokens",
@@ -470,7 +460,7 @@ fn tasks_are_their_creators_alone() {
 #[test]
 fn without_the_extension_nothing_becomes_a_task() {
     let store = MemoryStore::new();
-    let host = fixtures(&store);
+    let host = fixture_instance(&store);
     // A tool that may become a task runs within its request.
     let plain = call_as(
         &host,
@@ -534,7 +524,7 @@ fn without_the_extension_nothing_becomes_a_task() {
 #[test]
 fn a_task_and_everything_it_left_are_swept_after_its_time_to_live() {
     let store = MemoryStore::new();
-    let host = fixtures(&store);
+    let host = fixture_instance(&store);
     let (id, runner) = start_task(&host, "confirm_delete", json!({"filename": "a.txt"}));
     until(&host, &id, "input_required", |t| {
         t["status"] == "input_required"
@@ -554,7 +544,7 @@ fn a_task_and_everything_it_left_are_swept_after_its_time_to_live() {
     );
     // Past the time to live, a request that sweeps removes the task, its answer, and its
     // count among its principal's tasks.
-    let later = fixtures(&store);
+    let later = fixture_instance(&store);
     // (the stored-task count lapses with its quarter-hour epoch)
     later.advance_ms(4_600_000);
     legacy(

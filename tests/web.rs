@@ -1,10 +1,11 @@
-//! The home page, routing, and configuration errors.
+//! The home page, routing, the health check, and configuration errors.
 
 mod common;
 
 use common::*;
 use remote_mcp_server::config::VARIABLES;
-use serde_json::json;
+use remote_mcp_server::host::memory::MemoryStore;
+use serde_json::{json, Value};
 
 #[test]
 fn the_home_page_tells_a_newcomer_how_to_connect() {
@@ -76,6 +77,23 @@ fn unknown_paths_are_404_and_wrong_methods_405() {
         assert_eq!(reply.status, 405, "{path}");
         assert_eq!(reply.header("allow"), Some(allow));
     }
+}
+
+#[test]
+fn healthz_needs_no_token_and_reports_the_store() {
+    let reply = send(&host(), "GET", "/healthz", &[], b"");
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    let body: Value = reply.json();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["store"], "none");
+    let store = MemoryStore::new();
+    let body = send(&stateful(&store), "GET", "/healthz", &[], b"").json();
+    assert_eq!(body["store"], "ok");
+    let broken = host().with_variable("auth_mode", "bogus");
+    let reply = send(&broken, "GET", "/healthz", &[], b"");
+    assert_eq!(reply.status, 500);
+    assert!(reply.text().contains("auth_mode"));
 }
 
 #[test]
@@ -268,7 +286,7 @@ fn the_runtime_config_example_points_the_default_store_at_redis() {
 
 #[test]
 fn with_a_shared_store_the_home_page_offers_sse() {
-    let host = host().with_store(remote_mcp_server::host::memory::MemoryStore::new());
+    let host = host().with_store(MemoryStore::new());
     let page = send(&host, "GET", "/", &[], b"").text();
     assert!(
         page.contains("Transport Type: SSE\nURL:            http://mcp.test/sse"),

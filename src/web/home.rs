@@ -32,9 +32,7 @@ pub fn page(mode: AuthMode, origin: &str, has_store: bool) -> Response {
              anyone who can reach this server can use it (auth_mode none, for conformance \
              testing only).</p>"
         }
-        AuthMode::Static => {
-            "<p>Only the tokens this server was configured with are accepted.</p>"
-        }
+        AuthMode::Static => "<p>Only the tokens this server was configured with are accepted.</p>",
         AuthMode::Jwt => {
             "<p>Tokens are JWTs from the authorization server listed in the \
              <a href=\"/.well-known/oauth-protected-resource\">protected resource metadata</a>; \

@@ -21,6 +21,23 @@ pub mod tasks;
 pub mod tools;
 pub mod utilities;
 
+/// `params.arguments` of `method`: an object, or nothing at all (no arguments); `expected`
+/// says what it must be in the error.
+pub(super) fn arguments<'p>(
+    params: &'p Map<String, Value>,
+    method: &str,
+    expected: &str,
+) -> Result<std::borrow::Cow<'p, Map<String, Value>>, RpcError> {
+    match params.get("arguments") {
+        None | Some(Value::Null) => Ok(std::borrow::Cow::Owned(Map::new())),
+        Some(Value::Object(arguments)) => Ok(std::borrow::Cow::Borrowed(arguments)),
+        Some(other) => Err(RpcError::invalid_params(format!(
+            "{method}: \"arguments\" must be {expected}, got {}",
+            kind_of(other)
+        ))),
+    }
+}
+
 pub(super) fn to_value(value: &impl Serialize) -> Value {
     // The model types serialize infallibly (no non-string map keys, no custom errors).
     serde_json::to_value(value).unwrap_or(Value::Null)

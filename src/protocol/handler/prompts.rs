@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{listed, page, run, string_param, to_value, Ran};
+use super::{arguments, listed, page, run, string_param, to_value, Ran};
 use crate::protocol::call::Emitter;
 use crate::protocol::exchange::Exchange;
 use crate::protocol::jsonrpc::{kind_of, Request, RpcError};
@@ -41,17 +41,8 @@ pub fn get_prompt(
             "unknown prompt {name:?}; prompts/list shows the available ones"
         ))
     })?;
-    let empty = Map::new();
-    let arguments = match params.get("arguments") {
-        None | Some(Value::Null) => &empty,
-        Some(Value::Object(arguments)) => arguments,
-        Some(other) => {
-            return Err(RpcError::invalid_params(format!(
-                "prompts/get: \"arguments\" must be an object of strings, got {}",
-                kind_of(other)
-            )))
-        }
-    };
+    let arguments = arguments(params, "prompts/get", "an object of strings")?;
+    let arguments = arguments.as_ref();
     for (key, value) in arguments {
         if !value.is_string() {
             return Err(RpcError::invalid_params(format!(

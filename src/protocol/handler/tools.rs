@@ -3,10 +3,10 @@
 use serde_json::{Map, Value};
 
 use super::tasks;
-use super::{listed, page, run, string_param, to_value, tool_result, Ran};
+use super::{arguments, listed, page, run, string_param, to_value, tool_result, Ran};
 use crate::protocol::call::{Call, Emitter};
 use crate::protocol::exchange::Exchange;
-use crate::protocol::jsonrpc::{kind_of, Request, RpcError};
+use crate::protocol::jsonrpc::{Request, RpcError};
 use crate::protocol::model::{CacheScope, Tool};
 use crate::tools::{schema, TaskSupport};
 
@@ -86,17 +86,8 @@ pub fn call_tool(
             },
         );
     }
-    let empty = Map::new();
-    let arguments = match params.get("arguments") {
-        None | Some(Value::Null) => &empty,
-        Some(Value::Object(arguments)) => arguments,
-        Some(other) => {
-            return Err(RpcError::invalid_params(format!(
-                "tools/call: \"arguments\" must be an object, got {}",
-                kind_of(other)
-            )))
-        }
-    };
+    let arguments = arguments(params, "tools/call", "an object")?;
+    let arguments = arguments.as_ref();
     let input_schema: Value = serde_json::from_str(tool.input_schema).map_err(|e| {
         RpcError::internal(format!("the schema of tool {:?} is broken: {e}", tool.name))
     })?;
