@@ -88,7 +88,7 @@ impl Scopes {
 impl Catalog {
     /// The scopes each tool requires. A `tool_scopes` entry naming no tool of this server
     /// (fixtures included, whether on or not) is a configuration error.
-    pub fn tool_scopes(settings: &Settings) -> Result<Scopes, ConfigError> {
+    pub fn tool_scopes(settings: &Settings<'_>) -> Result<Scopes, ConfigError> {
         let every = Catalog::new(true);
         let Some(configured) = settings.tool_scopes()? else {
             return Ok(Scopes(

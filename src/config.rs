@@ -14,6 +14,7 @@
 //! tools exist) are made by the layers that own them, from these values.
 
 use std::cell::OnceCell;
+use std::collections::BTreeMap;
 
 use crate::host::Host;
 
@@ -66,25 +67,26 @@ macro_rules! variables {
         /// Every variable, in the order docs/configuration.md and `spin.toml` list them.
         pub const VARIABLES: &[&Variable] = &[$(&$konst),+];
 
-        /// The configuration, read lazily: a variable is read from the host (one host
-        /// call, which under Spin costs microseconds) and checked the first time it is
-        /// needed, and at most once. The first error of each value is logged in full; what
-        /// a client sees is [`ConfigError::response`].
+        /// The configuration: every variable read from the host in one call (variables
+        /// are fixed for a running app, so an instance reads them once), each checked the
+        /// first time it is needed, and at most once. The first error of each value is
+        /// logged in full; what a client sees is [`ConfigError::response`].
         pub struct Settings<'h> {
             host: &'h dyn Host,
+            /// The variables that are set, or why none could be read.
+            values: Result<BTreeMap<String, String>, String>,
             $($accessor: OnceCell<Result<$ty, ConfigError>>,)+
         }
 
         impl<'h> Settings<'h> {
-            /// Nothing is read yet.
-            pub fn new(host: &'h dyn Host) -> Settings<'h> {
-                Settings { host, $($accessor: OnceCell::new(),)+ }
+            /// Reads the variables; none is checked yet.
+            pub async fn load(host: &'h dyn Host) -> Settings<'h> {
+                let values = host.variables().await.map(|all| all.into_iter().collect());
+                Settings { host, values, $($accessor: OnceCell::new(),)+ }
             }
 
-            /// Reads and checks every variable (all in one host call where the host can);
-            /// the first error found.
+            /// Checks every variable; the first error found.
             pub fn validate(&self) -> Result<(), ConfigError> {
-                self.host.prefetch_variables();
                 $(self.$accessor()?;)+
                 Ok(())
             }
@@ -357,11 +359,11 @@ impl Settings<'_> {
 
     /// The variable's value, or its default when unset or blank.
     fn read(&self, variable: &'static Variable) -> Result<String, ConfigError> {
-        let value = self
-            .host
-            .variable(variable.name)
+        let values = self
+            .values
+            .as_ref()
             .map_err(|reason| variable.problem(format!("could not be read: {reason}")))?;
-        Ok(match value.as_deref().map(str::trim) {
+        Ok(match values.get(variable.name).map(|v| v.trim()) {
             None | Some("") => variable.default.to_string(),
             Some(value) => value.to_string(),
         })

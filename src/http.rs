@@ -1,7 +1,13 @@
 //! The HTTP vocabulary the core speaks: requests as the host hands them over, responses
-//! as the core sends them back. No WASI here; the host glue converts.
+//! as the core sends them back, and [`Pending`], the future every host call returns. No
+//! WASI here; the host glue converts.
 
-use std::io::Read;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A host call under way (a store read, a sleep, a write to the client): the core awaits
+/// it. Not `Send`: an instance runs its requests on one thread, interleaved at awaits.
+pub type Pending<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
 /// An HTTP method. Only the ones the router distinguishes get their own variant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,8 +88,26 @@ impl<const N: usize> From<[(&str, &str); N]> for Headers {
     }
 }
 
-/// An incoming request. The body is a reader so the core decides how much of it to take:
-/// an oversized body is refused without being read to the end.
+/// A request body as it arrives.
+pub trait BodyReader {
+    /// The next chunk, at most `max` bytes; `Ok(None)` at the end of the body.
+    fn read(&mut self, max: usize) -> Pending<'_, std::io::Result<Option<Vec<u8>>>>;
+}
+
+/// Any `std::io::Read` (a body already in memory, in tests and the fuzz targets).
+impl<R: std::io::Read> BodyReader for R {
+    fn read(&mut self, max: usize) -> Pending<'_, std::io::Result<Option<Vec<u8>>>> {
+        let mut chunk = vec![0; max.min(64 * 1024)];
+        let read = std::io::Read::read(self, &mut chunk).map(|n| {
+            chunk.truncate(n);
+            (n > 0).then_some(chunk)
+        });
+        Box::pin(std::future::ready(read))
+    }
+}
+
+/// An incoming request. The body is read as it arrives, so the core decides how much of
+/// it to take: an oversized body is refused without being read to the end.
 pub struct Request<'a> {
     pub method: Method,
     /// The path, without the query string.
@@ -92,7 +116,7 @@ pub struct Request<'a> {
     pub headers: Headers,
     /// `scheme://authority` as the client addressed this server, when the host knows it.
     pub origin: Option<String>,
-    pub body: Box<dyn Read + 'a>,
+    pub body: Box<dyn BodyReader + 'a>,
 }
 
 impl<'a> Request<'a> {
@@ -102,7 +126,7 @@ impl<'a> Request<'a> {
         path_with_query: &str,
         headers: Headers,
         origin: Option<String>,
-        body: Box<dyn Read + 'a>,
+        body: Box<dyn BodyReader + 'a>,
     ) -> Request<'a> {
         let (path, query) = match path_with_query.split_once('?') {
             Some((path, query)) => (path.to_string(), Some(query.to_string())),
@@ -204,12 +228,12 @@ impl Response {
     /// anything else happens (such as the log line): under `spin up`, which does not set
     /// TCP_NODELAY, a body or last chunk sent after the head waited for the client's
     /// delayed ACK (Nagle's algorithm), 40 ms a response.
-    pub fn send(mut self, sink: &mut dyn ResponseSink) {
+    pub async fn send(mut self, sink: &mut dyn ResponseSink) {
         if !matches!(self.status, 100..=199 | 204 | 304) {
             self.headers
                 .append("content-length", self.body.len().to_string());
         }
-        sink.complete(self.status, &self.headers, &self.body);
+        sink.complete(self.status, &self.headers, &self.body).await;
     }
 }
 
@@ -219,25 +243,36 @@ impl Response {
 /// working (a 202 sent before the work it acknowledges); the host finishes it otherwise.
 /// Calls after the first `finish` do nothing.
 pub trait ResponseSink {
-    fn head(&mut self, status: u16, headers: &Headers) -> Result<(), Disconnected>;
-    fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected>;
-    fn finish(&mut self);
+    fn head<'a>(
+        &'a mut self,
+        status: u16,
+        headers: &'a Headers,
+    ) -> Pending<'a, Result<(), Disconnected>>;
+    fn body<'a>(&'a mut self, chunk: &'a [u8]) -> Pending<'a, Result<(), Disconnected>>;
+    fn finish(&mut self) -> Pending<'_, ()>;
 
-    /// Whether the client has gone (hung up), as far as the host can tell without a
-    /// write. Long-lived streams ask between polls.
-    fn closed(&mut self) -> bool {
-        false
+    /// Whether the client has gone (hung up), as far as the host can tell without writing
+    /// anything. Long-lived streams ask between polls.
+    fn closed(&mut self) -> Pending<'_, bool> {
+        Box::pin(std::future::ready(false))
     }
 
     /// Sends a whole response at once and finishes it. A host may do better than `head`,
     /// `body`, `finish` in turn (the WASI glue hands the body over with the head, so both
     /// leave in one packet).
-    fn complete(&mut self, status: u16, headers: &Headers, body: &[u8]) {
-        if self.head(status, headers).is_ok() && !body.is_empty() {
-            // A client that went away mid-body has nothing left to receive.
-            let _ = self.body(body);
-        }
-        self.finish();
+    fn complete<'a>(
+        &'a mut self,
+        status: u16,
+        headers: &'a Headers,
+        body: &'a [u8],
+    ) -> Pending<'a, ()> {
+        Box::pin(async move {
+            if self.head(status, headers).await.is_ok() && !body.is_empty() {
+                // A client that went away mid-body has nothing left to receive.
+                let _ = self.body(body).await;
+            }
+            self.finish().await;
+        })
     }
 }
 

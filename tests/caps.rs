@@ -172,8 +172,7 @@ fn a_stream_place_lapses_when_its_holder_dies() {
     };
     let principal = principal(&format!("token-sha256:{}", sha256_hex(TOKEN)), "dead");
     use remote_mcp_server::host::Host;
-    let claim = limits
-        .take(&*store, &principal, "dead-holder", host.now_unix_ms())
+    let claim = block_on(limits.take(&*store, &principal, "dead-holder", host.now_unix_ms()))
         .unwrap()
         .unwrap();
     std::mem::forget(claim);

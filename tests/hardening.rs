@@ -159,7 +159,7 @@ fn a_request_stops_at_its_time_budget() {
     use remote_mcp_server::protocol::exchange::Exchange;
     use remote_mcp_server::protocol::jsonrpc::{Request, RequestId};
     let host = host().with_store(MemoryStore::new());
-    let settings = Settings::new(&host);
+    let settings = block_on(Settings::load(&host));
     let principal = principal("budget", "budget");
     let request = Request {
         id: RequestId::Number(1.into()),
@@ -186,8 +186,8 @@ fn a_request_stops_at_its_time_budget() {
         Rounds::default(),
     );
     // Most of the budget may be spent waiting; a wait past its end is refused.
-    assert!(call.sleep_ms(REQUEST_BUDGET_MS - 1_000).is_ok());
-    match call.sleep_ms(2_000) {
+    assert!(block_on(call.sleep_ms(REQUEST_BUDGET_MS - 1_000)).is_ok());
+    match block_on(call.sleep_ms(2_000)) {
         Err(Stop::Failed(why)) => assert!(why.contains("time budget"), "{why}"),
         _ => panic!("a wait past the budget must stop the request"),
     }

@@ -245,7 +245,7 @@ fn the_get_stream_delivers_resumes_and_hands_over() {
     let mut first = Stream::open(instance(&store), "/mcp", &headers);
     assert_eq!(first.status, 200);
     for n in 1..=3 {
-        outbox.push(note(n).to_string().as_bytes(), 0).unwrap();
+        block_on(outbox.push(note(n).to_string().as_bytes(), 0)).unwrap();
     }
     let mut got = Vec::new();
     for _ in 0..3 {
@@ -279,7 +279,7 @@ fn the_get_stream_delivers_resumes_and_hands_over() {
     first.hang_up();
 
     // A reconnect without Last-Event-ID starts after what was delivered.
-    outbox.push(note(4).to_string().as_bytes(), 0).unwrap();
+    block_on(outbox.push(note(4).to_string().as_bytes(), 0)).unwrap();
     assert_eq!(
         second
             .next_event(Duration::from_secs(5))
@@ -290,7 +290,7 @@ fn the_get_stream_delivers_resumes_and_hands_over() {
     );
     second.hang_up();
     let mut third = Stream::open(instance(&store), "/mcp", &headers);
-    outbox.push(note(5).to_string().as_bytes(), 0).unwrap();
+    block_on(outbox.push(note(5).to_string().as_bytes(), 0)).unwrap();
     assert_eq!(
         third
             .next_event(Duration::from_secs(5))

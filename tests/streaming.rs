@@ -20,7 +20,9 @@ fn countdown(host: &MemoryHost, extra: &[(&str, &str)], meta: Value) -> (MemoryS
     let request = post_request(headers, &body);
     let mut sink = MemorySink::new();
     let started = Instant::now();
-    remote_mcp_server::handle(host, request, &mut sink);
+    remote_mcp_server::host::executor::block_on(remote_mcp_server::handle(
+        host, request, &mut sink,
+    ));
     (sink, started.elapsed())
 }
 
@@ -125,7 +127,9 @@ fn closing_the_stream_cancels_a_modern_request() {
     let mut sink = MemorySink::new();
     sink.hang_up_after = Some(2);
     let started = Instant::now();
-    remote_mcp_server::handle(&host, request, &mut sink);
+    remote_mcp_server::host::executor::block_on(remote_mcp_server::handle(
+        &host, request, &mut sink,
+    ));
     assert!(
         started.elapsed() < Duration::from_millis(1500),
         "stopped early: {:?}",

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use remote_mcp_server::host::memory::MemoryStore;
-use remote_mcp_server::host::{Host, KeyValue};
+use remote_mcp_server::host::Host;
 use serde_json::{json, Value};
 
 #[test]
@@ -251,7 +251,7 @@ fn another_principal_cannot_stream_or_end_a_live_streamable_session() {
     };
     let mut stream = open(&owner, &session);
     assert_eq!(stream.status, 200);
-    outbox.push(note(1).as_bytes(), 0).unwrap();
+    block_on(outbox.push(note(1).as_bytes(), 0)).unwrap();
     assert_eq!(
         stream.next_event(WAIT).expect("a message").id.as_deref(),
         Some("1")
@@ -278,7 +278,7 @@ fn another_principal_cannot_stream_or_end_a_live_streamable_session() {
     // The owner's session and stream carry on: past a session check (every second), the
     // stream is still its session's and delivers.
     stream.expect_silence(Duration::from_millis(1500), "the owner's stream, idle");
-    outbox.push(note(2).as_bytes(), 0).unwrap();
+    block_on(outbox.push(note(2).as_bytes(), 0)).unwrap();
     assert_eq!(
         stream.next_event(WAIT).expect("a message").id.as_deref(),
         Some("2")

@@ -92,20 +92,20 @@ fn listen_streams_acknowledge_then_carry_the_changes_they_asked_for() {
 /// suite does): the stream's place in the change feed is taken before the ack goes out.
 #[test]
 fn a_change_made_as_soon_as_the_ack_arrives_is_delivered() {
-    use remote_mcp_server::http::{Disconnected, ResponseSink};
+    use remote_mcp_server::http::{Disconnected, Pending, ResponseSink};
     struct Client {
         trigger: MemoryHost,
         received: Vec<u8>,
         bodies: usize,
     }
     impl ResponseSink for Client {
-        fn head(&mut self, _: u16, _: &Headers) -> Result<(), Disconnected> {
-            Ok(())
+        fn head<'a>(&'a mut self, _: u16, _: &'a Headers) -> Pending<'a, Result<(), Disconnected>> {
+            Box::pin(std::future::ready(Ok(())))
         }
-        fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected> {
+        fn body<'a>(&'a mut self, chunk: &'a [u8]) -> Pending<'a, Result<(), Disconnected>> {
             self.received.extend_from_slice(chunk);
             self.bodies += 1;
-            match self.bodies {
+            let written = match self.bodies {
                 // The ack: change the prompt list before the stream gets to go on.
                 1 => {
                     let call = json!({"name": "test_trigger_prompt_change", "arguments": {}});
@@ -114,12 +114,15 @@ fn a_change_made_as_soon_as_the_ack_arrives_is_delivered() {
                 }
                 // The change, or whatever came instead: enough, hang up.
                 _ => Err(Disconnected),
-            }
+            };
+            Box::pin(std::future::ready(written))
         }
-        fn closed(&mut self) -> bool {
-            self.bodies > 1
+        fn closed(&mut self) -> Pending<'_, bool> {
+            Box::pin(std::future::ready(self.bodies > 1))
         }
-        fn finish(&mut self) {}
+        fn finish(&mut self) -> Pending<'_, ()> {
+            Box::pin(std::future::ready(()))
+        }
     }
     let store = MemoryStore::new();
     let listener = fixture_instance(&store)
@@ -141,7 +144,11 @@ fn a_change_made_as_soon_as_the_ack_arrives_is_delivered() {
         ],
     );
     let request = post_request(headers, &body);
-    remote_mcp_server::handle(&listener, request, &mut client);
+    remote_mcp_server::host::executor::block_on(remote_mcp_server::handle(
+        &listener,
+        request,
+        &mut client,
+    ));
     let methods: Vec<String> = sse_messages(&client.received)
         .iter()
         .map(|m| m["method"].as_str().unwrap_or("").to_string())

@@ -32,8 +32,7 @@ fn expired_sessions_and_leftovers_are_swept_by_later_sessions() {
         id: SessionId::parse(&old).unwrap(),
     };
     let request = remote_mcp_server::protocol::jsonrpc::RequestId::Number(5.into());
-    link.mark_running(&request, host.now_unix_ms() + 60_000, host.now_unix_ms())
-        .unwrap();
+    block_on(link.mark_running(&request, host.now_unix_ms() + 60_000, host.now_unix_ms())).unwrap();
     let cancelled = post(
         &host,
         &[
@@ -43,14 +42,12 @@ fn expired_sessions_and_leftovers_are_swept_by_later_sessions() {
         &json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 5}}),
     );
     assert_eq!(cancelled.status, 202);
-    link.unmark_running(&request).unwrap();
+    block_on(link.unmark_running(&request)).unwrap();
     assert!(store.keys().iter().any(|k| k.starts_with("cancel:")));
     // What a gone session can leave behind: a message pushed into its outbox by a POST
     // that raced its end (the code such a POST runs).
     let ghost = SessionId::parse("0123456789abcdef0123456789abcdef01234567").unwrap();
-    Outbox::new(&*store, &ghost)
-        .push(b"late", host.now_unix_ms())
-        .unwrap();
+    block_on(Outbox::new(&*store, &ghost).push(b"late", host.now_unix_ms())).unwrap();
 
     // Within the interval nothing is swept.
     host.advance_ms(5_000);

@@ -328,7 +328,6 @@ fn a_task_whose_runner_stops_renewing_ends_as_failed_once() {
     assert_eq!(get(&host, &id)["result"]["status"], "failed");
     // Even a runner's write that slipped in after the end (it read the task just before
     // the end was claimed) does not undo it: the end is kept apart, written once.
-    use remote_mcp_server::host::KeyValue;
     let key = format!("task:{id}");
     let stale = String::from_utf8(store.get(&key).unwrap().unwrap()).unwrap();
     store

@@ -174,12 +174,16 @@ mod derived {
         pub total: f64,
     }
 
-    pub const TOOL: ToolDef =
-        ToolDef::new("everything", "Everything", "Takes it all.", &Typed(run))
-            .read_only()
-            .open_world();
+    pub const TOOL: ToolDef = ToolDef::new(
+        "everything",
+        "Everything",
+        "Takes it all.",
+        &Typed::new(run),
+    )
+    .read_only()
+    .open_world();
 
-    fn run(args: Everything, _: &mut Call) -> Result<Structured<Out>, Stop> {
+    async fn run(args: Everything, _: &mut Call<'_>) -> Result<Structured<Out>, Stop> {
         Ok(Structured(Out {
             total: args.ratio + f64::from(args.small_count) + args.shift,
         }))

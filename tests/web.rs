@@ -50,7 +50,9 @@ fn the_home_page_escapes_the_host_it_was_reached_by() {
         Box::new(std::io::empty()),
     );
     let mut sink = remote_mcp_server::host::memory::MemorySink::new();
-    remote_mcp_server::handle(&host, request, &mut sink);
+    remote_mcp_server::host::executor::block_on(remote_mcp_server::handle(
+        &host, request, &mut sink,
+    ));
     let page = sink.text();
     assert!(!page.contains("<script>"));
     assert!(page.contains("&lt;script&gt;"));

@@ -102,7 +102,11 @@ fn invalid(why: impl Into<String>) -> AuthError {
 }
 
 /// Verifies `token` and returns its claims.
-pub fn verify(token: &str, settings: &JwtSettings, host: &dyn Host) -> Result<Claims, AuthError> {
+pub async fn verify(
+    token: &str,
+    settings: &JwtSettings,
+    host: &dyn Host,
+) -> Result<Claims, AuthError> {
     let mut parts = token.split('.');
     let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -158,7 +162,7 @@ pub fn verify(token: &str, settings: &JwtSettings, host: &dyn Host) -> Result<Cl
         (Algorithm::Hs256, Some(secret)) => verify_hmac(secret, signed, &signature),
         _ => {
             let kid = header.get("kid").and_then(Value::as_str);
-            let key = issuer_key(settings, host, algorithm, kid)?;
+            let key = issuer_key(settings, host, algorithm, kid).await?;
             verify_with(&key, algorithm, signed, &signature)
         }
     };
@@ -300,7 +304,7 @@ fn check_claims(claims: &Value, settings: &JwtSettings, now: u64) -> Result<Clai
 }
 
 /// The issuer key for `algorithm` and `kid`, from the configured key source.
-fn issuer_key(
+async fn issuer_key(
     settings: &JwtSettings,
     host: &dyn Host,
     algorithm: Algorithm,
@@ -309,7 +313,7 @@ fn issuer_key(
     let keys = match &settings.keys {
         KeySource::Inline(text) => parse_set(text.as_bytes()).map_err(AuthError::Unavailable)?,
         KeySource::None => Vec::new(),
-        KeySource::Url(url) => fetch_keys(url, settings, host, kid)?,
+        KeySource::Url(url) => fetch_keys(url, settings, host, kid).await?,
     };
     let usable: Vec<Jwk> = keys
         .into_iter()
@@ -348,7 +352,7 @@ fn parse_set(bytes: &[u8]) -> Result<Vec<Jwk>, String> {
         .collect())
 }
 
-fn fetch_keys(
+async fn fetch_keys(
     url: &str,
     settings: &JwtSettings,
     host: &dyn Host,
@@ -362,11 +366,12 @@ fn fetch_keys(
         // the host's deadline (`http_get`), and there are no more fetches than requests
         // the host admits. `jwt_jwks` (keys inline) needs no fetch at all.
         return fetch(url, host)
+            .await
             .map(|(keys, _)| keys)
             .map_err(|why| fetch_failed(host, why));
     };
     let cache = KeyCache::new(store, url);
-    let cached = cache.cached().and_then(|c| {
+    let cached = cache.cached().await.and_then(|c| {
         parse_set(c.jwks.as_bytes())
             .ok()
             .map(|keys| (c.fetched_at, keys))
@@ -381,24 +386,24 @@ fn fetch_keys(
         }
     }
     // When the last fetch failed (as any instance saw it), and until when nobody retries.
-    let failed_at = cache.failed_at();
+    let failed_at = cache.failed_at().await;
     let why = match failed_at.filter(|at| now < at.saturating_add(FAILED_FETCH_BACKOFF_MS)) {
         Some(at) => format!(
             "the last JWKS fetch failed {} s ago, and none is tried within {} s of a failure",
             now.saturating_sub(at) / 1000,
             FAILED_FETCH_BACKOFF_MS / 1000
         ),
-        None => match fetch(url, host) {
+        None => match fetch(url, host).await {
             Ok((keys, body)) => {
                 let record = Cached {
                     fetched_at: now,
                     jwks: body,
                 };
-                if let Err(e) = cache.save(&record) {
+                if let Err(e) = cache.save(&record).await {
                     host.log(&format!("jwt: could not cache the JWKS: {e}"));
                 }
                 if failed_at.is_some() {
-                    let _ = cache.clear_failed();
+                    let _ = cache.clear_failed().await;
                 }
                 return Ok(keys);
             }
@@ -407,7 +412,7 @@ fn fetch_keys(
                     "jwt: {why}; no instance fetches the JWKS again for {} s",
                     FAILED_FETCH_BACKOFF_MS / 1000
                 ));
-                if let Err(e) = cache.set_failed_at(now) {
+                if let Err(e) = cache.set_failed_at(now).await {
                     host.log(&format!("jwt: could not record the failed fetch: {e}"));
                 }
                 why
@@ -432,9 +437,9 @@ fn fetch_failed(host: &dyn Host, why: String) -> AuthError {
 }
 
 /// Fetches and parses the JWKS. The error is for the log: it names the URL.
-fn fetch(url: &str, host: &dyn Host) -> Result<(Vec<Jwk>, String), String> {
+async fn fetch(url: &str, host: &dyn Host) -> Result<(Vec<Jwk>, String), String> {
     let failed = |why: String| format!("fetching the JWKS at {url} failed: {why}");
-    let answer = host.http_get(url).map_err(failed)?;
+    let answer = host.http_get(url).await.map_err(failed)?;
     if answer.status != 200 {
         return Err(failed(format!("HTTP {}", answer.status)));
     }

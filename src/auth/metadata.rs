@@ -34,7 +34,7 @@ struct ProtectedResource<'a> {
 /// `scopes` are every scope a tool requires, sorted (published only where the policy
 /// enforces them).
 pub fn document(
-    settings: &Settings,
+    settings: &Settings<'_>,
     policy: &Policy,
     scopes: &[&str],
     origin: &str,

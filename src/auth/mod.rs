@@ -101,10 +101,10 @@ pub enum AuthError {
 }
 
 /// Authenticates a request under the configured policy.
-pub fn authenticate(
+pub async fn authenticate(
     policy: &Policy,
     host: &dyn Host,
-    request: &Request,
+    request: &Request<'_>,
 ) -> Result<Principal, AuthError> {
     if *policy == Policy::None {
         // Everyone is the same anonymous caller; a token, if sent, is ignored.
@@ -139,7 +139,7 @@ pub fn authenticate(
             })
         }
         Policy::Jwt(jwt_settings) => {
-            let claims = jwt::verify(token, jwt_settings, host)?;
+            let claims = jwt::verify(token, jwt_settings, host).await?;
             Ok(Principal {
                 id: format!("jwt:{}|{}", claims.issuer, claims.subject),
                 label: log_safe(&claims.subject),

@@ -23,7 +23,7 @@ pub enum Policy {
 impl Policy {
     /// Reads the policy `auth_mode` names and the variables it needs; the others are not
     /// read. Errors are logged in full once.
-    pub fn load(settings: &Settings) -> Result<Policy, ConfigError> {
+    pub fn load(settings: &Settings<'_>) -> Result<Policy, ConfigError> {
         let loaded = match settings.auth_mode()? {
             AuthMode::Passthrough => Ok(Policy::Passthrough),
             AuthMode::Static => static_tokens(settings.static_tokens()?).map(Policy::Static),
@@ -163,7 +163,7 @@ fn decode_hex32(hex: &str) -> Option<[u8; 32]> {
 /// `public_url` gives the default audiences: the accepted `aud` never comes from the
 /// request (its Host header is the client's word, and a token minted for another resource
 /// would pass as ours, the confused deputy that audience checks exist to stop).
-fn jwt_settings(settings: &Settings) -> Result<JwtSettings, ConfigError> {
+fn jwt_settings(settings: &Settings<'_>) -> Result<JwtSettings, ConfigError> {
     let issuer = settings.jwt_issuer()?;
     if issuer.is_empty() {
         return Err(JWT_ISSUER.problem("jwt mode needs the issuer every token must name"));

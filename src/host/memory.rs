@@ -1,14 +1,17 @@
 //! An in-memory host for native tests: configuration from a map, a clock the test moves,
 //! a store that several "instances" share, a log the test can read, a sink that records
-//! what a client would have received.
+//! what a client would have received. Its calls are ready at once, but for sleeps in real
+//! time, which wake through [`super::executor`]'s timer.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::ready;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::{Fetched, Host, KeyValue, StoreError};
+use super::executor::sleep_until;
+use super::{Fetched, Host, KeyValue, Pending, StoreError};
 use crate::http::{Disconnected, Headers, ResponseSink};
 
 /// One component instance's view of the machine. Clone it (or share its store) to model
@@ -113,8 +116,13 @@ impl MemoryHost {
 }
 
 impl Host for MemoryHost {
-    fn variable(&self, name: &str) -> Result<Option<String>, String> {
-        Ok(self.variables.get(name).cloned())
+    fn variables(&self) -> Pending<'_, Result<Vec<(String, String)>, String>> {
+        let all = self
+            .variables
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        Box::pin(ready(Ok(all)))
     }
 
     fn now_unix_ms(&self) -> u64 {
@@ -129,11 +137,12 @@ impl Host for MemoryHost {
         base + self.clock.load(Ordering::SeqCst)
     }
 
-    fn sleep_ms(&self, millis: u64) {
+    fn sleep_ms(&self, millis: u64) -> Pending<'_, ()> {
         if self.real_time {
-            std::thread::sleep(std::time::Duration::from_millis(millis));
+            Box::pin(sleep_until(Instant::now() + Duration::from_millis(millis)))
         } else {
             self.advance_ms(millis);
+            Box::pin(ready(()))
         }
     }
 
@@ -161,16 +170,18 @@ impl Host for MemoryHost {
         }
     }
 
-    fn http_get(&self, url: &str) -> Result<Fetched, String> {
+    fn http_get<'a>(&'a self, url: &'a str) -> Pending<'a, Result<Fetched, String>> {
         if let Ok(mut fetches) = self.web.fetches.lock() {
             fetches.push(url.to_string());
         }
-        self.web
+        let page = self
+            .web
             .pages
             .lock()
             .ok()
             .and_then(|pages| pages.get(url).cloned())
-            .ok_or_else(|| format!("connection refused: {url}"))
+            .ok_or_else(|| format!("connection refused: {url}"));
+        Box::pin(ready(page))
     }
 }
 
@@ -225,25 +236,27 @@ impl MemoryStore {
     }
 }
 
-impl KeyValue for MemoryStore {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+/// The store's operations, done at once: tests call these directly (the trait's, which
+/// the server calls, are the same wrapped in a ready future).
+impl MemoryStore {
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.read();
         Ok(self.lock()?.get(key).cloned())
     }
 
-    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+    pub fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.write();
         self.lock()?.insert(key.to_string(), value.to_vec());
         Ok(())
     }
 
-    fn delete(&self, key: &str) -> Result<(), StoreError> {
+    pub fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.write();
         self.lock()?.remove(key);
         Ok(())
     }
 
-    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+    pub fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
         self.write();
         let mut entries = self.lock()?;
         let current = match entries.get(key) {
@@ -258,7 +271,17 @@ impl KeyValue for MemoryStore {
         Ok(next)
     }
 
-    fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+    /// The integer `increment` keeps at `key`.
+    pub fn counter(&self, key: &str) -> Result<Option<i64>, StoreError> {
+        match MemoryStore::get(self, key)? {
+            None => Ok(None),
+            Some(bytes) => super::decode_counter(&bytes)
+                .map(Some)
+                .ok_or_else(|| StoreError(format!("{key} does not hold a counter"))),
+        }
+    }
+
+    pub fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         self.read();
         self.listings.fetch_add(1, Ordering::SeqCst);
         Ok(self
@@ -267,6 +290,31 @@ impl KeyValue for MemoryStore {
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, _)| k.clone())
             .collect())
+    }
+}
+
+impl KeyValue for MemoryStore {
+    fn get<'a>(&'a self, key: &'a str) -> Pending<'a, Result<Option<Vec<u8>>, StoreError>> {
+        Box::pin(ready(MemoryStore::get(self, key)))
+    }
+
+    fn set<'a>(&'a self, key: &'a str, value: &'a [u8]) -> Pending<'a, Result<(), StoreError>> {
+        Box::pin(ready(MemoryStore::set(self, key, value)))
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> Pending<'a, Result<(), StoreError>> {
+        Box::pin(ready(MemoryStore::delete(self, key)))
+    }
+
+    fn increment<'a>(&'a self, key: &'a str, delta: i64) -> Pending<'a, Result<i64, StoreError>> {
+        Box::pin(ready(MemoryStore::increment(self, key, delta)))
+    }
+
+    fn keys_with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> Pending<'a, Result<Vec<String>, StoreError>> {
+        Box::pin(ready(MemoryStore::keys_with_prefix(self, prefix)))
     }
 }
 
@@ -300,22 +348,31 @@ impl MemorySink {
 }
 
 impl ResponseSink for MemorySink {
-    fn head(&mut self, status: u16, headers: &Headers) -> Result<(), Disconnected> {
+    fn head<'a>(
+        &'a mut self,
+        status: u16,
+        headers: &'a Headers,
+    ) -> Pending<'a, Result<(), Disconnected>> {
         self.status = Some(status);
         self.headers = headers.clone();
-        Ok(())
+        Box::pin(ready(Ok(())))
     }
 
-    fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected> {
-        if self.finished.is_some() || self.hang_up_after.is_some_and(|n| self.chunks.len() >= n) {
-            return Err(Disconnected);
-        }
-        self.chunks.push((Instant::now(), chunk.to_vec()));
-        Ok(())
+    fn body<'a>(&'a mut self, chunk: &'a [u8]) -> Pending<'a, Result<(), Disconnected>> {
+        let written = if self.finished.is_some()
+            || self.hang_up_after.is_some_and(|n| self.chunks.len() >= n)
+        {
+            Err(Disconnected)
+        } else {
+            self.chunks.push((Instant::now(), chunk.to_vec()));
+            Ok(())
+        };
+        Box::pin(ready(written))
     }
 
-    fn finish(&mut self) {
+    fn finish(&mut self) -> Pending<'_, ()> {
         self.finished.get_or_insert_with(Instant::now);
+        Box::pin(ready(()))
     }
 }
 
@@ -339,26 +396,35 @@ impl ChannelSink {
 }
 
 impl ResponseSink for ChannelSink {
-    fn head(&mut self, status: u16, headers: &Headers) -> Result<(), Disconnected> {
-        self.0
+    fn head<'a>(
+        &'a mut self,
+        status: u16,
+        headers: &'a Headers,
+    ) -> Pending<'a, Result<(), Disconnected>> {
+        let sent = self
+            .0
             .send(SinkEvent::Head(status, headers.clone()))
-            .map_err(|_| Disconnected)
+            .map_err(|_| Disconnected);
+        Box::pin(ready(sent))
     }
 
-    fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected> {
-        self.0
+    fn body<'a>(&'a mut self, chunk: &'a [u8]) -> Pending<'a, Result<(), Disconnected>> {
+        let sent = self
+            .0
             .send(SinkEvent::Body(chunk.to_vec()))
-            .map_err(|_| Disconnected)
+            .map_err(|_| Disconnected);
+        Box::pin(ready(sent))
     }
 
-    fn closed(&mut self) -> bool {
+    fn closed(&mut self) -> Pending<'_, bool> {
         // An empty chunk probes the channel: its send fails once the client hung up.
-        self.0.send(SinkEvent::Body(Vec::new())).is_err()
+        Box::pin(ready(self.0.send(SinkEvent::Body(Vec::new())).is_err()))
     }
 
-    fn finish(&mut self) {
+    fn finish(&mut self) -> Pending<'_, ()> {
         if !std::mem::replace(&mut self.1, true) {
             let _ = self.0.send(SinkEvent::Finished);
         }
+        Box::pin(ready(()))
     }
 }

@@ -3,13 +3,30 @@
 //! The wasm builds implement them with WASI and Spin (`wasi_http`, `spin`, `portable`);
 //! the native tests implement them in memory (`memory`). Nothing outside this module
 //! touches WASI.
+//!
+//! What waits on the world is async ([`Pending`]): the store, the variables, sleeping,
+//! outbound HTTP, and the response the core writes (`crate::http::ResponseSink`). An
+//! instance interleaves its requests at those awaits. Reading the clock, drawing random
+//! bytes and handing a line to the log do not wait (a host that writes its log slowly
+//! queues the line).
 
+pub use crate::http::Pending;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod executor;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod memory;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;
-#[cfg(target_arch = "wasm32")]
-mod wasi_http;
+
+/// The WASIp3 Spin build (default).
+#[cfg(all(target_arch = "wasm32", feature = "spin", not(feature = "p2")))]
+mod wasi_p3;
+
+/// The WASIp2 builds: the Spin build's `p2` variant and the portable build.
+#[cfg(all(target_arch = "wasm32", any(feature = "p2", not(feature = "spin"))))]
+mod wasi_p2;
 
 #[cfg(all(target_arch = "wasm32", feature = "spin"))]
 mod spin;
@@ -19,19 +36,16 @@ mod portable;
 
 /// The machine: configuration, time, randomness, the shared store and the log.
 pub trait Host {
-    /// A configuration variable by its Spin name (`auth_mode`). `Ok(None)` when unset.
-    /// `Err` carries the host's reason when the variable could not be read at all.
-    fn variable(&self, name: &str) -> Result<Option<String>, String>;
-
-    /// A hint that every variable is about to be read: a host that can fetch them all in
-    /// one call does so now.
-    fn prefetch_variables(&self) {}
+    /// Every configuration variable that is set, by its Spin name (`auth_mode`), read in
+    /// one go (variables are fixed for a running app). `Err` carries the host's reason
+    /// when they could not be read at all.
+    fn variables(&self) -> Pending<'_, Result<Vec<(String, String)>, String>>;
 
     /// Wall-clock time, milliseconds since the Unix epoch.
     fn now_unix_ms(&self) -> u64;
 
-    /// Blocks this instance for a while (stream polling, keep-alives).
-    fn sleep_ms(&self, millis: u64);
+    /// Waits a while (stream polling, keep-alives); other requests go on meanwhile.
+    fn sleep_ms(&self, millis: u64) -> Pending<'_, ()>;
 
     /// Fills `buf` from a cryptographically secure source.
     fn fill_random(&self, buf: &mut [u8]);
@@ -43,7 +57,7 @@ pub trait Host {
     fn log(&self, line: &str);
 
     /// Fetches `url` with GET (issuer keys). `Err` explains a failure to get any answer.
-    fn http_get(&self, url: &str) -> Result<Fetched, String>;
+    fn http_get<'a>(&'a self, url: &'a str) -> Pending<'a, Result<Fetched, String>>;
 }
 
 /// An answer to [`Host::http_get`].
@@ -58,23 +72,28 @@ pub const MAX_FETCH_BYTES: usize = 1024 * 1024;
 
 /// A key-value store shared across instances (and, with a networked backend, machines).
 pub trait KeyValue {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
-    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
-    fn delete(&self, key: &str) -> Result<(), StoreError>;
+    fn get<'a>(&'a self, key: &'a str) -> Pending<'a, Result<Option<Vec<u8>>, StoreError>>;
+    fn set<'a>(&'a self, key: &'a str, value: &'a [u8]) -> Pending<'a, Result<(), StoreError>>;
+    fn delete<'a>(&'a self, key: &'a str) -> Pending<'a, Result<(), StoreError>>;
     /// Adds `delta` to the integer stored at `key` (absent counts as 0) atomically and
     /// returns the new value.
-    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError>;
+    fn increment<'a>(&'a self, key: &'a str, delta: i64) -> Pending<'a, Result<i64, StoreError>>;
     /// Every key that starts with `prefix`.
-    fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+    fn keys_with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> Pending<'a, Result<Vec<String>, StoreError>>;
 
     /// The integer [`increment`](KeyValue::increment) keeps at `key`, read without writing.
-    fn counter(&self, key: &str) -> Result<Option<i64>, StoreError> {
-        match self.get(key)? {
-            None => Ok(None),
-            Some(bytes) => decode_counter(&bytes)
-                .map(Some)
-                .ok_or_else(|| StoreError(format!("{key} does not hold a counter"))),
-        }
+    fn counter<'a>(&'a self, key: &'a str) -> Pending<'a, Result<Option<i64>, StoreError>> {
+        Box::pin(async move {
+            match self.get(key).await? {
+                None => Ok(None),
+                Some(bytes) => decode_counter(&bytes)
+                    .map(Some)
+                    .ok_or_else(|| StoreError(format!("{key} does not hold a counter"))),
+            }
+        })
     }
 }
 
@@ -102,4 +121,21 @@ impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "key-value store: {}", self.0)
     }
+}
+
+/// `work`'s output, or `None` when `deadline` comes first (and `work` is dropped, which
+/// abandons a host call under way).
+pub async fn race<T>(
+    work: impl std::future::Future<Output = T>,
+    deadline: impl std::future::Future<Output = ()>,
+) -> Option<T> {
+    let mut work = std::pin::pin!(work);
+    let mut deadline = std::pin::pin!(deadline);
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(value) = work.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Some(value));
+        }
+        deadline.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }

@@ -3,24 +3,25 @@
 
 use super::KeyValue;
 
-/// Environment variables (no state: the field only keeps the struct from being a unit).
-#[derive(Default)]
-pub struct Config {
-    _environment: (),
-}
+/// Environment variables.
+pub struct Config;
 
 impl Config {
-    pub fn get(&self, name: &str) -> Result<Option<String>, String> {
-        let env_name = crate::config::env_name(name);
-        match std::env::var(&env_name) {
-            Ok(value) => Ok(Some(value)),
-            Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(_)) => Err(format!("{env_name} is not valid UTF-8")),
+    /// Every `MCP_*` environment variable, named as the Spin variable it stands for
+    /// (`MCP_AUTH_MODE` is `auth_mode`).
+    pub fn all(&self) -> Result<Vec<(String, String)>, String> {
+        let mut all = Vec::new();
+        for (name, value) in std::env::vars_os() {
+            let Some(name) = name.to_str().and_then(|n| n.strip_prefix("MCP_")) else {
+                continue;
+            };
+            let value = value
+                .into_string()
+                .map_err(|_| format!("MCP_{name} is not valid UTF-8"))?;
+            all.push((name.to_ascii_lowercase(), value));
         }
+        Ok(all)
     }
-
-    /// The environment is in memory already.
-    pub fn prefetch(&self) {}
 }
 
 pub fn open_store() -> Option<Box<dyn KeyValue>> {

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::host::Pending;
 use crate::protocol::call::{Call, Stop};
 use crate::protocol::model::{PromptArgument, PromptMessage};
 
@@ -17,10 +18,34 @@ pub struct PromptDef {
     pub title: &'static str,
     pub description: &'static str,
     pub arguments: &'static [PromptArgument],
-    /// The messages for `arguments` (all required ones present, all strings).
-    pub get: fn(&mut Call, &Map<String, Value>) -> Messages,
+    /// The messages for `arguments` (all required ones present, all strings): an
+    /// `async fn(&mut Call, &Map<String, Value>) -> Messages`.
+    pub get: &'static dyn Get,
     /// Suggested values for `argument` starting with `prefix` (`completion/complete`).
     pub complete: fn(argument: &str, prefix: &str) -> Vec<String>,
+}
+
+/// How a prompt's messages are made: implemented for every
+/// `async fn(&mut Call, &Map<String, Value>) -> Messages`.
+pub trait Get: Sync {
+    fn get<'c, 'd>(
+        &'static self,
+        call: &'c mut Call<'d>,
+        arguments: &'c Map<String, Value>,
+    ) -> Pending<'c, Messages>;
+}
+
+impl<F> Get for F
+where
+    F: AsyncFn(&mut Call<'_>, &Map<String, Value>) -> Messages + Sync + 'static,
+{
+    fn get<'c, 'd>(
+        &'static self,
+        call: &'c mut Call<'d>,
+        arguments: &'c Map<String, Value>,
+    ) -> Pending<'c, Messages> {
+        Box::pin(self(call, arguments))
+    }
 }
 
 pub const REGISTRY: &[&PromptDef] = &[&use_tool::PROMPT];

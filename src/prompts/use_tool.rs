@@ -24,11 +24,11 @@ pub const PROMPT: PromptDef = PromptDef {
             required: false,
         },
     ],
-    get,
+    get: &get,
     complete,
 };
 
-fn get(_: &mut Call, arguments: &Map<String, Value>) -> Result<Vec<PromptMessage>, Stop> {
+async fn get(_: &mut Call<'_>, arguments: &Map<String, Value>) -> Result<Vec<PromptMessage>, Stop> {
     let tool = arguments
         .get("tool")
         .and_then(Value::as_str)

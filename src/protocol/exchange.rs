@@ -13,7 +13,7 @@ use super::Revision;
 use crate::auth::Principal;
 use crate::catalog::{Catalog, Scopes};
 use crate::config::{ConfigError, Settings};
-use crate::host::Host;
+use crate::host::{Host, Pending};
 use crate::protocol::jsonrpc::RpcError;
 use crate::store::asks::SessionLink;
 use crate::store::session::Session;
@@ -24,7 +24,7 @@ pub const LIST_TTL_MS: u64 = 5 * 60 * 1000;
 
 /// Work a request leaves to run once its response is complete and logged: the task it
 /// created (the instance goes on after its response: see `handler::tasks`).
-pub type Deferred = Box<dyn FnOnce(&dyn Host)>;
+pub type Deferred = Box<dyn for<'h> FnOnce(&'h dyn Host) -> Pending<'h, ()>>;
 
 /// One request's circumstances: the revision it speaks, who sent it, what the client can
 /// do, and the legacy session it belongs to, if any.

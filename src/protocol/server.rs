@@ -27,7 +27,7 @@ fn instructions() -> String {
 }
 
 /// What this server offers, as this request's revision and host allow.
-pub fn capabilities(exchange: &Exchange) -> Result<ServerCapabilities, RpcError> {
+pub fn capabilities(exchange: &Exchange<'_>) -> Result<ServerCapabilities, RpcError> {
     let shared = exchange.host.store().is_some();
     // List changes happen only through the conformance fixtures' triggers, and reach
     // clients only through 2026-07-28 subscriptions on a shared store.
@@ -56,7 +56,7 @@ pub fn capabilities(exchange: &Exchange) -> Result<ServerCapabilities, RpcError>
 
 /// Refuses a request the principal lacks scopes for, before anything runs or is
 /// acknowledged: transports answer it with 403 and `insufficient_scope`.
-pub fn authorize(exchange: &Exchange, request: &Request) -> Result<(), RpcError> {
+pub fn authorize(exchange: &Exchange<'_>, request: &Request) -> Result<(), RpcError> {
     if request.method != "tools/call" {
         return Ok(());
     }
@@ -81,8 +81,8 @@ pub fn authorize(exchange: &Exchange, request: &Request) -> Result<(), RpcError>
 /// Answers a request: the result object, or the JSON-RPC error. `emitter` receives what
 /// the request sends the client while it runs (progress, log messages, server→client
 /// requests).
-pub fn handle(
-    exchange: &Exchange,
+pub async fn handle(
+    exchange: &Exchange<'_>,
     request: &Request,
     emitter: &mut dyn Emitter,
 ) -> Result<Value, RpcError> {
@@ -91,9 +91,9 @@ pub fn handle(
     let result = match (request.method.as_str(), exchange.revision.is_modern()) {
         ("initialize", false) => to_value(&initialize(exchange, params)?),
         ("ping", false) => json!({}),
-        ("logging/setLevel", false) => utilities::set_level(exchange, params)?,
-        ("resources/subscribe", false) => resources::subscribe(exchange, params, true)?,
-        ("resources/unsubscribe", false) => resources::subscribe(exchange, params, false)?,
+        ("logging/setLevel", false) => utilities::set_level(exchange, params).await?,
+        ("resources/subscribe", false) => resources::subscribe(exchange, params, true).await?,
+        ("resources/unsubscribe", false) => resources::subscribe(exchange, params, false).await?,
         ("server/discover", true) => to_value(&DiscoverResult {
             supported_versions: Revision::supported(),
             capabilities: capabilities(exchange)?,
@@ -104,24 +104,24 @@ pub fn handle(
             },
         }),
         ("tools/list", _) => tools::list_tools(exchange, params)?,
-        ("tools/call", _) => tools::call_tool(exchange, request, emitter)?,
+        ("tools/call", _) => tools::call_tool(exchange, request, emitter).await?,
         ("resources/list", _) => resources::list_resources(exchange, params)?,
         ("resources/templates/list", _) => resources::list_templates(exchange, params)?,
-        ("resources/read", _) => resources::read_resource(exchange, request, emitter)?,
+        ("resources/read", _) => resources::read_resource(exchange, request, emitter).await?,
         ("prompts/list", _) => prompts::list_prompts(exchange, params)?,
-        ("prompts/get", _) => prompts::get_prompt(exchange, request, emitter)?,
+        ("prompts/get", _) => prompts::get_prompt(exchange, request, emitter).await?,
         ("completion/complete", _) => utilities::complete(exchange, params)?,
-        ("tasks/get", true) => tasks::get(exchange, params)?,
-        ("tasks/update", true) => tasks::update(exchange, params)?,
-        ("tasks/cancel", true) => tasks::cancel(exchange, params)?,
+        ("tasks/get", true) => tasks::get(exchange, params).await?,
+        ("tasks/update", true) => tasks::update(exchange, params).await?,
+        ("tasks/cancel", true) => tasks::cancel(exchange, params).await?,
         (method, _) => return Err(RpcError::method_not_found(method)),
     };
     Ok(finish(exchange.revision, result))
 }
 
 /// A request's answer as a JSON-RPC response frame (result or error).
-pub fn reply(exchange: &Exchange, request: &Request, emitter: &mut dyn Emitter) -> Value {
-    match handle(exchange, request, emitter) {
+pub async fn reply(exchange: &Exchange<'_>, request: &Request, emitter: &mut dyn Emitter) -> Value {
+    match handle(exchange, request, emitter).await {
         Ok(result) => super::jsonrpc::success(&request.id, &result),
         Err(error) => super::jsonrpc::failure(Some(&request.id), &error),
     }
@@ -145,7 +145,7 @@ pub fn negotiate(params: &Map<String, Value>) -> Result<Revision, RpcError> {
 }
 
 fn initialize(
-    exchange: &Exchange,
+    exchange: &Exchange<'_>,
     params: &Map<String, Value>,
 ) -> Result<InitializeResult, RpcError> {
     let revision = negotiate(params)?;
@@ -167,7 +167,11 @@ fn initialize(
 /// What a legacy client's message other than a request means for its session: an answer
 /// to a server→client request is left where the waiting call will find it (if one waits);
 /// a cancellation is recorded where the running call will notice it (if it runs).
-pub fn receive(link: &SessionLink, message: &Message, now: u64) -> Result<(), StoreError> {
+pub async fn receive(
+    link: &SessionLink<'_>,
+    message: &Message,
+    now: u64,
+) -> Result<(), StoreError> {
     match message {
         Message::Response {
             id: RequestId::String(id),
@@ -177,7 +181,7 @@ pub fn receive(link: &SessionLink, message: &Message, now: u64) -> Result<(), St
                 Ok(result) => json!({"result": result}),
                 Err(error) => json!({"error": error}),
             };
-            link.answer(id, &reply)
+            link.answer(id, &reply).await
         }
         Message::Notification(n) if n.method == "notifications/cancelled" => {
             match n
@@ -186,7 +190,7 @@ pub fn receive(link: &SessionLink, message: &Message, now: u64) -> Result<(), St
                 .cloned()
                 .and_then(|id| serde_json::from_value::<RequestId>(id).ok())
             {
-                Some(id) => link.cancel(&id, now),
+                Some(id) => link.cancel(&id, now).await,
                 None => Ok(()),
             }
         }

@@ -2,6 +2,7 @@
 //! (RFC 6570 level 1, `{name}` segments) cover families of URIs. One file per resource
 //! plus one line in [`RESOURCES`] or [`TEMPLATES`].
 
+use crate::host::Pending;
 use crate::protocol::call::{Call, Stop};
 use crate::protocol::model::ResourceContents;
 
@@ -18,7 +19,8 @@ pub struct ResourceDef {
     pub title: &'static str,
     pub description: &'static str,
     pub mime_type: &'static str,
-    pub read: fn(&mut Call) -> Contents,
+    /// Reads it: an `async fn(&mut Call) -> Contents`.
+    pub read: &'static dyn Read,
 }
 
 /// A family of resources whose URIs match a template.
@@ -28,10 +30,50 @@ pub struct TemplateDef {
     pub title: &'static str,
     pub description: &'static str,
     pub mime_type: &'static str,
-    /// Reads the resource at `uri`, whose template variables are `vars`.
-    pub read: fn(&mut Call, &str, &[(String, String)]) -> Contents,
+    /// Reads the resource at `uri`, whose template variables are `vars`: an
+    /// `async fn(&mut Call, &str, &[(String, String)]) -> Contents`.
+    pub read: &'static dyn ReadTemplate,
     /// Suggested values for `variable` starting with `prefix` (`completion/complete`).
     pub complete: fn(variable: &str, prefix: &str) -> Vec<String>,
+}
+
+/// How a resource is read: implemented for every `async fn(&mut Call) -> Contents`.
+pub trait Read: Sync {
+    fn read<'c, 'd>(&'static self, call: &'c mut Call<'d>) -> Pending<'c, Contents>;
+}
+
+impl<F> Read for F
+where
+    F: AsyncFn(&mut Call<'_>) -> Contents + Sync + 'static,
+{
+    fn read<'c, 'd>(&'static self, call: &'c mut Call<'d>) -> Pending<'c, Contents> {
+        Box::pin(self(call))
+    }
+}
+
+/// How a resource of a template is read: implemented for every
+/// `async fn(&mut Call, &str, &[(String, String)]) -> Contents`.
+pub trait ReadTemplate: Sync {
+    fn read<'c, 'd>(
+        &'static self,
+        call: &'c mut Call<'d>,
+        uri: &'c str,
+        vars: &'c [(String, String)],
+    ) -> Pending<'c, Contents>;
+}
+
+impl<F> ReadTemplate for F
+where
+    F: AsyncFn(&mut Call<'_>, &str, &[(String, String)]) -> Contents + Sync + 'static,
+{
+    fn read<'c, 'd>(
+        &'static self,
+        call: &'c mut Call<'d>,
+        uri: &'c str,
+        vars: &'c [(String, String)],
+    ) -> Pending<'c, Contents> {
+        Box::pin(self(call, uri, vars))
+    }
 }
 
 pub const RESOURCES: &[&ResourceDef] = &[&server_info::RESOURCE];

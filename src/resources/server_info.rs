@@ -13,10 +13,10 @@ pub const RESOURCE: ResourceDef = ResourceDef {
     title: "Server information",
     description: "This server's name, version, protocol revisions and authentication mode.",
     mime_type: "application/json",
-    read,
+    read: &read,
 };
 
-fn read(call: &mut Call) -> Result<Vec<ResourceContents>, Stop> {
+async fn read(call: &mut Call<'_>) -> Result<Vec<ResourceContents>, Stop> {
     let info = json!({
         "name": crate::SERVER_NAME,
         "version": crate::SERVER_VERSION,

@@ -11,11 +11,15 @@ pub const TEMPLATE: TemplateDef = TemplateDef {
     title: "Tool input schema",
     description: "The JSON Schema of a tool's arguments; name is the tool's name.",
     mime_type: "application/schema+json",
-    read,
+    read: &read,
     complete,
 };
 
-fn read(_: &mut Call, uri: &str, vars: &[(String, String)]) -> Result<Vec<ResourceContents>, Stop> {
+async fn read(
+    _: &mut Call<'_>,
+    uri: &str,
+    vars: &[(String, String)],
+) -> Result<Vec<ResourceContents>, Stop> {
     let name = vars.first().map(|(_, v)| v.as_str()).unwrap_or_default();
     match REGISTRY.iter().find(|t| t.name == name) {
         Some(tool) => Ok(vec![ResourceContents::text(

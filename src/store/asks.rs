@@ -45,76 +45,86 @@ impl<'a> SessionLink<'a> {
     /// Marks server→client request `id` (one [`is_ask_id`] accepts) as awaited until
     /// `until`: only then is an answer to it kept. The marker goes in before the request
     /// goes out, so the answer cannot beat it.
-    pub fn ask(&self, id: &str, until: u64, now: u64) -> Result<Awaited<'a>, StoreError> {
+    pub async fn ask(&self, id: &str, until: u64, now: u64) -> Result<Awaited<'a>, StoreError> {
         let awaited = Awaited {
             store: self.store,
             ask: keys::ask(&self.id, id),
             reply: keys::reply(&self.id, id),
         };
-        self.store.set(&awaited.ask, b"1")?;
+        self.store.set(&awaited.ask, b"1").await?;
         // Should this instance die waiting, the sweep removes the marker and the answer.
-        expiry::note(self.store, &awaited.ask, until + MARKER_GRACE_MS, now)?;
+        expiry::note(self.store, &awaited.ask, until + MARKER_GRACE_MS, now).await?;
         Ok(awaited)
     }
 
     /// Leaves the client's answer to server→client request `id` for the call waiting on
     /// it; an answer nobody waits for is dropped.
-    pub fn answer(&self, id: &str, reply: &Value) -> Result<(), StoreError> {
-        if !is_ask_id(id) || self.store.get(&keys::ask(&self.id, id))?.is_none() {
+    pub async fn answer(&self, id: &str, reply: &Value) -> Result<(), StoreError> {
+        if !is_ask_id(id) || self.store.get(&keys::ask(&self.id, id)).await?.is_none() {
             return Ok(());
         }
         self.store
             .set(&keys::reply(&self.id, id), reply.to_string().as_bytes())
+            .await
     }
 
     /// Records that the client cancelled `request`, if it is running (a quick one has
     /// answered already); kept while it may still run, then swept.
-    pub fn cancel(&self, request: &RequestId, now: u64) -> Result<(), StoreError> {
+    pub async fn cancel(&self, request: &RequestId, now: u64) -> Result<(), StoreError> {
         let digest = digest(request);
-        if self.store.get(&keys::running(&self.id, &digest))?.is_none() {
+        if self
+            .store
+            .get(&keys::running(&self.id, &digest))
+            .await?
+            .is_none()
+        {
             return Ok(());
         }
         let key = keys::cancel(&self.id, &digest);
-        self.store.set(&key, b"1")?;
-        expiry::note(self.store, &key, now + CANCEL_KEEP_MS, now)
+        self.store.set(&key, b"1").await?;
+        expiry::note(self.store, &key, now + CANCEL_KEEP_MS, now).await
     }
 
     /// Whether the client cancelled `request`.
-    pub fn cancelled(&self, request: &RequestId) -> Result<bool, StoreError> {
+    pub async fn cancelled(&self, request: &RequestId) -> Result<bool, StoreError> {
         Ok(self
             .store
-            .get(&keys::cancel(&self.id, &digest(request)))?
+            .get(&keys::cancel(&self.id, &digest(request)))
+            .await?
             .is_some())
     }
 
     /// Removes a cancellation once it stopped its request.
-    pub fn forget_cancellation(&self, request: &RequestId) -> Result<(), StoreError> {
-        self.store.delete(&keys::cancel(&self.id, &digest(request)))
+    pub async fn forget_cancellation(&self, request: &RequestId) -> Result<(), StoreError> {
+        self.store
+            .delete(&keys::cancel(&self.id, &digest(request)))
+            .await
     }
 
     /// Marks `request` as running (it waits) until `until`: from now on it can be
     /// cancelled.
-    pub fn mark_running(
+    pub async fn mark_running(
         &self,
         request: &RequestId,
         until: u64,
         now: u64,
     ) -> Result<(), StoreError> {
         let key = keys::running(&self.id, &digest(request));
-        self.store.set(&key, b"1")?;
-        expiry::note(self.store, &key, until + MARKER_GRACE_MS, now)
+        self.store.set(&key, b"1").await?;
+        expiry::note(self.store, &key, until + MARKER_GRACE_MS, now).await
     }
 
     /// The request ended.
-    pub fn unmark_running(&self, request: &RequestId) -> Result<(), StoreError> {
+    pub async fn unmark_running(&self, request: &RequestId) -> Result<(), StoreError> {
         self.store
             .delete(&keys::running(&self.id, &digest(request)))
+            .await
     }
 }
 
 /// A server→client request being waited for: the marker that lets its answer in and the
-/// answer once it came, both removed however the wait ends (answered, timed out,
-/// cancelled, failed).
+/// answer once it came. [`Awaited::done`] removes both however the wait ends (answered,
+/// timed out, cancelled, failed); should the instance die first, the sweep does.
 pub struct Awaited<'s> {
     store: &'s dyn KeyValue,
     ask: String,
@@ -123,18 +133,20 @@ pub struct Awaited<'s> {
 
 impl Awaited<'_> {
     /// The client's answer (`{"result": …}` or `{"error": …}`), once it came.
-    pub fn answer(&self) -> Result<Option<Value>, StoreError> {
+    pub async fn answer(&self) -> Result<Option<Value>, StoreError> {
         Ok(self
             .store
-            .get(&self.reply)?
+            .get(&self.reply)
+            .await?
             .map(|bytes| serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
     }
 }
 
-impl Drop for Awaited<'_> {
-    fn drop(&mut self) {
+impl Awaited<'_> {
+    /// The wait is over: removes the marker, then the answer.
+    pub async fn done(self) {
         // The marker first, so an answer arriving now is dropped, not left behind.
-        let _ = self.store.delete(&self.ask);
-        let _ = self.store.delete(&self.reply);
+        let _ = self.store.delete(&self.ask).await;
+        let _ = self.store.delete(&self.reply).await;
     }
 }

@@ -49,21 +49,23 @@ impl Change {
 }
 
 /// Publishes a change. Without a shared store nobody else could hear of it: a no-op.
-pub fn publish(host: &dyn Host, change: &Change) -> Result<(), StoreError> {
+pub async fn publish(host: &dyn Host, change: &Change) -> Result<(), StoreError> {
     let Some(store) = host.store() else {
         return Ok(());
     };
-    let seq = store.increment(keys::EVENTS_HEAD, 1)? as u64;
+    let seq = store.increment(keys::EVENTS_HEAD, 1).await? as u64;
     let record = serde_json::to_vec(change).map_err(|e| StoreError(e.to_string()))?;
-    store.set(&keys::event(seq), &record)?;
+    store.set(&keys::event(seq), &record).await?;
     if seq > KEEP {
-        store.delete(&keys::event(seq - KEEP))?;
+        store.delete(&keys::event(seq - KEEP)).await?;
     }
     if let Change::ResourceUpdated(uri) = change {
         let message = change.notification().to_string();
-        for key in store.keys_with_prefix(&subscription_prefix(uri))? {
+        for key in store.keys_with_prefix(&subscription_prefix(uri)).await? {
             if let Some(id) = key.rsplit(':').next().and_then(SessionId::parse) {
-                Outbox::new(store, &id).push(message.as_bytes(), host.now_unix_ms())?;
+                Outbox::new(store, &id)
+                    .push(message.as_bytes(), host.now_unix_ms())
+                    .await?;
             }
         }
     }
@@ -71,14 +73,15 @@ pub fn publish(host: &dyn Host, change: &Change) -> Result<(), StoreError> {
 }
 
 /// The sequence number of the latest change.
-pub fn head(store: &dyn KeyValue) -> Result<u64, StoreError> {
-    Ok(store.counter(keys::EVENTS_HEAD)?.unwrap_or(0).max(0) as u64)
+pub async fn head(store: &dyn KeyValue) -> Result<u64, StoreError> {
+    Ok(store.counter(keys::EVENTS_HEAD).await?.unwrap_or(0).max(0) as u64)
 }
 
 /// Change `seq`, if still kept.
-pub fn get(store: &dyn KeyValue, seq: u64) -> Result<Option<Change>, StoreError> {
+pub async fn get(store: &dyn KeyValue, seq: u64) -> Result<Option<Change>, StoreError> {
     Ok(store
-        .get(&keys::event(seq))?
+        .get(&keys::event(seq))
+        .await?
         .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
 }
 
@@ -90,7 +93,7 @@ fn subscription_prefix(uri: &str) -> String {
 /// The key is noted in the expiry index for `expires_at` (the session's expiry), so that
 /// it goes with its session even if the session record lost track of it (two subscribes
 /// at once each write the record back).
-pub fn subscribe(
+pub async fn subscribe(
     store: &dyn KeyValue,
     id: &SessionId,
     uri: &str,
@@ -98,10 +101,16 @@ pub fn subscribe(
     now: u64,
 ) -> Result<(), StoreError> {
     let key = format!("{}{id}", subscription_prefix(uri));
-    store.set(&key, uri.as_bytes())?;
-    super::expiry::note(store, &key, expires_at, now)
+    store.set(&key, uri.as_bytes()).await?;
+    super::expiry::note(store, &key, expires_at, now).await
 }
 
-pub fn unsubscribe(store: &dyn KeyValue, id: &SessionId, uri: &str) -> Result<(), StoreError> {
-    store.delete(&format!("{}{id}", subscription_prefix(uri)))
+pub async fn unsubscribe(
+    store: &dyn KeyValue,
+    id: &SessionId,
+    uri: &str,
+) -> Result<(), StoreError> {
+    store
+        .delete(&format!("{}{id}", subscription_prefix(uri)))
+        .await
 }

@@ -12,7 +12,7 @@
 //! and each sweep does at most a budget of it, the next one going on from the cursor.
 
 use super::keys::{EXPIRY, EXPIRY_CURSOR as CURSOR_KEY};
-use crate::host::{KeyValue, StoreError};
+use crate::host::{KeyValue, Pending, StoreError};
 
 /// Width of a bucket.
 pub const BUCKET_MS: u64 = 10_000;
@@ -27,13 +27,15 @@ fn entry_key(bucket: u64, index: u64) -> String {
 
 /// Records that `key` lapses at `at` (unix milliseconds). `now` places the cursor when the
 /// index is new.
-pub fn note(store: &dyn KeyValue, key: &str, at: u64, now: u64) -> Result<(), StoreError> {
+pub async fn note(store: &dyn KeyValue, key: &str, at: u64, now: u64) -> Result<(), StoreError> {
     let bucket = at / BUCKET_MS;
-    let index = store.increment(&count_key(bucket), 1)?.max(1) as u64;
-    store.set(&entry_key(bucket, index), key.as_bytes())?;
-    if index == 1 && store.get(CURSOR_KEY)?.is_none() {
+    let index = store.increment(&count_key(bucket), 1).await?.max(1) as u64;
+    store.set(&entry_key(bucket, index), key.as_bytes()).await?;
+    if index == 1 && store.get(CURSOR_KEY).await?.is_none() {
         // A new index starts sweeping from now: nothing was noted before.
-        store.set(CURSOR_KEY, format!("{}:0", now / BUCKET_MS).as_bytes())?;
+        store
+            .set(CURSOR_KEY, format!("{}:0", now / BUCKET_MS).as_bytes())
+            .await?;
     }
     Ok(())
 }
@@ -41,7 +43,7 @@ pub fn note(store: &dyn KeyValue, key: &str, at: u64, now: u64) -> Result<(), St
 /// What the judge says of a key whose time has come.
 pub trait Judge {
     /// Removes whatever lapsed under `key`, or leaves it if it was renewed.
-    fn lapsed(&self, key: &str, now: u64) -> Result<(), StoreError>;
+    fn lapsed<'a>(&'a self, key: &'a str, now: u64) -> Pending<'a, Result<(), StoreError>>;
 }
 
 /// What one sweep of the index did.
@@ -55,14 +57,15 @@ pub struct Walked {
 
 /// Judges the entries of passed buckets from the cursor on, spending at most `budget`
 /// reads (one per entry, one per bucket).
-pub fn sweep(
+pub async fn sweep(
     store: &dyn KeyValue,
     judge: &dyn Judge,
     now: u64,
     budget: usize,
 ) -> Result<Walked, StoreError> {
     let Some((mut bucket, mut done)) = store
-        .get(CURSOR_KEY)?
+        .get(CURSOR_KEY)
+        .await?
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| {
             let (b, d) = text.split_once(':')?;
@@ -75,9 +78,12 @@ pub fn sweep(
     // Reads spent, entries and buckets alike: a cursor far behind (a server stopped for a
     // day) catches up over several sweeps.
     let mut spent = 0;
-    let pause = |bucket: u64, done: u64, walked: &mut Walked| {
+    // Where the next sweep goes on, when this one runs out of budget.
+    let pause = async |bucket: u64, done: u64, walked: &mut Walked| {
         walked.more = true;
-        store.set(CURSOR_KEY, format!("{bucket}:{done}").as_bytes())
+        store
+            .set(CURSOR_KEY, format!("{bucket}:{done}").as_bytes())
+            .await
     };
     // A bucket is swept once all of its time has passed and then a bucket's more: a
     // writer on a node whose clock is a little behind, or an instance delayed after it
@@ -85,29 +91,35 @@ pub fn sweep(
     let current = (now / BUCKET_MS).saturating_sub(1);
     while bucket < current {
         if spent >= budget {
-            pause(bucket, done, &mut walked)?;
+            pause(bucket, done, &mut walked).await?;
             return Ok(walked);
         }
-        let count = store.counter(&count_key(bucket))?.unwrap_or(0).max(0) as u64;
+        let count = store.counter(&count_key(bucket)).await?.unwrap_or(0).max(0) as u64;
         spent += 1;
         while done < count {
             if spent >= budget {
-                pause(bucket, done, &mut walked)?;
+                pause(bucket, done, &mut walked).await?;
                 return Ok(walked);
             }
             done += 1;
             spent += 1;
             let entry = entry_key(bucket, done);
-            if let Some(key) = store.get(&entry)?.and_then(|b| String::from_utf8(b).ok()) {
-                judge.lapsed(&key, now)?;
+            if let Some(key) = store
+                .get(&entry)
+                .await?
+                .and_then(|b| String::from_utf8(b).ok())
+            {
+                judge.lapsed(&key, now).await?;
             }
-            store.delete(&entry)?;
+            store.delete(&entry).await?;
             walked.entries += 1;
         }
-        store.delete(&count_key(bucket))?;
+        store.delete(&count_key(bucket)).await?;
         bucket += 1;
         done = 0;
     }
-    store.set(CURSOR_KEY, format!("{bucket}:0").as_bytes())?;
+    store
+        .set(CURSOR_KEY, format!("{bucket}:0").as_bytes())
+        .await?;
     Ok(walked)
 }

@@ -33,34 +33,37 @@ impl<'a> KeyCache<'a> {
     }
 
     /// The cached document, if any (an unreadable one counts as none).
-    pub fn cached(&self) -> Option<Cached> {
+    pub async fn cached(&self) -> Option<Cached> {
         self.store
             .get(&self.key)
+            .await
             .ok()
             .flatten()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
     }
 
-    pub fn save(&self, cached: &Cached) -> Result<(), StoreError> {
+    pub async fn save(&self, cached: &Cached) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(cached).map_err(|e| StoreError(e.to_string()))?;
-        self.store.set(&self.key, &bytes)
+        self.store.set(&self.key, &bytes).await
     }
 
     /// When the last fetch failed, as any instance saw it.
-    pub fn failed_at(&self) -> Option<u64> {
+    pub async fn failed_at(&self) -> Option<u64> {
         self.store
             .get(&self.failed_key())
+            .await
             .ok()
             .flatten()
             .and_then(|bytes| String::from_utf8(bytes).ok()?.parse::<u64>().ok())
     }
 
-    pub fn set_failed_at(&self, at: u64) -> Result<(), StoreError> {
+    pub async fn set_failed_at(&self, at: u64) -> Result<(), StoreError> {
         self.store
             .set(&self.failed_key(), at.to_string().as_bytes())
+            .await
     }
 
-    pub fn clear_failed(&self) -> Result<(), StoreError> {
-        self.store.delete(&self.failed_key())
+    pub async fn clear_failed(&self) -> Result<(), StoreError> {
+        self.store.delete(&self.failed_key()).await
     }
 }

@@ -25,8 +25,8 @@ pub mod tasks;
 pub use crate::host::{KeyValue, StoreError};
 
 /// Reads one key, to tell whether the store answers (`/healthz`).
-pub fn probe(store: &dyn KeyValue) -> Result<(), StoreError> {
-    store.get(keys::SWEEP_NEXT).map(|_| ())
+pub async fn probe(store: &dyn KeyValue) -> Result<(), StoreError> {
+    store.get(keys::SWEEP_NEXT).await.map(|_| ())
 }
 
 /// How often a waiter reads the store, by how long it has been quiet (since it started or

@@ -38,71 +38,79 @@ impl<'a> Outbox<'a> {
     }
 
     /// Queues a message; returns its sequence number (1, 2, …). `now` dates the first.
-    pub fn push(&self, message: &[u8], now: u64) -> Result<u64, StoreError> {
-        let seq = self.store.increment(&self.key("head"), 1)? as u64;
-        self.store.set(&self.key(seq), message)?;
+    pub async fn push(&self, message: &[u8], now: u64) -> Result<u64, StoreError> {
+        let seq = self.store.increment(&self.key("head"), 1).await? as u64;
+        self.store.set(&self.key(seq), message).await?;
         if seq == 1 {
             let started = keys::outbox_started(&self.id);
-            expiry::note(self.store, &started, now + CHECK_AFTER_MS, now)?;
+            expiry::note(self.store, &started, now + CHECK_AFTER_MS, now).await?;
         }
         if seq > MAX_BACKLOG {
-            self.store.delete(&self.key(seq - MAX_BACKLOG))?;
+            self.store.delete(&self.key(seq - MAX_BACKLOG)).await?;
         }
         Ok(seq)
     }
 
     /// The last sequence number handed out (0 before the first message).
-    pub fn head(&self) -> Result<u64, StoreError> {
-        Ok(self.store.counter(&self.key("head"))?.unwrap_or(0).max(0) as u64)
+    pub async fn head(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .store
+            .counter(&self.key("head"))
+            .await?
+            .unwrap_or(0)
+            .max(0) as u64)
     }
 
-    pub fn get(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store.get(&self.key(seq))
+    pub async fn get(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.get(&self.key(seq)).await
     }
 
-    pub fn remove(&self, seq: u64) -> Result<(), StoreError> {
-        self.store.delete(&self.key(seq))
+    pub async fn remove(&self, seq: u64) -> Result<(), StoreError> {
+        self.store.delete(&self.key(seq)).await
     }
 
     /// What a stream of this session last delivered (for reconnects without Last-Event-ID).
-    pub fn delivered(&self) -> Result<u64, StoreError> {
+    pub async fn delivered(&self) -> Result<u64, StoreError> {
         Ok(self
             .store
-            .get(&self.key("delivered"))?
+            .get(&self.key("delivered"))
+            .await?
             .and_then(|b| String::from_utf8(b).ok()?.parse().ok())
             .unwrap_or(0))
     }
 
-    pub fn set_delivered(&self, seq: u64) -> Result<(), StoreError> {
+    pub async fn set_delivered(&self, seq: u64) -> Result<(), StoreError> {
         self.store
             .set(&self.key("delivered"), seq.to_string().as_bytes())
+            .await
     }
 
     /// The stream holding this outbox: a new stream takes over from an older one. An
     /// unreadable lease counts as none.
-    pub fn lease(&self) -> Result<Option<Lease>, StoreError> {
+    pub async fn lease(&self) -> Result<Option<Lease>, StoreError> {
         Ok(self
             .store
-            .get(&self.key("lease"))?
+            .get(&self.key("lease"))
+            .await?
             .and_then(|record| Lease::read(&record)))
     }
 
-    pub fn set_lease(&self, lease: &Lease) -> Result<(), StoreError> {
-        self.store.set(&self.key("lease"), &lease.record())
+    pub async fn set_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        self.store.set(&self.key("lease"), &lease.record()).await
     }
 
-    pub fn clear_lease(&self) -> Result<(), StoreError> {
-        self.store.delete(&self.key("lease"))
+    pub async fn clear_lease(&self) -> Result<(), StoreError> {
+        self.store.delete(&self.key("lease")).await
     }
 
     /// Deletes everything: the messages still held and the bookkeeping.
-    pub fn clear(&self) -> Result<(), StoreError> {
-        let head = self.head()?;
+    pub async fn clear(&self) -> Result<(), StoreError> {
+        let head = self.head().await?;
         for seq in head.saturating_sub(MAX_BACKLOG) + 1..=head {
-            self.store.delete(&self.key(seq))?;
+            self.store.delete(&self.key(seq)).await?;
         }
         for name in ["head", "delivered", "lease"] {
-            self.store.delete(&self.key(name))?;
+            self.store.delete(&self.key(name)).await?;
         }
         Ok(())
     }

@@ -138,15 +138,15 @@ pub struct Place {
 /// Whether this instance is the first to claim `key`, among all instances on all nodes
 /// (the store's atomic increment decides). The claim is noted in the expiry index for
 /// `lapse_at`, when the sweep removes it.
-pub fn claim_once(
+pub async fn claim_once(
     store: &dyn KeyValue,
     key: &str,
     lapse_at: u64,
     now: u64,
 ) -> Result<bool, StoreError> {
-    let first = store.increment(key, 1)? == 1;
+    let first = store.increment(key, 1).await? == 1;
     if first {
-        expiry::note(store, key, lapse_at, now)?;
+        expiry::note(store, key, lapse_at, now).await?;
     }
     Ok(first)
 }
@@ -191,7 +191,7 @@ impl<'a> Places<'a> {
 
     /// Takes place `id`, lapsing at `until` (at most the horizon ahead of `now`), for
     /// `principal_id`, if it holds fewer than `cap` and the server fewer than `total_cap`.
-    pub fn admit(
+    pub async fn admit(
         &self,
         principal_id: &str,
         id: &str,
@@ -202,13 +202,13 @@ impl<'a> Places<'a> {
     ) -> Result<Result<Place, Full>, StoreError> {
         let until = until.min(now + self.horizon_ms);
         let whose = Places::whose(principal_id);
-        if let Some(retry_after_s) = self.take(&whose, until, cap, now)? {
+        if let Some(retry_after_s) = self.take(&whose, until, cap, now).await? {
             return Ok(Err(self.full(false, cap, retry_after_s)));
         }
         if matches!(self.counted, Counted::Calls | Counted::Tasks) {
             // Bounded per principal only: a server-wide count would be a write per call.
-        } else if let Some(retry_after_s) = self.take("all", until, total_cap, now)? {
-            self.count(&whose, until, -1, now)?;
+        } else if let Some(retry_after_s) = self.take("all", until, total_cap, now).await? {
+            self.count(&whose, until, -1, now).await?;
             return Ok(Err(self.full(true, total_cap, retry_after_s)));
         }
         Ok(Ok(self.place(principal_id, id, until)))
@@ -225,7 +225,7 @@ impl<'a> Places<'a> {
 
     /// Counts one more place in `until`'s epoch unless that makes more than `cap`;
     /// `Some(seconds until a place may free up)` when it does.
-    fn take(
+    async fn take(
         &self,
         whose: &str,
         until: u64,
@@ -234,7 +234,7 @@ impl<'a> Places<'a> {
     ) -> Result<Option<u64>, StoreError> {
         let mine = self.epoch(until);
         let key = self.key(whose, mine);
-        let count = self.count(whose, until, 1, now)?;
+        let count = self.count(whose, until, 1, now).await?;
         // A counter driven below zero counts as empty.
         let mut total = count.max(0);
         let mut soonest = (mine + 1) * self.epoch_ms;
@@ -242,7 +242,11 @@ impl<'a> Places<'a> {
             if epoch == mine {
                 continue;
             }
-            let held = self.store.counter(&self.key(whose, epoch))?.unwrap_or(0);
+            let held = self
+                .store
+                .counter(&self.key(whose, epoch))
+                .await?
+                .unwrap_or(0);
             if held > 0 {
                 total += held;
                 soonest = soonest.min((epoch + 1) * self.epoch_ms);
@@ -251,7 +255,7 @@ impl<'a> Places<'a> {
         if total as usize <= cap {
             return Ok(None);
         }
-        self.store.increment(&key, -1)?;
+        self.store.increment(&key, -1).await?;
         Ok(Some(soonest.saturating_sub(now).div_ceil(1000).max(1)))
     }
 
@@ -259,14 +263,20 @@ impl<'a> Places<'a> {
     /// into being is noted in the expiry index, and the sweep deletes it once its epoch
     /// has passed. A change to an epoch that has passed is skipped: its counter counts
     /// nothing any more, and may be gone.
-    fn count(&self, whose: &str, until: u64, delta: i64, now: u64) -> Result<i64, StoreError> {
+    async fn count(
+        &self,
+        whose: &str,
+        until: u64,
+        delta: i64,
+        now: u64,
+    ) -> Result<i64, StoreError> {
         if self.epoch(until) < self.epoch(now) {
             return Ok(0);
         }
         let key = self.key(whose, self.epoch(until));
-        let count = self.store.increment(&key, delta)?;
+        let count = self.store.increment(&key, delta).await?;
         if delta > 0 && count == delta {
-            expiry::note(self.store, &key, self.epoch_end(until), now)?;
+            expiry::note(self.store, &key, self.epoch_end(until), now).await?;
         }
         Ok(count)
     }
@@ -292,13 +302,13 @@ impl<'a> Places<'a> {
 
     /// Gives a place back, once: of the instances that try (a stream and its successor,
     /// a DELETE and the sweep), the first does.
-    pub fn release(&self, place: &Place, now: u64) -> Result<(), StoreError> {
+    pub async fn release(&self, place: &Place, now: u64) -> Result<(), StoreError> {
         let claim = keys::claim(&format!("end:{}", place.id));
-        if !claim_once(self.store, &claim, self.epoch_end(place.until), now)? {
+        if !claim_once(self.store, &claim, self.epoch_end(place.until), now).await? {
             return Ok(());
         }
         for whose in self.scopes(place) {
-            self.count(&whose, place.until, -1, now)?;
+            self.count(&whose, place.until, -1, now).await?;
         }
         Ok(())
     }
@@ -306,19 +316,19 @@ impl<'a> Places<'a> {
     /// Moves a place to lapse at `until` instead: its holder lives on. Writes only when the
     /// epoch changes, and then once for the place however many instances renew it at the
     /// same moment. Returns whether this call moved it.
-    pub fn renew(&self, place: &mut Place, until: u64, now: u64) -> Result<bool, StoreError> {
+    pub async fn renew(&self, place: &mut Place, until: u64, now: u64) -> Result<bool, StoreError> {
         let until = until.min(now + self.horizon_ms);
         if self.epoch(until) == self.epoch(place.until) {
             place.until = until;
             return Ok(false);
         }
         let claim = keys::claim(&format!("move:{}:{}", place.id, self.epoch(place.until)));
-        if !claim_once(self.store, &claim, self.epoch_end(until), now)? {
+        if !claim_once(self.store, &claim, self.epoch_end(until), now).await? {
             return Ok(false);
         }
         for whose in self.scopes(place) {
-            self.count(&whose, until, 1, now)?;
-            self.count(&whose, place.until, -1, now)?;
+            self.count(&whose, until, 1, now).await?;
+            self.count(&whose, place.until, -1, now).await?;
         }
         place.until = until;
         Ok(true)
@@ -338,7 +348,7 @@ impl<'a> Leased<'a> {
     /// Takes stream place `id` (random) for `principal_id`, lapsing a lease from `now`
     /// unless renewed, if the principal holds fewer than `cap` streams and the server fewer
     /// than `total_cap`; or says when one may free up.
-    pub fn take(
+    pub async fn take(
         store: &'a dyn KeyValue,
         principal_id: &str,
         id: &str,
@@ -348,7 +358,8 @@ impl<'a> Leased<'a> {
     ) -> Result<Result<Leased<'a>, Full>, StoreError> {
         let places = Places::new(store, Counted::Streams, lease_ms);
         Ok(places
-            .admit(principal_id, id, now + lease_ms, cap, total_cap, now)?
+            .admit(principal_id, id, now + lease_ms, cap, total_cap, now)
+            .await?
             .map(|place| Leased {
                 places,
                 place,
@@ -389,10 +400,11 @@ impl<'a> Leased<'a> {
     }
 
     /// Renews the lease once half of it has passed (a write every couple of keep-alives).
-    pub fn renew(&mut self, now: u64) -> Result<(), StoreError> {
+    pub async fn renew(&mut self, now: u64) -> Result<(), StoreError> {
         if self.due(now) {
             self.places
-                .renew(&mut self.place, now + self.lease_ms, now)?;
+                .renew(&mut self.place, now + self.lease_ms, now)
+                .await?;
             // Another instance moved it (a successor sharing the place): as far as this
             // stream is concerned it moved too.
             self.place.until = self.place.until.max(now + self.lease_ms / 2);
@@ -401,7 +413,7 @@ impl<'a> Leased<'a> {
     }
 
     /// Gives the place back; a failure only delays that until the lease lapses.
-    pub fn release(self, now: u64) {
-        let _ = self.places.release(&self.place, now);
+    pub async fn release(self, now: u64) {
+        let _ = self.places.release(&self.place, now).await;
     }
 }

@@ -83,7 +83,7 @@ impl<'a> Sessions<'a> {
     pub fn new(
         host: &'a dyn Host,
         store: &'a dyn KeyValue,
-        settings: &Settings,
+        settings: &Settings<'_>,
     ) -> Result<Sessions<'a>, ConfigError> {
         Ok(Sessions {
             host,
@@ -100,9 +100,9 @@ impl<'a> Sessions<'a> {
     /// Starts a session for `principal`, remembering what the client can do; refused when
     /// the principal already holds `max_sessions_per_principal` live ones, or the server
     /// `max_sessions_total`. (Those are read only here: a request in a session needs none.)
-    pub fn create(
+    pub async fn create(
         &self,
-        settings: &Settings,
+        settings: &Settings<'_>,
         kind: Kind,
         principal_id: &str,
         revision: Revision,
@@ -132,36 +132,37 @@ impl<'a> Sessions<'a> {
                 cap,
                 total_cap,
                 now,
-            )?
+            )
+            .await?
             .map_err(Refused::Full)?;
-        self.set_place_until(&id, place.until)?;
-        self.save(&id, &session)?;
-        expiry::note(self.store, &keys::session(&id), session.expires_at, now)?;
+        self.set_place_until(&id, place.until).await?;
+        self.save(&id, &session).await?;
+        expiry::note(self.store, &keys::session(&id), session.expires_at, now).await?;
         Ok((id, session))
     }
 
     /// When the session `id` (as text) expires, if it still exists.
-    pub fn lives_until(&self, id: &str) -> Result<Option<u64>, StoreError> {
+    pub async fn lives_until(&self, id: &str) -> Result<Option<u64>, StoreError> {
         Ok(match SessionId::parse(id) {
-            Some(id) => self.read(&id)?.map(|s| s.expires_at),
+            Some(id) => self.read(&id).await?.map(|s| s.expires_at),
             None => None,
         })
     }
 
-    pub fn save(&self, id: &SessionId, session: &Session) -> Result<(), StoreError> {
+    pub async fn save(&self, id: &SessionId, session: &Session) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(session).map_err(|e| StoreError(e.to_string()))?;
-        self.store.set(&keys::session(id), &bytes)
+        self.store.set(&keys::session(id), &bytes).await
     }
 
     /// The live session `id` of `kind` owned by `principal`, its expiry pushed back when
     /// half of it has passed. `None` for unknown, expired, foreign or other-kind ids.
-    pub fn find(
+    pub async fn find(
         &self,
         id: &SessionId,
         kind: Kind,
         principal_id: &str,
     ) -> Result<Option<Session>, StoreError> {
-        let Some(mut session) = self.read(id)? else {
+        let Some(mut session) = self.read(id).await? else {
             return Ok(None);
         };
         if session.kind != kind || session.principal != principal_id {
@@ -169,52 +170,60 @@ impl<'a> Sessions<'a> {
         }
         let now = self.host.now_unix_ms();
         if session.expires_at <= now {
-            self.end(id)?;
+            self.end(id).await?;
             return Ok(None);
         }
         if session.expires_at - now < self.ttl_ms / 2 {
             // The place moves once, by whichever instance claims it first (see quota).
-            let mut place = self.place(id, &session)?;
-            if self.places().renew(&mut place, now + self.ttl_ms, now)? {
-                self.set_place_until(id, place.until)?;
+            let mut place = self.place(id, &session).await?;
+            if self
+                .places()
+                .renew(&mut place, now + self.ttl_ms, now)
+                .await?
+            {
+                self.set_place_until(id, place.until).await?;
             }
             session.expires_at = now + self.ttl_ms;
-            self.save(id, &session)?;
-            expiry::note(self.store, &keys::session(id), session.expires_at, now)?;
+            self.save(id, &session).await?;
+            expiry::note(self.store, &keys::session(id), session.expires_at, now).await?;
         }
         Ok(Some(session))
     }
 
     /// The record as stored, whoever owns it; `None` when absent or unreadable.
-    pub fn read(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+    pub async fn read(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
         Ok(self
             .store
-            .get(&keys::session(id))?
+            .get(&keys::session(id))
+            .await?
             .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
     }
 
     /// Ends a session: its record, its resource subscriptions, everything in its outbox,
     /// and its place (once, however many instances end it at the same moment).
-    pub fn end(&self, id: &SessionId) -> Result<(), StoreError> {
-        if let Some(session) = self.read(id)? {
+    pub async fn end(&self, id: &SessionId) -> Result<(), StoreError> {
+        if let Some(session) = self.read(id).await? {
             for uri in &session.subscriptions {
-                events::unsubscribe(self.store, id, uri)?;
+                events::unsubscribe(self.store, id, uri).await?;
             }
-            let place = self.place(id, &session)?;
-            self.places().release(&place, self.host.now_unix_ms())?;
+            let place = self.place(id, &session).await?;
+            self.places()
+                .release(&place, self.host.now_unix_ms())
+                .await?;
         }
-        self.store.delete(&keys::session(id))?;
-        self.store.delete(&keys::place(id))?;
-        Outbox::new(self.store, id).clear()
+        self.store.delete(&keys::session(id)).await?;
+        self.store.delete(&keys::place(id)).await?;
+        Outbox::new(self.store, id).clear().await
     }
 
     /// The session's place, as its place record says (written only where the place is
     /// taken or moved, never by the record's other writers, which could write back an
     /// older expiry).
-    fn place(&self, id: &SessionId, session: &Session) -> Result<Place, StoreError> {
+    async fn place(&self, id: &SessionId, session: &Session) -> Result<Place, StoreError> {
         let until = self
             .store
-            .get(&keys::place(id))?
+            .get(&keys::place(id))
+            .await?
             .and_then(|b| String::from_utf8(b).ok()?.parse().ok())
             .unwrap_or(session.expires_at);
         Ok(self.places().place(&session.principal, id.as_str(), until))
@@ -223,12 +232,13 @@ impl<'a> Sessions<'a> {
     /// Notes in the expiry index that session `id` may lapse at `at`: the sweep looks at
     /// it then (a session whose expiry was moved back, as when its HTTP+SSE stream ended
     /// and it waits a moment for the client).
-    pub fn note_expiry(&self, id: &SessionId, at: u64) -> Result<(), StoreError> {
-        expiry::note(self.store, &keys::session(id), at, self.host.now_unix_ms())
+    pub async fn note_expiry(&self, id: &SessionId, at: u64) -> Result<(), StoreError> {
+        expiry::note(self.store, &keys::session(id), at, self.host.now_unix_ms()).await
     }
 
-    fn set_place_until(&self, id: &SessionId, until: u64) -> Result<(), StoreError> {
+    async fn set_place_until(&self, id: &SessionId, until: u64) -> Result<(), StoreError> {
         self.store
             .set(&keys::place(id), until.to_string().as_bytes())
+            .await
     }
 }

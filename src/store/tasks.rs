@@ -90,24 +90,29 @@ fn end_claim(id: &str) -> String {
 }
 
 /// The task's state: its end once it ended, else what its runner last wrote.
-pub fn read(store: &dyn KeyValue, id: &str) -> Result<Option<Record>, StoreError> {
-    let bytes = match store.get(&keys::task_final(id))? {
+pub async fn read(store: &dyn KeyValue, id: &str) -> Result<Option<Record>, StoreError> {
+    let bytes = match store.get(&keys::task_final(id)).await? {
         Some(bytes) => Some(bytes),
-        None => store.get(&keys::task(id))?,
+        None => store.get(&keys::task(id)).await?,
     };
     Ok(bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
 }
 
-fn write(store: &dyn KeyValue, id: &str, record: &Record) -> Result<(), StoreError> {
+async fn write(store: &dyn KeyValue, id: &str, record: &Record) -> Result<(), StoreError> {
     let bytes = serde_json::to_vec(record).map_err(|e| StoreError(e.to_string()))?;
-    store.set(&keys::task(id), &bytes)
+    store.set(&keys::task(id), &bytes).await
 }
 
 /// Stores a new task, durable before its handle goes out (a `tasks/get` right after
 /// finds it), noted in the expiry index for its time to live.
-pub fn create(store: &dyn KeyValue, id: &str, record: &Record, now: u64) -> Result<(), StoreError> {
-    write(store, id, record)?;
-    expiry::note(store, &keys::task(id), record.created + TTL_MS, now)
+pub async fn create(
+    store: &dyn KeyValue,
+    id: &str,
+    record: &Record,
+    now: u64,
+) -> Result<(), StoreError> {
+    write(store, id, record).await?;
+    expiry::note(store, &keys::task(id), record.created + TTL_MS, now).await
 }
 
 /// How a task ended, as whoever ends it says.
@@ -120,12 +125,17 @@ pub struct Ending {
 
 /// Ends task `id` once: the first to claim its end writes it; others leave it be. Whether
 /// this call ended it.
-pub fn end(store: &dyn KeyValue, id: &str, now: u64, ending: Ending) -> Result<bool, StoreError> {
-    let Some(mut record) = read(store, id)? else {
+pub async fn end(
+    store: &dyn KeyValue,
+    id: &str,
+    now: u64,
+    ending: Ending,
+) -> Result<bool, StoreError> {
+    let Some(mut record) = read(store, id).await? else {
         return Ok(false);
     };
     if record.status.is_terminal()
-        || !claim_once(store, &end_claim(id), record.created + TTL_MS, now)?
+        || !claim_once(store, &end_claim(id), record.created + TTL_MS, now).await?
     {
         return Ok(false);
     }
@@ -136,29 +146,34 @@ pub fn end(store: &dyn KeyValue, id: &str, now: u64, ending: Ending) -> Result<b
     record.result = ending.result;
     record.error = ending.error;
     let bytes = serde_json::to_vec(&record).map_err(|e| StoreError(e.to_string()))?;
-    store.set(&keys::task_final(id), &bytes)?;
-    expiry::note(store, &keys::task_final(id), record.created + TTL_MS, now)?;
+    store.set(&keys::task_final(id), &bytes).await?;
+    expiry::note(store, &keys::task_final(id), record.created + TTL_MS, now).await?;
     // For readers of task:<id> alone; a runner still going may write over it, the end
     // above stands.
-    write(store, id, &record)?;
+    write(store, id, &record).await?;
     Ok(true)
 }
 
 /// The client's answer to input request `key` of task `id`, once given.
-pub fn answer(store: &dyn KeyValue, id: &str, key: &str) -> Result<Option<Value>, StoreError> {
+pub async fn answer(
+    store: &dyn KeyValue,
+    id: &str,
+    key: &str,
+) -> Result<Option<Value>, StoreError> {
     Ok(store
-        .get(&input_key(id, key))?
+        .get(&input_key(id, key))
+        .await?
         .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
 }
 
 /// Whether input request `key` of task `id` has been answered.
-pub fn answered(store: &dyn KeyValue, id: &str, key: &str) -> Result<bool, StoreError> {
-    Ok(store.get(&input_key(id, key))?.is_some())
+pub async fn answered(store: &dyn KeyValue, id: &str, key: &str) -> Result<bool, StoreError> {
+    Ok(store.get(&input_key(id, key)).await?.is_some())
 }
 
 /// Leaves the client's answer to input request `key` of task `record`; the first answer
-/// stands, and repeats write (and index) nothing.
-pub fn leave_answer(
+/// stands, and repeats write (and index).await nothing.
+pub async fn leave_answer(
     store: &dyn KeyValue,
     id: &str,
     record: &Record,
@@ -167,26 +182,28 @@ pub fn leave_answer(
     now: u64,
 ) -> Result<(), StoreError> {
     let answer_key = input_key(id, key);
-    if store.get(&answer_key)?.is_some() {
+    if store.get(&answer_key).await?.is_some() {
         return Ok(());
     }
-    store.set(&answer_key, answer.to_string().as_bytes())?;
-    expiry::note(store, &answer_key, record.created + TTL_MS, now)
+    store
+        .set(&answer_key, answer.to_string().as_bytes())
+        .await?;
+    expiry::note(store, &answer_key, record.created + TTL_MS, now).await
 }
 
-/// Asks task `record` to stop; asked once is enough, repeats write (and index) nothing.
-pub fn request_cancel(
+/// Asks task `record` to stop; asked once is enough, repeats write (and index).await nothing.
+pub async fn request_cancel(
     store: &dyn KeyValue,
     id: &str,
     record: &Record,
     now: u64,
 ) -> Result<(), StoreError> {
     let key = keys::task_cancel(id);
-    if record.status.is_terminal() || store.get(&key)?.is_some() {
+    if record.status.is_terminal() || store.get(&key).await?.is_some() {
         return Ok(());
     }
-    store.set(&key, b"1")?;
-    expiry::note(store, &key, record.created + TTL_MS, now)
+    store.set(&key, b"1").await?;
+    expiry::note(store, &key, record.created + TTL_MS, now).await
 }
 
 /// Why a runner cannot go on writing its task.
@@ -219,26 +236,29 @@ impl<'a> TaskLink<'a> {
     }
 
     /// Whether the client asked to cancel.
-    pub fn cancel_requested(&self) -> bool {
-        matches!(self.store.get(&keys::task_cancel(&self.id)), Ok(Some(_)))
+    pub async fn cancel_requested(&self) -> bool {
+        matches!(
+            self.store.get(&keys::task_cancel(&self.id)).await,
+            Ok(Some(_))
+        )
     }
 
     /// The client's answer to input request `key`, if it came.
-    pub fn answer(&self, key: &str) -> Option<Value> {
-        answer(self.store, &self.id, key).ok().flatten()
+    pub async fn answer(&self, key: &str) -> Option<Value> {
+        answer(self.store, &self.id, key).await.ok().flatten()
     }
 
     /// Whether the task was ended elsewhere (its runner was taken for gone).
-    fn ended_elsewhere(&self) -> bool {
-        matches!(self.store.counter(&end_claim(&self.id)), Ok(Some(n)) if n > 0)
+    async fn ended_elsewhere(&self) -> bool {
+        matches!(self.store.counter(&end_claim(&self.id)).await, Ok(Some(n)) if n > 0)
     }
 
     /// Changes the record (status, input requests) and renews the lease.
-    pub fn update(&mut self, now: u64, change: impl FnOnce(&mut Record)) -> Result<(), Gone> {
-        if self.ended_elsewhere() {
+    pub async fn update(&mut self, now: u64, change: impl FnOnce(&mut Record)) -> Result<(), Gone> {
+        if self.ended_elsewhere().await {
             return Err(Gone::Ended);
         }
-        let mut record = match read(self.store, &self.id) {
+        let mut record = match read(self.store, &self.id).await {
             Ok(Some(record)) if !record.status.is_terminal() => record,
             // Ended, or gone with its time to live: nothing more to do.
             Ok(_) => return Err(Gone::Ended),
@@ -247,15 +267,17 @@ impl<'a> TaskLink<'a> {
         change(&mut record);
         record.lease = now + LEASE_MS;
         self.renewed = now;
-        write(self.store, &self.id, &record).map_err(Gone::Unwritable)
+        write(self.store, &self.id, &record)
+            .await
+            .map_err(Gone::Unwritable)
     }
 
     /// Renews the lease when it is due, so `tasks/get` does not take the runner for gone;
     /// whether it did.
-    pub fn keep_alive(&mut self, now: u64) -> Result<bool, Gone> {
+    pub async fn keep_alive(&mut self, now: u64) -> Result<bool, Gone> {
         if now < self.renewed + RENEW_MS {
             return Ok(false);
         }
-        self.update(now, |_| {}).map(|()| true)
+        self.update(now, |_| {}).await.map(|()| true)
     }
 }

@@ -19,12 +19,12 @@ pub const TOOL: ToolDef = ToolDef::new(
     "Add two numbers",
     "Adds two numbers and returns the sum as text. Use it for exact arithmetic instead of \
      computing sums yourself.",
-    &Typed(add),
+    &Typed::new(add),
 )
 .read_only()
 .idempotent();
 
-fn add(Add { a, b }: Add, _: &mut Call) -> Result<String, Stop> {
+async fn add(Add { a, b }: Add, _: &mut Call<'_>) -> Result<String, Stop> {
     Ok(js_number_to_string(a + b))
 }
 

@@ -30,14 +30,14 @@ pub const TOOL: ToolDef = ToolDef::new(
     "Count down",
     "Counts down from a number, one step per interval, reporting progress and a log \
      message at each step. A demonstration of streamed results.",
-    &Typed(countdown),
+    &Typed::new(countdown),
 )
 .read_only()
 .idempotent();
 
-fn countdown(
+async fn countdown(
     Countdown { from, interval_ms }: Countdown,
-    call: &mut Call,
+    call: &mut Call<'_>,
 ) -> Result<Structured<Counted>, Stop> {
     for left in (0..=from).rev() {
         let done = from - left;
@@ -45,10 +45,12 @@ fn countdown(
             done as f64,
             Some(from as f64),
             Some(&format!("{left} to go")),
-        )?;
-        call.log(LogLevel::Info, "countdown", json!(format!("{left}")))?;
+        )
+        .await?;
+        call.log(LogLevel::Info, "countdown", json!(format!("{left}")))
+            .await?;
         if left > 0 {
-            call.sleep_ms(interval_ms)?;
+            call.sleep_ms(interval_ms).await?;
         }
     }
     Ok(Structured(Counted { counted: from }))

@@ -12,13 +12,13 @@ pub const TOOL: ToolDef = ToolDef::new(
     "Show my bearer token",
     "Returns the Authorization header this request was made with. A demo of tools seeing \
      the caller's credentials; takes no arguments.",
-    &Typed(get_token),
+    &Typed::new(get_token),
 )
 .read_only()
 .idempotent()
 .scopes(&["token:read"]);
 
-fn get_token(_: NoArguments, call: &mut Call) -> Result<String, Stop> {
+async fn get_token(_: NoArguments, call: &mut Call<'_>) -> Result<String, Stop> {
     Ok(format!(
         "User's token: {}",
         call.principal.authorization.expose()

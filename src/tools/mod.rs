@@ -21,20 +21,23 @@
 //!     "greet",
 //!     "Greet someone",
 //!     "Says hello to the person named.",
-//!     &Typed(greet),
+//!     &Typed::new(greet),
 //! )
 //! .read_only();
 //!
-//! fn greet(Greet { name }: Greet, _: &mut Call) -> Result<String, Stop> {
+//! async fn greet(Greet { name }: Greet, _: &mut Call<'_>) -> Result<String, Stop> {
 //!     Ok(format!("Hello, {name}!"))
 //! }
 //! # assert_eq!(TOOL.input_schema, r#"{"type":"object","properties":{"name":{"type":"string","minLength":1,"maxLength":100,"description":"Who to greet."}},"required":["name"],"additionalProperties":false}"#);
 //! ```
 
+use std::marker::PhantomData;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::host::Pending;
 use crate::protocol::call::{Call, Stop};
 use crate::protocol::model::{Content, ToolAnnotations};
 
@@ -95,28 +98,32 @@ impl ToolDef {
     /// A tool whose arguments are `A` and whose function returns `O` (text, a
     /// [`ToolOutput`], or [`Structured`] data with an output schema). Its annotations
     /// start all false: see [`ToolDef::read_only`] and the others.
-    pub const fn new<A, O>(
+    pub const fn new<A, O, F>(
         name: &'static str,
         title: &'static str,
         description: &'static str,
-        run: &'static Typed<A, O>,
+        run: &'static Typed<A, O, F>,
     ) -> ToolDef
     where
         A: Schema + DeserializeOwned + 'static,
         O: IntoOutput + 'static,
+        F: AsyncFn(A, &mut Call<'_>) -> Result<O, Stop> + Sync + 'static,
     {
         ToolDef::of(name, title, description, A::SCHEMA, O::OUTPUT_SCHEMA, run)
     }
 
     /// A tool whose input schema is beyond what `derive(Schema)` expresses (`$ref`s,
     /// `allOf`, `if`/`then`): it gets the checked arguments as JSON.
-    pub const fn with_schema(
+    pub const fn with_schema<F>(
         name: &'static str,
         title: &'static str,
         description: &'static str,
         input_schema: &'static str,
-        run: &'static Untyped,
-    ) -> ToolDef {
+        run: &'static Untyped<F>,
+    ) -> ToolDef
+    where
+        F: AsyncFn(Map<String, Value>, &mut Call<'_>) -> Outcome + Sync + 'static,
+    {
         ToolDef::of(name, title, description, input_schema, None, run)
     }
 
@@ -178,26 +185,58 @@ impl ToolDef {
 
     /// Reads the arguments (already checked against [`ToolDef::input_schema`]) into the
     /// tool's type; `Err` says why they do not fit. The returned closure runs the tool.
-    pub fn prepare(&self, arguments: &Map<String, Value>) -> Result<Prepared<'_>, String> {
+    pub fn prepare(&'static self, arguments: &Map<String, Value>) -> Result<Prepared, String> {
         self.handler.prepare(arguments)
     }
 }
 
-/// A tool with its arguments read, ready to run.
-pub type Prepared<'a> = Box<dyn FnOnce(&mut Call) -> Outcome + 'a>;
+/// A tool with its arguments read, ready to run: called with the call's circumstances, it
+/// gives the tool's run, which the server awaits.
+pub type Prepared = Box<dyn for<'c, 'd> FnOnce(&'c mut Call<'d>) -> Pending<'c, Outcome>>;
 
-/// A tool function of typed arguments `A`, returning `O`.
-pub struct Typed<A, O>(pub fn(A, &mut Call) -> Result<O, Stop>);
-
-/// A tool function of the arguments as JSON (see [`ToolDef::with_schema`]).
-pub struct Untyped(pub fn(&Map<String, Value>, &mut Call) -> Outcome);
-
-trait Handler: Sync {
-    fn prepare(&self, arguments: &Map<String, Value>) -> Result<Prepared<'_>, String>;
+/// A tool function of typed arguments `A`, returning `O`: an
+/// `async fn(A, &mut Call) -> Result<O, Stop>` (or an async closure).
+pub struct Typed<A, O, F> {
+    run: F,
+    types: PhantomData<fn(A) -> O>,
 }
 
-impl<A: Schema + DeserializeOwned, O: IntoOutput> Handler for Typed<A, O> {
-    fn prepare(&self, arguments: &Map<String, Value>) -> Result<Prepared<'_>, String> {
+impl<A, O, F> Typed<A, O, F> {
+    pub const fn new(run: F) -> Typed<A, O, F>
+    where
+        F: AsyncFn(A, &mut Call<'_>) -> Result<O, Stop>,
+    {
+        Typed {
+            run,
+            types: PhantomData,
+        }
+    }
+}
+
+/// A tool function of the arguments as JSON (see [`ToolDef::with_schema`]): an
+/// `async fn(Map<String, Value>, &mut Call) -> Outcome`.
+pub struct Untyped<F>(F);
+
+impl<F> Untyped<F> {
+    pub const fn new(run: F) -> Untyped<F>
+    where
+        F: AsyncFn(Map<String, Value>, &mut Call<'_>) -> Outcome,
+    {
+        Untyped(run)
+    }
+}
+
+trait Handler: Sync {
+    fn prepare(&'static self, arguments: &Map<String, Value>) -> Result<Prepared, String>;
+}
+
+impl<A, O, F> Handler for Typed<A, O, F>
+where
+    A: Schema + DeserializeOwned + 'static,
+    O: IntoOutput + 'static,
+    F: AsyncFn(A, &mut Call<'_>) -> Result<O, Stop> + Sync + 'static,
+{
+    fn prepare(&'static self, arguments: &Map<String, Value>) -> Result<Prepared, String> {
         let missing = |(name, _): &&(&str, &str)| !arguments.contains_key(*name);
         let filled;
         let arguments = if A::DEFAULTS.iter().any(|d| missing(&d)) {
@@ -212,18 +251,21 @@ impl<A: Schema + DeserializeOwned, O: IntoOutput> Handler for Typed<A, O> {
             arguments
         };
         let typed = A::deserialize(MapRef(arguments)).map_err(|e| format!("arguments: {e}"))?;
-        let run = self.0;
-        Ok(Box::new(move |call: &mut Call| {
-            run(typed, call).map(IntoOutput::into_output)
+        let run = &self.run;
+        Ok(Box::new(move |call| {
+            Box::pin(async move { run(typed, call).await.map(IntoOutput::into_output) })
         }))
     }
 }
 
-impl Handler for Untyped {
-    fn prepare(&self, arguments: &Map<String, Value>) -> Result<Prepared<'_>, String> {
+impl<F> Handler for Untyped<F>
+where
+    F: AsyncFn(Map<String, Value>, &mut Call<'_>) -> Outcome + Sync + 'static,
+{
+    fn prepare(&'static self, arguments: &Map<String, Value>) -> Result<Prepared, String> {
         let arguments = arguments.clone();
-        let run = self.0;
-        Ok(Box::new(move |call: &mut Call| run(&arguments, call)))
+        let run = &self.0;
+        Ok(Box::new(move |call| Box::pin(run(arguments, call))))
     }
 }
 

@@ -62,9 +62,9 @@ impl Filter {
 /// Serves a `subscriptions/listen` request until the client closes the stream, or until
 /// `stream_max_seconds` pass: the server then ends the subscription gracefully (the spec's
 /// completion result) and the client listens again.
-pub fn run(
+pub async fn run(
     host: &dyn Host,
-    settings: &Settings,
+    settings: &Settings<'_>,
     principal: &Principal,
     request: &Request,
     sink: &mut dyn ResponseSink,
@@ -120,35 +120,38 @@ pub fn run(
     // A listen stream counts against the principal's stream quota like any other.
     let mut claim = match store {
         None => None,
-        Some(store) => match limits.take(
-            store,
-            principal,
-            &crate::ids::random_hex(host, 16),
-            host.now_unix_ms(),
-        ) {
+        Some(store) => match limits
+            .take(
+                store,
+                principal,
+                &crate::ids::random_hex(host, 16),
+                host.now_unix_ms(),
+            )
+            .await
+        {
             Ok(Ok(claim)) => Some(claim),
             Ok(Err(full)) => return Some(super::full(&full, Some(&request.id))),
             Err(e) => return Some(super::store_failure(host, &e)),
         },
     };
     if let Some(store) = store {
-        crate::store::sweep::when_due(host, store, settings);
+        crate::store::sweep::when_due(host, store, settings).await;
     }
-    follow(host, &limits, request, sink, &filter, claim.as_mut());
+    follow(host, &limits, request, sink, &filter, claim.as_mut()).await;
     if let Some(claim) = claim {
-        claim.release(host.now_unix_ms());
+        claim.release(host.now_unix_ms()).await;
     }
     None
 }
 
 /// Writes the stream until the client goes or the lifetime ends.
-fn follow(
+async fn follow(
     host: &dyn Host,
     limits: &StreamLimits,
     request: &Request,
     sink: &mut dyn ResponseSink,
     filter: &Filter,
-    mut claim: Option<&mut Leased>,
+    mut claim: Option<&mut Leased<'_>>,
 ) {
     let store = host.store();
     let subscription = serde_json::to_value(&request.id).unwrap_or(Value::Null);
@@ -166,22 +169,22 @@ fn follow(
     };
     // The feed's position is taken before the acknowledgement goes out: a client may
     // change something the moment it reads the ack, and that change must reach it.
-    let mut cursor = store.and_then(|s| events::head(s).ok()).unwrap_or(0);
-    if sink.head(200, &stream::headers()).is_err() {
+    let mut cursor = match store {
+        Some(store) => events::head(store).await.unwrap_or(0),
+        None => 0,
+    };
+    if sink.head(200, &stream::headers()).await.is_err() {
         return;
     }
     let ack = jsonrpc::notification(
         "notifications/subscriptions/acknowledged",
         &json!({"_meta": {meta::SUBSCRIPTION_ID: subscription}, "notifications": filter.to_json()}),
     );
-    let send = |sink: &mut dyn ResponseSink, message: &Value| {
-        sink.body(&stream::event(
-            None,
-            "message",
-            message.to_string().as_bytes(),
-        ))
+    let send = async |sink: &mut dyn ResponseSink, message: &Value| {
+        let event = stream::event(None, "message", message.to_string().as_bytes());
+        sink.body(&event).await
     };
-    if send(sink, &ack).is_err() {
+    if send(sink, &ack).await.is_err() {
         return;
     }
     let mut last_write = host.now_unix_ms();
@@ -190,14 +193,14 @@ fn follow(
     loop {
         let mut delivered = false;
         if let Some(store) = store {
-            let head = events::head(store).unwrap_or(cursor);
+            let head = events::head(store).await.unwrap_or(cursor);
             // A stream that fell more than the feed's length behind skips what is gone.
             cursor = cursor.max(head.saturating_sub(events::KEEP));
             while cursor < head {
                 cursor += 1;
-                if let Ok(Some(change)) = events::get(store, cursor) {
+                if let Ok(Some(change)) = events::get(store, cursor).await {
                     if filter.wants(&change) {
-                        if send(sink, &tagged(change.notification())).is_err() {
+                        if send(sink, &tagged(change.notification())).await.is_err() {
                             return;
                         }
                         delivered = true;
@@ -211,25 +214,26 @@ fn follow(
                 Revision::V2026_07_28,
                 json!({"_meta": {meta::SUBSCRIPTION_ID: subscription}}),
             );
-            let _ = send(sink, &jsonrpc::success(&request.id, &done));
+            let _ = send(sink, &jsonrpc::success(&request.id, &done)).await;
             return;
         }
         if delivered {
             last_write = now;
             last_change = now;
         } else if now.saturating_sub(last_write) >= limits.keepalive_ms {
-            if sink.body(b": keepalive\n\n").is_err() {
+            if sink.body(b": keepalive\n\n").await.is_err() {
                 return;
             }
             last_write = now;
         }
-        host.sleep_ms(crate::store::poll_interval(now.saturating_sub(last_change)));
-        if sink.closed() {
+        host.sleep_ms(crate::store::poll_interval(now.saturating_sub(last_change)))
+            .await;
+        if sink.closed().await {
             return;
         }
         if let Some(claim) = claim.as_deref_mut() {
             // A failed renewal leaves the lease to lapse; the stream goes on meanwhile.
-            let _ = claim.renew(host.now_unix_ms());
+            let _ = claim.renew(host.now_unix_ms()).await;
         }
     }
 }

@@ -1,13 +1,11 @@
 //! Transports: how JSON-RPC messages travel over HTTP. A transport never knows what a
 //! tool does; it hands messages to the protocol layer and frames what comes back.
 
-use std::io::Read;
-
 use serde_json::Value;
 
 use crate::catalog::Catalog;
 use crate::config::Settings;
-use crate::host::{Host, StoreError};
+use crate::host::{Host, Pending, StoreError};
 use crate::http::{Request, Response, ResponseSink};
 use crate::protocol::call::{Emitter, Stop};
 use crate::protocol::jsonrpc::{self, RequestId, RpcError};
@@ -32,7 +30,7 @@ pub struct Trace {
 /// where they are enforced), read before any message is handled so that a wrong one is
 /// a 500 naming it rather than a failure halfway through. The rest (page size, stream
 /// and session limits, the state secret) is read where it is used.
-pub fn message_settings(settings: &Settings) -> Result<usize, Response> {
+pub fn message_settings(settings: &Settings<'_>) -> Result<usize, Response> {
     let checked = || -> Result<usize, crate::config::ConfigError> {
         let limit = settings.max_body_bytes()?;
         settings.fixtures()?;
@@ -95,7 +93,7 @@ pub fn insufficient_scope(origin: &str, id: Option<&RequestId>, error: &RpcError
 
 /// Whether the `Content-Type` header names `application/json` (parameters such as
 /// `charset` allowed).
-pub fn is_json(request: &Request) -> bool {
+pub fn is_json(request: &Request<'_>) -> bool {
     request
         .headers
         .get("content-type")
@@ -105,7 +103,7 @@ pub fn is_json(request: &Request) -> bool {
 
 /// Whether the `Accept` header admits `media` ("type/subtype"), honouring wildcards and
 /// `q=0` exclusions. No `Accept` header admits everything (RFC 9110 §12.5.1).
-pub fn accepts(request: &Request, media: &str) -> bool {
+pub fn accepts(request: &Request<'_>, media: &str) -> bool {
     let values: Vec<&str> = request.headers.get_all("accept").collect();
     if values.is_empty() {
         return true;
@@ -155,7 +153,7 @@ impl BodyError {
 
 /// Reads the body, refusing one over `limit` bytes: by its `Content-Length` before
 /// reading anything, or as soon as more than `limit` bytes have arrived.
-pub fn read_body(request: &mut Request, limit: usize) -> Result<Vec<u8>, BodyError> {
+pub async fn read_body(request: &mut Request<'_>, limit: usize) -> Result<Vec<u8>, BodyError> {
     let declared = request
         .headers
         .get("content-length")
@@ -164,12 +162,16 @@ pub fn read_body(request: &mut Request, limit: usize) -> Result<Vec<u8>, BodyErr
         return Err(BodyError::TooLarge(limit));
     }
     let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
-    (&mut request.body)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut body)
-        .map_err(|_| BodyError::Unreadable)?;
-    if body.len() > limit {
-        return Err(BodyError::TooLarge(limit));
+    while let Some(chunk) = request
+        .body
+        .read(limit + 1 - body.len())
+        .await
+        .map_err(|_| BodyError::Unreadable)?
+    {
+        body.extend_from_slice(&chunk);
+        if body.len() > limit {
+            return Err(BodyError::TooLarge(limit));
+        }
     }
     Ok(body)
 }
@@ -192,37 +194,34 @@ impl<'s> ResponseStream<'s> {
 
     /// Sends the final message: as the stream's last event, or as `response` when no
     /// stream was opened.
-    pub fn finish(self, frame: &Value, response: Response) -> Option<Response> {
+    pub async fn finish(self, frame: &Value, response: Response) -> Option<Response> {
         if self.streaming {
-            let _ = self.sink.body(&stream::event(
-                None,
-                "message",
-                frame.to_string().as_bytes(),
-            ));
+            let event = stream::event(None, "message", frame.to_string().as_bytes());
+            let _ = self.sink.body(&event).await;
             None
         } else {
             Some(response)
         }
     }
-}
 
-impl Emitter for ResponseStream<'_> {
-    fn send(&mut self, message: &Value) -> Result<(), Stop> {
+    async fn send_now(&mut self, message: &Value) -> Result<(), Stop> {
         if !self.streaming {
             self.sink
                 .head(200, &stream::headers())
+                .await
                 .map_err(|_| Stop::Cancelled)?;
             self.streaming = true;
         }
         // A write that fails means the client closed the stream: in 2026-07-28 that is
         // the cancellation of the request.
-        self.sink
-            .body(&stream::event(
-                None,
-                "message",
-                message.to_string().as_bytes(),
-            ))
-            .map_err(|_| Stop::Cancelled)
+        let event = stream::event(None, "message", message.to_string().as_bytes());
+        self.sink.body(&event).await.map_err(|_| Stop::Cancelled)
+    }
+}
+
+impl Emitter for ResponseStream<'_> {
+    fn send<'a>(&'a mut self, message: &'a Value) -> Pending<'a, Result<(), Stop>> {
+        Box::pin(self.send_now(message))
     }
 }
 
@@ -231,10 +230,13 @@ impl Emitter for ResponseStream<'_> {
 pub struct OutboxEmitter<'a>(pub outbox::Outbox<'a>, pub u64);
 
 impl Emitter for OutboxEmitter<'_> {
-    fn send(&mut self, message: &Value) -> Result<(), Stop> {
-        self.0
-            .push(message.to_string().as_bytes(), self.1)
-            .map(|_| ())
-            .map_err(|e| Stop::Failed(e.to_string()))
+    fn send<'a>(&'a mut self, message: &'a Value) -> Pending<'a, Result<(), Stop>> {
+        Box::pin(async move {
+            self.0
+                .push(message.to_string().as_bytes(), self.1)
+                .await
+                .map(|_| ())
+                .map_err(|e| Stop::Failed(e.to_string()))
+        })
     }
 }

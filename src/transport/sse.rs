@@ -29,12 +29,12 @@ use crate::store::sweep;
 pub const SESSION_NOT_FOUND: i64 = -32001;
 
 /// `GET /sse`: opens a session and streams its outbox until the client goes away.
-pub fn open(
+pub async fn open(
     host: &dyn Host,
     store: &dyn KeyValue,
-    settings: &Settings,
+    settings: &Settings<'_>,
     principal: &Principal,
-    request: &Request,
+    request: &Request<'_>,
     sink: &mut dyn ResponseSink,
 ) -> Option<Response> {
     if !accepts(request, "text/event-stream") {
@@ -63,9 +63,9 @@ pub fn open(
         .get("last-event-id")
         .and_then(stream::resumed_session)
     {
-        Some((id, seq)) => match sessions.find(&id, Kind::Sse, &principal.id) {
+        Some((id, seq)) => match sessions.find(&id, Kind::Sse, &principal.id).await {
             // Delivery goes on after `seq`, which cannot be beyond what was handed out.
-            Ok(Some(_)) => match Outbox::new(store, &id).head() {
+            Ok(Some(_)) => match Outbox::new(store, &id).head().await {
                 Ok(head) => Some((id, seq.min(head))),
                 Err(e) => return Some(store_failure(host, &e)),
             },
@@ -77,17 +77,20 @@ pub fn open(
     let created = resumed.is_none();
     let (id, delivered) = match resumed {
         Some(found) => found,
-        None => match sessions.create(
-            settings,
-            Kind::Sse,
-            &principal.id,
-            Revision::V2024_11_05,
-            serde_json::Value::Null,
-        ) {
+        None => match sessions
+            .create(
+                settings,
+                Kind::Sse,
+                &principal.id,
+                Revision::V2024_11_05,
+                serde_json::Value::Null,
+            )
+            .await
+        {
             Ok((id, _)) => {
                 // New sessions are what leaves garbage behind (most clients never end
                 // theirs), so their arrival is what paces the sweeping.
-                sweep::when_due(host, store, settings);
+                sweep::when_due(host, store, settings).await;
                 (id, 0)
             }
             Err(why) => return Some(refused(host, &why, None)),
@@ -104,11 +107,11 @@ pub fn open(
         )),
         next: delivered + 1,
     };
-    let end = match stream::serve(&sessions, settings, principal, &id, opening, sink) {
+    let end = match stream::serve(&sessions, settings, principal, &id, opening, sink).await {
         Ok(end) => end,
         Err(refusal) => {
             if created {
-                let _ = sessions.end(&id);
+                let _ = sessions.end(&id).await;
             }
             return Some(refusal);
         }
@@ -118,12 +121,12 @@ pub fn open(
         // (its next stream pushes the expiry back), and POSTs in between are queued.
         stream::End::Lifetime => {
             let grace = host.now_unix_ms() + RESUME_GRACE_MS;
-            match sessions.read(&id) {
+            match sessions.read(&id).await {
                 Ok(Some(mut session)) if session.expires_at > grace => {
                     session.expires_at = grace;
-                    let _ = sessions
-                        .save(&id, &session)
-                        .and_then(|()| sessions.note_expiry(&id, grace));
+                    if sessions.save(&id, &session).await.is_ok() {
+                        let _ = sessions.note_expiry(&id, grace).await;
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => host.log(&format!("sse: could not read the session: {e}")),
@@ -136,7 +139,7 @@ pub fn open(
             if let stream::End::Store(e) = &end {
                 host.log(&format!("sse: stream ended: {e}"));
             }
-            if let Err(e) = sessions.end(&id) {
+            if let Err(e) = sessions.end(&id).await {
                 host.log(&format!("sse: could not remove session records: {e}"));
             }
         }
@@ -152,13 +155,13 @@ const RESUME_GRACE_MS: u64 = 30_000;
 /// queues the reply for the session's stream. A call the token lacks scopes for is
 /// refused with 403 instead, before anything is queued.
 #[allow(clippy::too_many_arguments)]
-pub fn post(
+pub async fn post(
     host: &dyn Host,
     store: &dyn KeyValue,
-    settings: &Settings,
+    settings: &Settings<'_>,
     principal: &Principal,
     origin: &str,
-    request: &mut Request,
+    request: &mut Request<'_>,
     sink: &mut dyn ResponseSink,
     trace: &mut Trace,
 ) -> Option<Response> {
@@ -178,7 +181,7 @@ pub fn post(
     };
     let found = match SessionId::parse(text) {
         None => None,
-        Some(id) => match sessions.find(&id, Kind::Sse, &principal.id) {
+        Some(id) => match sessions.find(&id, Kind::Sse, &principal.id).await {
             Ok(session) => session.map(|s| (id, s)),
             Err(e) => return Some(store_failure(host, &e)),
         },
@@ -197,7 +200,7 @@ pub fn post(
         Ok(limit) => limit,
         Err(refusal) => return Some(refusal),
     };
-    let body = match read_body(request, limit) {
+    let body = match read_body(request, limit).await {
         Ok(body) => body,
         Err(e) => return Some(e.response()),
     };
@@ -246,8 +249,11 @@ pub fn post(
             }
         }
     }
-    // Acknowledge before working: the answer goes over the stream.
-    Response::empty(202).send(sink);
+    // Acknowledge before working: the answer goes over the stream. The acknowledgement's
+    // (empty) body stays open until the work is done: an instance lives while it has a
+    // request in flight (a WASIp3 host may recycle one that has none), and clients do not
+    // wait for this body, only for the status.
+    let _ = sink.head(202, &crate::http::Headers::new()).await;
 
     let batched = messages.len() > 1;
     let deadline = host.now_unix_ms() + crate::protocol::call::REQUEST_BUDGET_MS;
@@ -256,7 +262,7 @@ pub fn post(
         let request = match message {
             Ok(Message::Request(request)) => request,
             Ok(other) => {
-                if let Err(e) = server::receive(&link, &other, host.now_unix_ms()) {
+                if let Err(e) = server::receive(&link, &other, host.now_unix_ms()).await {
                     host.log(&format!("sse: could not record a client message: {e}"));
                 }
                 continue;
@@ -285,7 +291,7 @@ pub fn post(
                         .get("capabilities")
                         .cloned()
                         .unwrap_or_default();
-                    if let Err(e) = sessions.save(&id, &session) {
+                    if let Err(e) = sessions.save(&id, &session).await {
                         host.log(&format!(
                             "sse: could not record the negotiated revision: {e}"
                         ));
@@ -300,7 +306,7 @@ pub fn post(
         // Progress, log messages and server→client requests go out on the stream as the
         // call runs; the answer follows them.
         let mut emitter = OutboxEmitter(Outbox::new(store, &id), host.now_unix_ms());
-        match server::handle(&exchange, &request, &mut emitter) {
+        match server::handle(&exchange, &request, &mut emitter).await {
             Err(error) if error.code == REQUEST_CANCELLED => {}
             Ok(result) => replies.push(jsonrpc::success(&request.id, &result)),
             Err(error) => replies.push(jsonrpc::failure(Some(&request.id), &error)),
@@ -311,8 +317,9 @@ pub fn post(
         (false, _) => replies.swap_remove(0),
         (true, _) => serde_json::Value::Array(replies),
     };
-    if let Err(e) =
-        Outbox::new(store, &id).push(outgoing.to_string().as_bytes(), host.now_unix_ms())
+    if let Err(e) = Outbox::new(store, &id)
+        .push(outgoing.to_string().as_bytes(), host.now_unix_ms())
+        .await
     {
         host.log(&format!("sse: could not queue a reply: {e}"));
     }
@@ -337,7 +344,7 @@ pub fn session_not_found(what_to_do: &str) -> Response {
 /// when `trust_forwarded_prefix` says a proxy sets it (otherwise any client could steer
 /// where its session's POSTs go), and only a plain absolute path. Never one that starts
 /// with `//`, which a client would read as another host (a protocol-relative URL).
-fn forwarded_prefix(request: &Request, settings: &Settings) -> Result<String, ConfigError> {
+fn forwarded_prefix(request: &Request<'_>, settings: &Settings<'_>) -> Result<String, ConfigError> {
     if !settings.trust_forwarded_prefix()? {
         return Ok(String::new());
     }

@@ -107,7 +107,7 @@ pub struct StreamLimits {
 }
 
 impl StreamLimits {
-    pub fn load(settings: &Settings) -> Result<StreamLimits, ConfigError> {
+    pub fn load(settings: &Settings<'_>) -> Result<StreamLimits, ConfigError> {
         Ok(StreamLimits {
             keepalive_ms: settings.keepalive_ms()?,
             max_ms: settings.stream_max_ms()?,
@@ -124,7 +124,7 @@ impl StreamLimits {
 
     /// Takes place `id` (random) among the principal's and the server's streams, or says
     /// when one may free up.
-    pub fn take<'a>(
+    pub async fn take<'a>(
         &self,
         store: &'a dyn KeyValue,
         principal: &Principal,
@@ -132,7 +132,7 @@ impl StreamLimits {
         now: u64,
     ) -> Result<Result<Leased<'a>, Full>, StoreError> {
         let caps = (self.per_principal, self.total);
-        Leased::take(store, &principal.id, id, self.lease_ms(), caps, now)
+        Leased::take(store, &principal.id, id, self.lease_ms(), caps, now).await
     }
 
     /// Place `id`, lapsing at `until`, of the stream this one takes over.
@@ -169,9 +169,9 @@ pub struct Opening {
 /// A stream whose client went away after another stream took the outbox over (its old
 /// connection noticed late) ends [`End::Superseded`], so the caller leaves the session
 /// to its successor; a superseded stream leaves its quota place to the successor too.
-pub fn serve(
-    sessions: &Sessions,
-    settings: &Settings,
+pub async fn serve(
+    sessions: &Sessions<'_>,
+    settings: &Settings<'_>,
     principal: &Principal,
     id: &SessionId,
     opening: Opening,
@@ -182,36 +182,39 @@ pub fn serve(
     let now = host.now_unix_ms();
     // A stream that takes the outbox over from a live one (a reconnect its predecessor
     // has not noticed yet, or one whose node died) takes its place over too.
-    let held = match Outbox::new(store, id).lease() {
+    let held = match Outbox::new(store, id).lease().await {
         Ok(lease) => lease.filter(|l| l.until > now),
         Err(e) => return Err(super::store_failure(host, &e)),
     };
     let mut claim = match held {
         Some(lease) => limits.inherit(store, principal, &lease.place, lease.until),
-        None => match limits.take(store, principal, &crate::ids::random_hex(host, 16), now) {
+        None => match limits
+            .take(store, principal, &crate::ids::random_hex(host, 16), now)
+            .await
+        {
             Ok(Ok(claim)) => claim,
             Ok(Err(full)) => return Err(super::full(&full, None)),
             Err(e) => return Err(super::store_failure(host, &e)),
         },
     };
-    crate::store::sweep::when_due(host, store, settings);
+    crate::store::sweep::when_due(host, store, settings).await;
     let outbox = Outbox::new(store, id);
     let mut token = [0u8; 16];
     host.fill_random(&mut token);
-    let lease = |claim: &Leased| Lease {
+    let lease = |claim: &Leased<'_>| Lease {
         token,
         until: claim.until(),
         place: claim.id().to_string(),
     };
-    if let Err(e) = outbox.set_lease(&lease(&claim)) {
-        claim.release(host.now_unix_ms());
+    if let Err(e) = outbox.set_lease(&lease(&claim)).await {
+        claim.release(host.now_unix_ms()).await;
         return Err(super::store_failure(host, &e));
     }
-    let opened = sink.head(200, &headers()).is_ok()
-        && opening
-            .first
-            .as_ref()
-            .is_none_or(|first| sink.body(first).is_ok());
+    let opened = sink.head(200, &headers()).await.is_ok()
+        && match &opening.first {
+            Some(first) => sink.body(first).await.is_ok(),
+            None => true,
+        };
     let end = if opened {
         Stream {
             sessions,
@@ -224,10 +227,11 @@ pub fn serve(
             token,
         }
         .run(sink, opening.next, &mut claim)
+        .await
     } else {
         End::ClientGone
     };
-    let current = outbox.lease().ok().flatten();
+    let current = outbox.lease().await.ok().flatten();
     let ours = current.as_ref().is_some_and(|l| l.token == token);
     let end = match end {
         // A client that left after another stream took the outbox over (its old
@@ -239,13 +243,13 @@ pub fn serve(
     if end != End::Superseded {
         // The place is given back: the lease must not hand it on to a later stream.
         if ours {
-            let _ = outbox.clear_lease();
+            let _ = outbox.clear_lease().await;
         }
-        claim.release(now);
+        claim.release(now).await;
     } else if current.as_ref().is_none_or(|l| l.place != claim.id()) {
         // Superseded by a stream that took a place of its own (two that opened at once):
         // this one's place is nobody else's to give back.
-        claim.release(now);
+        claim.release(now).await;
     }
     Ok(end)
 }
@@ -294,18 +298,18 @@ struct Stream<'a> {
 impl Stream<'_> {
     /// Delivers messages from sequence number `next` on until the stream ends, renewing
     /// its place as it goes.
-    fn run(&self, sink: &mut dyn ResponseSink, mut next: u64, claim: &mut Leased) -> End {
-        match self.pump(sink, &mut next, claim) {
+    async fn run(&self, sink: &mut dyn ResponseSink, mut next: u64, claim: &mut Leased<'_>) -> End {
+        match self.pump(sink, &mut next, claim).await {
             Ok(never) => match never {},
             Err(end) => end,
         }
     }
 
-    fn pump(
+    async fn pump(
         &self,
         sink: &mut dyn ResponseSink,
         next: &mut u64,
-        claim: &mut Leased,
+        claim: &mut Leased<'_>,
     ) -> Result<std::convert::Infallible, End> {
         let host = self.sessions.host;
         let outbox = Outbox::new(self.sessions.store, self.id);
@@ -315,10 +319,10 @@ impl Stream<'_> {
         let deadline = last_write.saturating_add(self.max_ms);
         let mut gap_since: Option<u64> = None;
         loop {
-            let head = outbox.head()?;
+            let head = outbox.head().await?;
             let mut delivered = false;
             while *next <= head {
-                let Some(message) = outbox.get(*next)? else {
+                let Some(message) = outbox.get(*next).await? else {
                     let now = host.now_unix_ms();
                     let since = *gap_since.get_or_insert(now);
                     if now.saturating_sub(since) < GAP_WAIT_MS && head - *next < MAX_BACKLOG {
@@ -336,11 +340,12 @@ impl Stream<'_> {
                     Framing::Sse => sse_event_id(self.id, *next),
                 };
                 sink.body(&event(Some(&id), "message", &message))
+                    .await
                     .map_err(|_| End::ClientGone)?;
                 match self.framing {
-                    Framing::Sse => outbox.remove(*next)?,
+                    Framing::Sse => outbox.remove(*next).await?,
                     Framing::Streamable if *next > REPLAY_WINDOW => {
-                        outbox.remove(*next - REPLAY_WINDOW)?
+                        outbox.remove(*next - REPLAY_WINDOW).await?
                     }
                     Framing::Streamable => {}
                 }
@@ -353,14 +358,18 @@ impl Stream<'_> {
                 last_write = now;
                 last_message = now;
                 if self.framing == Framing::Streamable {
-                    outbox.set_delivered(*next - 1)?;
+                    outbox.set_delivered(*next - 1).await?;
                 }
             } else if now.saturating_sub(last_write) >= self.keepalive_ms {
-                sink.body(b": keepalive\n\n").map_err(|_| End::ClientGone)?;
+                sink.body(b": keepalive\n\n")
+                    .await
+                    .map_err(|_| End::ClientGone)?;
                 last_write = now;
             }
             if now >= deadline {
-                sink.body(&retry_hint()).map_err(|_| End::ClientGone)?;
+                sink.body(&retry_hint())
+                    .await
+                    .map_err(|_| End::ClientGone)?;
                 return Err(End::Lifetime);
             }
             let interval = if gap_since.is_some() {
@@ -374,43 +383,44 @@ impl Stream<'_> {
                 last_check = now;
                 if self
                     .sessions
-                    .find(self.id, self.kind, &self.principal.id)?
+                    .find(self.id, self.kind, &self.principal.id)
+                    .await?
                     .is_none()
                 {
                     return Err(End::SessionGone);
                 }
-                self.still_holds(&outbox)?;
+                self.still_holds(&outbox).await?;
             }
-            host.sleep_ms(interval);
+            host.sleep_ms(interval).await;
             // A client that hung up shows without a write: its place frees at once, not at
             // the next keep-alive.
-            if sink.closed() {
+            if sink.closed().await {
                 return Err(End::ClientGone);
             }
             let now = host.now_unix_ms();
             if claim.due(now) {
                 // Renewed only while the outbox is still this stream's: a successor took
                 // the place over with it.
-                self.still_holds(&outbox)?;
-                claim.renew(now)?;
+                self.still_holds(&outbox).await?;
+                claim.renew(now).await?;
                 let lease = Lease {
                     token: self.token,
                     until: claim.until(),
                     place: claim.id().to_string(),
                 };
-                outbox.set_lease(&lease)?;
+                outbox.set_lease(&lease).await?;
             }
         }
     }
 
     /// `Err` when another stream took the outbox over, or the session ended.
-    fn still_holds(&self, outbox: &Outbox) -> Result<(), End> {
-        match outbox.lease()? {
+    async fn still_holds(&self, outbox: &Outbox<'_>) -> Result<(), End> {
+        match outbox.lease().await? {
             Some(lease) if lease.token != self.token => Err(End::Superseded),
             Some(_) => Ok(()),
             // Cleared: the session ended, or a successor ended and gave the lease up; in
             // that case the session lives on and is not this stream's to end.
-            None if self.sessions.read(self.id)?.is_some() => Err(End::Superseded),
+            None if self.sessions.read(self.id).await?.is_some() => Err(End::Superseded),
             None => Err(End::SessionGone),
         }
     }

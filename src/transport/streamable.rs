@@ -47,12 +47,12 @@ pub fn allowed(host: &dyn Host) -> &'static str {
 }
 
 /// Handles `POST /mcp` from an authenticated principal; `origin` is this server's.
-pub fn post(
+pub async fn post(
     host: &dyn Host,
-    settings: &Settings,
+    settings: &Settings<'_>,
     principal: &Principal,
     origin: &str,
-    request: &mut Request,
+    request: &mut Request<'_>,
     sink: &mut dyn ResponseSink,
     trace: &mut Trace,
 ) -> Option<Response> {
@@ -78,7 +78,7 @@ pub fn post(
         Ok(limit) => limit,
         Err(refusal) => return Some(refusal),
     };
-    let body = match read_body(request, limit) {
+    let body = match read_body(request, limit).await {
         Ok(body) => body,
         Err(e) => return Some(e.response()),
     };
@@ -96,11 +96,11 @@ pub fn post(
         }
         Ok(Payload::Single(Ok(message))) => {
             trace.rpc_method = method_of(&message).map(str::to_string);
-            post.single(message, sink, &mut trace.deferred)
+            post.single(message, sink, &mut trace.deferred).await
         }
         Ok(Payload::Batch(items)) => {
             trace.rpc_method = Some("(batch)".into());
-            Some(post.batch(items))
+            Some(post.batch(items).await)
         }
     }
 }
@@ -138,7 +138,7 @@ impl<'a> Post<'a> {
         session.map(|(id, record)| (SessionLink { store, id }, record))
     }
 
-    fn single(
+    async fn single(
         &self,
         message: Message,
         sink: &mut dyn ResponseSink,
@@ -148,7 +148,7 @@ impl<'a> Post<'a> {
             Message::Request(r) => Some(r.id.clone()),
             _ => None,
         };
-        let scope = match self.scope(&message) {
+        let scope = match self.scope(&message).await {
             Ok(scope) => scope,
             Err(refusal) => return Some(refusal.response(id.as_ref())),
         };
@@ -159,7 +159,9 @@ impl<'a> Post<'a> {
             other => {
                 if let Scope::Legacy(_, session) = scope {
                     if let Some((link, _)) = self.link(session) {
-                        if let Err(e) = server::receive(&link, &other, self.host.now_unix_ms()) {
+                        if let Err(e) =
+                            server::receive(&link, &other, self.host.now_unix_ms()).await
+                        {
                             return Some(store_failure(self.host, &e));
                         }
                     }
@@ -168,9 +170,9 @@ impl<'a> Post<'a> {
             }
         };
         let exchange = match scope {
-            Scope::Initialize => return Some(self.initialize(&request)),
+            Scope::Initialize => return Some(self.initialize(&request).await),
             Scope::Modern(_) if request.method == "subscriptions/listen" => {
-                return listen::run(self.host, self.settings, self.principal, &request, sink)
+                return listen::run(self.host, self.settings, self.principal, &request, sink).await
             }
             Scope::Modern(revision) => Exchange::modern(
                 self.host,
@@ -188,7 +190,7 @@ impl<'a> Post<'a> {
             ),
         };
         let mut stream = ResponseStream::new(sink);
-        let outcome = server::handle(&exchange, &request, &mut stream);
+        let outcome = server::handle(&exchange, &request, &mut stream).await;
         *deferred = exchange.deferred.take();
         let (frame, response) = match outcome {
             Ok(result) => {
@@ -210,17 +212,17 @@ impl<'a> Post<'a> {
                 (frame, response)
             }
         };
-        stream.finish(&frame, response)
+        stream.finish(&frame, response).await
     }
 
     /// `initialize`: the negotiated revision, and a session when the host has a store.
-    fn initialize(&self, request: &jsonrpc::Request) -> Response {
+    async fn initialize(&self, request: &jsonrpc::Request) -> Response {
         let revision = match server::negotiate(&request.params) {
             Ok(revision) => revision,
             Err(error) => return rpc_error(200, Some(&request.id), &error),
         };
         let exchange = Exchange::legacy(self.host, self.settings, self.principal, revision, None);
-        let reply = Response::json(200, &server::reply(&exchange, request, &mut Discard));
+        let reply = Response::json(200, &server::reply(&exchange, request, &mut Discard).await);
         let Some(store) = self.host.store() else {
             return reply;
         };
@@ -233,17 +235,20 @@ impl<'a> Post<'a> {
             .get("capabilities")
             .cloned()
             .unwrap_or(Value::Null);
-        match sessions.create(
-            self.settings,
-            Kind::StreamableHttp,
-            &self.principal.id,
-            revision,
-            capabilities,
-        ) {
+        match sessions
+            .create(
+                self.settings,
+                Kind::StreamableHttp,
+                &self.principal.id,
+                revision,
+                capabilities,
+            )
+            .await
+        {
             Ok((id, _)) => {
                 // New sessions are what leaves garbage behind (most clients never end
                 // theirs), so their arrival is what paces the sweeping.
-                sweep::when_due(self.host, store, self.settings);
+                sweep::when_due(self.host, store, self.settings).await;
                 reply.with_header("mcp-session-id", id.as_str())
             }
             Err(why) => refused(self.host, &why, Some(&request.id)),
@@ -251,7 +256,7 @@ impl<'a> Post<'a> {
     }
 
     /// Decides how a message is served, or refuses it.
-    fn scope(&self, message: &Message) -> Result<Scope, Refusal> {
+    async fn scope(&self, message: &Message) -> Result<Scope, Refusal> {
         let meta_version = match message {
             Message::Request(r) => r.params.get("_meta"),
             Message::Notification(n) => n.params.get("_meta"),
@@ -281,13 +286,13 @@ impl<'a> Post<'a> {
                 return Ok(Scope::Modern(revision));
             }
         }
-        let (revision, session) = self.legacy_revision()?;
+        let (revision, session) = self.legacy_revision().await?;
         Ok(Scope::Legacy(revision, session))
     }
 
     /// The revision of a legacy message: its session's, when sessions exist, else the
     /// `MCP-Protocol-Version` header's.
-    fn legacy_revision(&self) -> Result<(Revision, Option<(SessionId, Session)>), Refusal> {
+    async fn legacy_revision(&self) -> Result<(Revision, Option<(SessionId, Session)>), Refusal> {
         let header = match self.header_version {
             None => None,
             Some(text) => Some(
@@ -300,7 +305,7 @@ impl<'a> Post<'a> {
         };
         let sessions = Sessions::new(self.host, store, self.settings)
             .map_err(|e| Refusal::Store(e.response()))?;
-        let (id, session) = find_session(&sessions, self.request, self.principal)?;
+        let (id, session) = find_session(&sessions, self.request, self.principal).await?;
         let negotiated = session.revision();
         // A different but supported revision in the header is tolerated: the spec refuses
         // only invalid or unsupported ones, and clients do send another (the official
@@ -316,8 +321,8 @@ impl<'a> Post<'a> {
 
     /// A JSON-RPC batch: only revision 2025-03-26 has them. Calls in a batch cannot
     /// stream, so what they would send before their results is dropped.
-    fn batch(&self, items: Vec<Result<Message, Rejected>>) -> Response {
-        let (revision, session) = match self.legacy_revision() {
+    async fn batch(&self, items: Vec<Result<Message, Rejected>>) -> Response {
+        let (revision, session) = match self.legacy_revision().await {
             Ok((revision, session)) if revision.allows_batches() => (revision, session),
             Ok((revision, _)) => {
                 return rpc_error(
@@ -354,11 +359,11 @@ impl<'a> Post<'a> {
                     ))
                 }
                 Ok(Message::Request(request)) => {
-                    replies.push(server::reply(&exchange, &request, &mut Discard))
+                    replies.push(server::reply(&exchange, &request, &mut Discard).await)
                 }
                 Ok(other) => {
                     if let Some((link, _)) = &link {
-                        let _ = server::receive(link, &other, self.host.now_unix_ms());
+                        let _ = server::receive(link, &other, self.host.now_unix_ms()).await;
                     }
                 }
             }
@@ -405,9 +410,9 @@ impl Refusal {
 }
 
 /// The session named by `Mcp-Session-Id`, live and owned by `principal`.
-fn find_session(
-    sessions: &Sessions,
-    request: &Request,
+async fn find_session(
+    sessions: &Sessions<'_>,
+    request: &Request<'_>,
     principal: &Principal,
 ) -> Result<(SessionId, Session), Refusal> {
     let Some(text) = request.headers.get("mcp-session-id") else {
@@ -421,7 +426,10 @@ fn find_session(
     let Some(id) = SessionId::parse(text.trim()) else {
         return Err(Refusal::NoSession);
     };
-    match sessions.find(&id, Kind::StreamableHttp, &principal.id) {
+    match sessions
+        .find(&id, Kind::StreamableHttp, &principal.id)
+        .await
+    {
         Ok(Some(session)) => Ok((id, session)),
         Ok(None) => Err(Refusal::NoSession),
         Err(e) => Err(Refusal::Store(store_failure(sessions.host, &e))),
@@ -429,11 +437,11 @@ fn find_session(
 }
 
 /// `GET /mcp` with a session: the server→client stream, resumable with `Last-Event-ID`.
-pub fn get(
+pub async fn get(
     host: &dyn Host,
-    settings: &Settings,
+    settings: &Settings<'_>,
     principal: &Principal,
-    request: &Request,
+    request: &Request<'_>,
     sink: &mut dyn ResponseSink,
 ) -> Option<Response> {
     let Some(store) = host.store() else {
@@ -456,14 +464,14 @@ pub fn get(
         Ok(sessions) => sessions,
         Err(e) => return Some(e.response()),
     };
-    let (id, _) = match find_session(&sessions, request, principal) {
+    let (id, _) = match find_session(&sessions, request, principal).await {
         Ok(found) => found,
         Err(refusal) => return Some(refusal.response(None)),
     };
     let outbox = Outbox::new(store, &id);
     let resume_after = match request.headers.get("last-event-id") {
         // An id beyond the outbox's head was never sent (and u64::MAX + 1 would wrap).
-        Some(text) => match (text.trim().parse::<u64>(), outbox.head()) {
+        Some(text) => match (text.trim().parse::<u64>(), outbox.head().await) {
             (_, Err(e)) => return Some(store_failure(host, &e)),
             (Ok(seq), Ok(head)) if seq <= head => seq,
             _ => {
@@ -476,7 +484,7 @@ pub fn get(
                 ))
             }
         },
-        None => match outbox.delivered() {
+        None => match outbox.delivered().await {
             Ok(seq) => seq,
             Err(e) => return Some(store_failure(host, &e)),
         },
@@ -487,12 +495,12 @@ pub fn get(
         first: None,
         next: resume_after + 1,
     };
-    match stream::serve(&sessions, settings, principal, &id, opening, sink) {
+    match stream::serve(&sessions, settings, principal, &id, opening, sink).await {
         Err(refusal) => return Some(refusal),
         // Its own last bookkeeping write may have landed after the session's records were
         // removed; clearing again leaves nothing behind.
         Ok(stream::End::SessionGone) => {
-            if let Err(e) = outbox.clear() {
+            if let Err(e) = outbox.clear().await {
                 host.log(&format!(
                     "streamable: could not clear an ended session's outbox: {e}"
                 ));
@@ -505,11 +513,11 @@ pub fn get(
 }
 
 /// `DELETE /mcp`: ends the session.
-pub fn delete(
+pub async fn delete(
     host: &dyn Host,
-    settings: &Settings,
+    settings: &Settings<'_>,
     principal: &Principal,
-    request: &Request,
+    request: &Request<'_>,
 ) -> Response {
     let Some(store) = host.store() else {
         return not_allowed(host);
@@ -518,8 +526,8 @@ pub fn delete(
         Ok(sessions) => sessions,
         Err(e) => return e.response(),
     };
-    match find_session(&sessions, request, principal) {
-        Ok((id, _)) => match sessions.end(&id) {
+    match find_session(&sessions, request, principal).await {
+        Ok((id, _)) => match sessions.end(&id).await {
             Ok(()) => Response::empty(204),
             Err(e) => store_failure(host, &e),
         },
@@ -559,8 +567,8 @@ fn unsupported_version(requested: &str) -> RpcError {
 /// mirror the body (Streamable HTTP "Server Validation"). Returns the revision to use,
 /// which is legacy if the envelope names a legacy revision.
 fn modern_envelope(
-    request: &Request,
-    settings: &Settings,
+    request: &Request<'_>,
+    settings: &Settings<'_>,
     header_version: Option<&str>,
     meta_version: Option<&Value>,
     message: &Message,
@@ -681,7 +689,7 @@ fn header_value(name: &str, header: &str) -> Result<String, RpcError> {
 
 /// `Mcp-Name` must be present and equal `params.<field>`.
 fn check_mcp_name(
-    request: &Request,
+    request: &Request<'_>,
     params: &Map<String, Value>,
     field: &str,
 ) -> Result<(), RpcError> {
@@ -707,8 +715,8 @@ fn check_mcp_name(
 /// must be mirrored in its `Mcp-Param-{name}` header (Streamable HTTP "Custom Headers from
 /// Tool Parameters"): strings exactly, integers numerically, booleans as true/false.
 fn check_mcp_params(
-    request: &Request,
-    settings: &Settings,
+    request: &Request<'_>,
+    settings: &Settings<'_>,
     params: &Map<String, Value>,
 ) -> Result<(), RpcError> {
     let catalog = Catalog::new(settings.fixtures()?);

@@ -29,7 +29,7 @@ const EXPOSE_HEADERS: &str = "mcp-session-id, www-authenticate, retry-after";
 const MAX_AGE: &str = "86400";
 
 /// The allowed `Origin` of a request, if it has one.
-pub fn granted(settings: &Settings, request: &Request) -> Option<String> {
+pub fn granted(settings: &Settings<'_>, request: &Request<'_>) -> Option<String> {
     let origin = request.headers.get("origin")?.trim();
     // A configuration error was answered by origin::check already.
     origin::allowed(settings, origin)
@@ -47,7 +47,7 @@ pub fn decorate(headers: &mut Headers, origin: &str) {
 /// Answers an `OPTIONS` request: a CORS preflight, or a plain statement of the methods
 /// the path allows (`allow`). The caller has refused origins it does not serve; the
 /// grant itself (`Access-Control-Allow-Origin`) is added with the response head.
-pub fn preflight(request: &Request, allow: &str) -> Response {
+pub fn preflight(request: &Request<'_>, allow: &str) -> Response {
     if request.headers.get("origin").is_none() {
         return Response::empty(204).with_header("allow", allow);
     }

@@ -4,7 +4,7 @@
 use crate::auth::{self, metadata, Policy};
 use crate::catalog::Catalog;
 use crate::config::{ConfigError, Settings};
-use crate::host::Host;
+use crate::host::{Host, Pending};
 use crate::http::{Disconnected, Headers, Method, Request, Response, ResponseSink};
 use crate::transport::{self, sse, streamable, Trace as RpcTrace};
 
@@ -17,7 +17,7 @@ pub const MAX_HEADERS: usize = 100;
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// Serves one request. This is the whole server as the host sees it.
-pub fn handle(host: &dyn Host, request: Request, sink: &mut dyn ResponseSink) {
+pub async fn handle(host: &dyn Host, request: Request<'_>, sink: &mut dyn ResponseSink) {
     let started = host.now_unix_ms();
     let method = request.method.clone();
     let path = request.path.clone();
@@ -27,8 +27,8 @@ pub fn handle(host: &dyn Host, request: Request, sink: &mut dyn ResponseSink) {
         cors: None,
     };
     let mut trace = Trace::default();
-    if let Some(response) = route(host, request, &mut sink, &mut trace) {
-        response.send(&mut sink);
+    if let Some(response) = route(host, request, &mut sink, &mut trace).await {
+        response.send(&mut sink).await;
     }
     let mut line = serde_json::json!({
         "method": method.as_str(),
@@ -48,8 +48,8 @@ pub fn handle(host: &dyn Host, request: Request, sink: &mut dyn ResponseSink) {
     // A task this request created runs now that its client has the handle and the log
     // has the request (the instance goes on after its response: see protocol::handler::tasks).
     if let Some(work) = trace.rpc.deferred.take() {
-        sink.finish();
-        work(host);
+        sink.finish().await;
+        work(host).await;
     }
 }
 
@@ -70,50 +70,65 @@ struct StatusRecorder<'a> {
     cors: Option<String>,
 }
 
-impl ResponseSink for StatusRecorder<'_> {
-    fn head(&mut self, status: u16, headers: &Headers) -> Result<(), Disconnected> {
-        self.status = status;
+impl StatusRecorder<'_> {
+    /// `headers` with the CORS grant added, if there is one.
+    fn decorated<'h>(&self, headers: &'h Headers) -> std::borrow::Cow<'h, Headers> {
         match &self.cors {
-            None => self.inner.head(status, headers),
+            None => std::borrow::Cow::Borrowed(headers),
             Some(origin) => {
                 let mut headers = headers.clone();
                 cors::decorate(&mut headers, origin);
-                self.inner.head(status, &headers)
-            }
-        }
-    }
-
-    fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected> {
-        self.inner.body(chunk)
-    }
-
-    fn finish(&mut self) {
-        self.inner.finish()
-    }
-
-    fn closed(&mut self) -> bool {
-        self.inner.closed()
-    }
-
-    fn complete(&mut self, status: u16, headers: &Headers, body: &[u8]) {
-        self.status = status;
-        match &self.cors {
-            None => self.inner.complete(status, headers, body),
-            Some(origin) => {
-                let mut headers = headers.clone();
-                cors::decorate(&mut headers, origin);
-                self.inner.complete(status, &headers, body)
+                std::borrow::Cow::Owned(headers)
             }
         }
     }
 }
 
+impl ResponseSink for StatusRecorder<'_> {
+    fn head<'a>(
+        &'a mut self,
+        status: u16,
+        headers: &'a Headers,
+    ) -> Pending<'a, Result<(), Disconnected>> {
+        self.status = status;
+        Box::pin(async move {
+            let headers = self.decorated(headers);
+            self.inner.head(status, &headers).await
+        })
+    }
+
+    fn body<'a>(&'a mut self, chunk: &'a [u8]) -> Pending<'a, Result<(), Disconnected>> {
+        self.inner.body(chunk)
+    }
+
+    fn finish(&mut self) -> Pending<'_, ()> {
+        self.inner.finish()
+    }
+
+    fn closed(&mut self) -> Pending<'_, bool> {
+        self.inner.closed()
+    }
+
+    fn complete<'a>(
+        &'a mut self,
+        status: u16,
+        headers: &'a Headers,
+        body: &'a [u8],
+    ) -> Pending<'a, ()> {
+        self.status = status;
+        Box::pin(async move {
+            let headers = self.decorated(headers);
+            self.inner.complete(status, &headers, body).await
+        })
+    }
+}
+
 /// Answers a request: a complete response, or `None` when the handler wrote to the sink
 /// itself (event streams, and acknowledgements sent before the work).
-fn route(
+async fn route(
     host: &dyn Host,
-    mut request: Request,
-    sink: &mut StatusRecorder,
+    mut request: Request<'_>,
+    sink: &mut StatusRecorder<'_>,
     trace: &mut Trace,
 ) -> Option<Response> {
     let (count, bytes) = request
@@ -133,11 +148,11 @@ fn route(
             }),
         ));
     }
-    let settings = Settings::new(host);
+    let settings = Settings::load(host).await;
     let path = request.path.clone();
     if path == "/healthz" {
         return Some(match request.method {
-            Method::Get | Method::Head => healthz(host, &settings),
+            Method::Get | Method::Head => healthz(host, &settings).await,
             _ => not_allowed("GET, HEAD"),
         });
     }
@@ -194,7 +209,7 @@ fn route(
                 Ok(policy) => policy,
                 Err(e) => return Some(e.response()),
             };
-            let principal = match auth::authenticate(&policy, host, &request) {
+            let principal = match auth::authenticate(&policy, host, &request).await {
                 Ok(principal) => principal,
                 Err(error) => {
                     if let auth::AuthError::InvalidToken(why) | auth::AuthError::Unavailable(why) =
@@ -224,17 +239,18 @@ fn route(
                         sink,
                         rpc,
                     )
+                    .await
                 }
                 ("/mcp" | "/sse", Method::Get) if streamable_get => {
-                    return streamable::get(host, &settings, &principal, &request, sink)
+                    return streamable::get(host, &settings, &principal, &request, sink).await
                 }
                 ("/mcp" | "/sse", Method::Delete) => {
-                    streamable::delete(host, &settings, &principal, &request)
+                    streamable::delete(host, &settings, &principal, &request).await
                 }
                 ("/mcp", _) => not_allowed(streamable::allowed(host)),
                 ("/sse", Method::Get) => match host.store() {
                     Some(store) => {
-                        return sse::open(host, store, &settings, &principal, &request, sink)
+                        return sse::open(host, store, &settings, &principal, &request, sink).await
                     }
                     None => no_sse_store(),
                 },
@@ -251,6 +267,7 @@ fn route(
                             sink,
                             rpc,
                         )
+                        .await
                     }
                     None => no_sse_store(),
                 },
@@ -277,14 +294,14 @@ fn route(
 /// when its EventSource reconnects. Without a store there are no sessions; there the
 /// version header marks a Streamable HTTP client, which gets 405 (no stream) rather than
 /// the 501 of the HTTP+SSE transport.
-fn is_streamable_get(request: &Request, has_store: bool) -> bool {
+fn is_streamable_get(request: &Request<'_>, has_store: bool) -> bool {
     request.headers.get("mcp-session-id").is_some()
         || (!has_store && request.headers.get("mcp-protocol-version").is_some())
 }
 
 /// The protected resource metadata for `resource` ("", "/mcp", "/sse").
 fn metadata_document(
-    settings: &Settings,
+    settings: &Settings<'_>,
     origin: &str,
     resource: &str,
 ) -> Result<Response, ConfigError> {
@@ -302,7 +319,7 @@ fn metadata_document(
 /// no secrets: load balancers and orchestrators probe it, and a rollout with a wrong
 /// variable never becomes ready. It reads every variable at once (one host call where the
 /// host allows) and the store with one read.
-fn healthz(host: &dyn Host, settings: &Settings) -> Response {
+async fn healthz(host: &dyn Host, settings: &Settings<'_>) -> Response {
     let checked = settings
         .validate()
         .and_then(|()| Policy::load(settings))
@@ -312,7 +329,7 @@ fn healthz(host: &dyn Host, settings: &Settings) -> Response {
     }
     let store = match host.store() {
         None => "none",
-        Some(store) => match crate::store::probe(store) {
+        Some(store) => match crate::store::probe(store).await {
             Ok(_) => "ok",
             Err(e) => {
                 host.log(&format!("healthz: store unavailable: {e}"));

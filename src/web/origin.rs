@@ -34,7 +34,7 @@ fn authority_of(origin: &str) -> &str {
 
 /// Whether a browser page of `origin` may call the MCP endpoints: localhost origins,
 /// `public_url`, and what `allowed_origins` lists.
-pub fn allowed(settings: &Settings, origin: &str) -> Result<bool, ConfigError> {
+pub fn allowed(settings: &Settings<'_>, origin: &str) -> Result<bool, ConfigError> {
     let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
     Ok(is_loopback(without_port(authority_of(&origin)))
         || settings
@@ -48,11 +48,14 @@ pub fn allowed(settings: &Settings, origin: &str) -> Result<bool, ConfigError> {
 
 /// Refuses a request whose `Origin` or `Host` says it comes through DNS rebinding, or
 /// names a host this server does not answer to.
-pub fn check(settings: &Settings, request: &Request) -> Result<(), Response> {
+pub fn check(settings: &Settings<'_>, request: &Request<'_>) -> Result<(), Response> {
     checked(settings, request).map_err(|e| e.response())?
 }
 
-fn checked(settings: &Settings, request: &Request) -> Result<Result<(), Response>, ConfigError> {
+fn checked(
+    settings: &Settings<'_>,
+    request: &Request<'_>,
+) -> Result<Result<(), Response>, ConfigError> {
     if let Some(origin) = request.headers.get("origin") {
         if !allowed(settings, origin)? {
             let origin = origin.trim();

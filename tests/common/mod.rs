@@ -14,13 +14,14 @@ mod stream;
 #[allow(unused_imports)]
 pub use {schema::*, store::*, stream::*};
 
-use std::io::Read;
+#[allow(unused_imports)]
+pub use remote_mcp_server::host::executor::block_on;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use remote_mcp_server::auth::{Grants, Principal, Secret};
 use remote_mcp_server::host::memory::{MemoryHost, MemorySink, MemoryStore};
-use remote_mcp_server::http::{Headers, Method, Request};
+use remote_mcp_server::http::{BodyReader, Headers, Method, Request};
 use serde_json::{json, Value};
 
 pub const TOKEN: &str = "test-token-0123456789";
@@ -97,7 +98,9 @@ impl Reply {
 /// Hands `request` to the component and collects the whole response.
 fn respond(host: &MemoryHost, request: Request<'static>) -> Reply {
     let mut sink = MemorySink::new();
-    remote_mcp_server::handle(host, request, &mut sink);
+    remote_mcp_server::host::executor::block_on(remote_mcp_server::handle(
+        host, request, &mut sink,
+    ));
     Reply {
         status: sink.status.expect("the server answered with a status"),
         headers: sink.headers.clone(),
@@ -111,7 +114,7 @@ pub fn send_reader(
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
-    body: Box<dyn Read>,
+    body: Box<dyn BodyReader>,
 ) -> Reply {
     let mut all = Headers::new();
     for (name, value) in headers {

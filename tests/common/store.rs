@@ -1,7 +1,6 @@
 //! What the shared store holds: what sessions, streams and requests leave in it.
 
 use remote_mcp_server::host::memory::MemoryStore;
-use remote_mcp_server::host::KeyValue;
 
 /// The store's keys that hold something live: not the sweeper's bookkeeping (its
 /// schedule, the expiry index, the claims that made a place's changes happen once, all of

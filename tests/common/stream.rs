@@ -67,9 +67,11 @@ impl Stream {
                 Some(ORIGIN.into()),
                 Box::new(std::io::empty()),
             );
-            remote_mcp_server::handle(&host, request, &mut sink);
+            remote_mcp_server::host::executor::block_on(remote_mcp_server::handle(
+                &host, request, &mut sink,
+            ));
             use remote_mcp_server::http::ResponseSink;
-            sink.finish();
+            remote_mcp_server::host::executor::block_on(sink.finish());
         });
         let (status, headers) = match rx.recv_timeout(Duration::from_secs(5)) {
             Ok(SinkEvent::Head(status, headers)) => (status, headers),
@@ -248,7 +250,9 @@ pub fn post_on_thread(
     let (host, body) = (host.clone(), body.clone());
     let thread = std::thread::spawn(move || {
         let request = post_request(headers, &body);
-        remote_mcp_server::handle(&host, request, &mut sink);
+        remote_mcp_server::host::executor::block_on(remote_mcp_server::handle(
+            &host, request, &mut sink,
+        ));
     });
     (thread, rx)
 }

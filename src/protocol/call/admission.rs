@@ -18,7 +18,7 @@ impl Call<'_> {
     /// take a place among its principal's long-running calls, so that nobody can keep more
     /// than [`MAX_RUNNING_CALLS`] instances waiting. Without a shared store there is
     /// nothing to count in; the budget still holds.
-    pub(super) fn before_wait(&mut self, millis: u64) -> Result<(), Stop> {
+    pub(super) async fn before_wait(&mut self, millis: u64) -> Result<(), Stop> {
         let now = self.host.now_unix_ms();
         if now + millis > self.deadline {
             let budget_ms = match self.task {
@@ -35,7 +35,7 @@ impl Call<'_> {
                 budget_ms / 1000
             )));
         }
-        self.keep_task_alive()?;
+        self.keep_task_alive().await?;
         if self.running.is_some() {
             return Ok(());
         }
@@ -44,22 +44,25 @@ impl Call<'_> {
         };
         let places = Places::new(store, Counted::Calls, REQUEST_BUDGET_MS);
         let id = crate::ids::random_hex(self.host, 16);
-        match places.admit(
-            &self.principal.id,
-            &id,
-            self.deadline,
-            MAX_RUNNING_CALLS,
-            usize::MAX,
-            now,
-        ) {
+        match places
+            .admit(
+                &self.principal.id,
+                &id,
+                self.deadline,
+                MAX_RUNNING_CALLS,
+                usize::MAX,
+                now,
+            )
+            .await
+        {
             Ok(Ok(place)) => {
                 self.running = Some((places, place));
-                sweep::when_due(self.host, store, self.settings);
+                sweep::when_due(self.host, store, self.settings).await;
                 // Now the request can be cancelled: a legacy cancellation is recorded
                 // only for a request that is running (so clients cannot have the server
                 // store cancellations of anything).
                 if let (Some(link), Some(request)) = (&self.session, &self.request_id) {
-                    let _ = link.mark_running(request, self.deadline, now);
+                    let _ = link.mark_running(request, self.deadline, now).await;
                 }
                 Ok(())
             }
@@ -73,14 +76,14 @@ impl Call<'_> {
     /// hold longer than a request) when due: at every wait, progress report and log
     /// message. A task that works longer than the lease without any of them is taken for
     /// gone by the next `tasks/get`.
-    pub(super) fn keep_task_alive(&mut self) -> Result<(), Stop> {
+    pub(super) async fn keep_task_alive(&mut self) -> Result<(), Stop> {
         let Some(task) = &mut self.task else {
             return Ok(());
         };
         let now = self.host.now_unix_ms();
-        if task.keep_alive(now).map_err(stopped)? {
+        if task.keep_alive(now).await.map_err(stopped)? {
             if let Some((places, place)) = &mut self.running {
-                let _ = places.renew(place, self.deadline, now);
+                let _ = places.renew(place, self.deadline, now).await;
             }
         }
         Ok(())
@@ -98,12 +101,14 @@ pub(super) fn stopped(gone: Gone) -> Stop {
     }
 }
 
-impl Drop for Call<'_> {
-    fn drop(&mut self) {
+impl Call<'_> {
+    /// The call is over, however it ended: its place among the long-running calls goes
+    /// back, and its running marker. (An instance that dies first leaves both to lapse.)
+    pub async fn end(mut self) {
         if let Some((places, place)) = self.running.take() {
-            let _ = places.release(&place, self.host.now_unix_ms());
+            let _ = places.release(&place, self.host.now_unix_ms()).await;
             if let (Some(link), Some(request)) = (&self.session, &self.request_id) {
-                let _ = link.unmark_running(request);
+                let _ = link.unmark_running(request).await;
             }
         }
     }

@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 use super::admission::stopped;
 use super::{Call, Stop};
 use crate::protocol::jsonrpc::{self, RpcError};
+use crate::store::asks::Awaited;
 use crate::store::tasks::Status;
 
 /// How long a legacy call waits for the client to answer a server→client request.
@@ -25,14 +26,14 @@ impl Call<'_> {
     /// Asks the client for input: `method` is `elicitation/create`,
     /// `sampling/createMessage` or `roots/list`; `key` names the request among this
     /// call's inputs. Returns the client's result.
-    pub fn input(&mut self, key: &str, method: &str, params: Value) -> Result<Value, Stop> {
-        let mut answers = self.inputs(&[(key, method, params)])?;
+    pub async fn input(&mut self, key: &str, method: &str, params: Value) -> Result<Value, Stop> {
+        let mut answers = self.inputs(&[(key, method, params)]).await?;
         Ok(answers.remove(0))
     }
 
     /// Asks for several inputs at once. In 2026-07-28 all missing ones go to the client in
     /// one `input_required` round.
-    pub fn inputs(&mut self, asks: &[(&str, &str, Value)]) -> Result<Vec<Value>, Stop> {
+    pub async fn inputs(&mut self, asks: &[(&str, &str, Value)]) -> Result<Vec<Value>, Stop> {
         let capability = |method: &str| match method {
             "sampling/createMessage" => "sampling",
             "elicitation/create" => "elicitation",
@@ -44,7 +45,7 @@ impl Call<'_> {
             }
         }
         if self.task.is_some() {
-            return self.task_inputs(asks);
+            return self.task_inputs(asks).await;
         }
         if self.revision.is_modern() {
             let mut answers = Vec::new();
@@ -63,15 +64,17 @@ impl Call<'_> {
                 Err(Stop::InputRequired)
             };
         }
-        asks.iter()
-            .map(|(_, method, params)| self.ask(method, params.clone()))
-            .collect()
+        let mut answers = Vec::with_capacity(asks.len());
+        for (_, method, params) in asks {
+            answers.push(self.ask(method, params.clone()).await?);
+        }
+        Ok(answers)
     }
 
     /// A task's input: what its request's input rounds answered already, else the task
     /// waits in `input_required` (its requests listed for `tasks/get`) until `tasks/update`
     /// has left every answer, taking each pending request off the list as it is answered.
-    fn task_inputs(&mut self, asks: &[(&str, &str, Value)]) -> Result<Vec<Value>, Stop> {
+    async fn task_inputs(&mut self, asks: &[(&str, &str, Value)]) -> Result<Vec<Value>, Stop> {
         let mut answers: Vec<Option<Value>> = asks
             .iter()
             .map(|(key, _, _)| {
@@ -91,7 +94,7 @@ impl Call<'_> {
             };
             for (slot, (key, _, _)) in answers.iter_mut().zip(asks) {
                 if slot.is_none() {
-                    *slot = task.answer(key);
+                    *slot = task.answer(key).await;
                 }
             }
             let pending: Map<String, Value> = answers
@@ -115,6 +118,7 @@ impl Call<'_> {
                     record.input_requests = pending;
                     record.updated = now;
                 })
+                .await
                 .map_err(stopped)?;
                 if !keys.is_empty() {
                     waited_since = now;
@@ -132,10 +136,10 @@ impl Call<'_> {
                     TASK_INPUT_WAIT_MS / 60_000
                 )));
             }
-            self.check_cancelled()?;
+            self.check_cancelled().await?;
             let interval = crate::store::poll_interval(now - waited_since).max(50);
-            self.before_wait(interval)?;
-            self.host.sleep_ms(interval);
+            self.before_wait(interval).await?;
+            self.host.sleep_ms(interval).await;
         }
     }
 
@@ -156,7 +160,7 @@ impl Call<'_> {
     }
 
     /// Legacy: a server→client request on the stream, then a wait for the answer.
-    fn ask(&mut self, method: &str, params: Value) -> Result<Value, Stop> {
+    async fn ask(&mut self, method: &str, params: Value) -> Result<Value, Stop> {
         let Some(link) = self.session.clone() else {
             return Err(Stop::Failed(
                 "Asking the client needs a session (a host with a shared key-value store, such as Spin).".into(),
@@ -165,16 +169,31 @@ impl Call<'_> {
         let id = format!("s-{}", crate::ids::random_hex(self.host, 12));
         let now = self.host.now_unix_ms();
         let deadline = now + INPUT_TIMEOUT_MS;
-        let awaited = link.ask(&id, deadline, now).map_err(|e| {
+        let awaited = link.ask(&id, deadline, now).await.map_err(|e| {
             Stop::Failed(format!(
                 "Could not ask the client ({method}): the session store failed: {e}"
             ))
         })?;
         let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        self.emitter.send(&request)?;
+        let answered = self
+            .await_answer(&awaited, &request, method, deadline)
+            .await;
+        awaited.done().await;
+        answered
+    }
+
+    /// Sends the request, then waits for its answer until `deadline`.
+    async fn await_answer(
+        &mut self,
+        awaited: &Awaited<'_>,
+        request: &Value,
+        method: &str,
+        deadline: u64,
+    ) -> Result<Value, Stop> {
+        self.emitter.send(request).await?;
         let mut interval = 5;
         loop {
-            if let Ok(Some(reply)) = awaited.answer() {
+            if let Ok(Some(reply)) = awaited.answer().await {
                 return match reply.get("error") {
                     Some(error) => Err(Stop::Failed(format!(
                         "The client refused {method}: {}",
@@ -192,9 +211,9 @@ impl Call<'_> {
                     INPUT_TIMEOUT_MS / 1000
                 )));
             }
-            self.check_cancelled()?;
-            self.before_wait(interval)?;
-            self.host.sleep_ms(interval);
+            self.check_cancelled().await?;
+            self.before_wait(interval).await?;
+            self.host.sleep_ms(interval).await;
             interval = (interval * 2).min(50);
         }
     }

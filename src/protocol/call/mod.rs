@@ -18,7 +18,7 @@ use super::model::declares_tasks;
 use super::Revision;
 use crate::auth::Principal;
 use crate::config::Settings;
-use crate::host::Host;
+use crate::host::{Host, Pending};
 use crate::store::asks::SessionLink;
 use crate::store::events;
 use crate::store::places::{Place, Places};
@@ -58,15 +58,15 @@ impl From<crate::config::ConfigError> for Stop {
 pub trait Emitter {
     /// Sends a notification or server→client request now. `Err(Stop::Cancelled)` when the
     /// client is gone.
-    fn send(&mut self, message: &Value) -> Result<(), Stop>;
+    fn send<'a>(&'a mut self, message: &'a Value) -> Pending<'a, Result<(), Stop>>;
 }
 
 /// An emitter for calls that cannot stream (batches): messages are dropped.
 pub struct Discard;
 
 impl Emitter for Discard {
-    fn send(&mut self, _message: &Value) -> Result<(), Stop> {
-        Ok(())
+    fn send<'a>(&'a mut self, _message: &'a Value) -> Pending<'a, Result<(), Stop>> {
+        Box::pin(std::future::ready(Ok(())))
     }
 }
 
@@ -273,14 +273,14 @@ impl<'a> Call<'a> {
     }
 
     /// Reports progress, if the client asked for it with a progress token.
-    pub fn progress(
+    pub async fn progress(
         &mut self,
         progress: f64,
         total: Option<f64>,
         message: Option<&str>,
     ) -> Result<(), Stop> {
-        self.check_cancelled()?;
-        self.keep_task_alive()?;
+        self.check_cancelled().await?;
+        self.keep_task_alive().await?;
         let Some(token) = self.progress_token.clone() else {
             return Ok(());
         };
@@ -293,26 +293,28 @@ impl<'a> Call<'a> {
         }
         self.emitter
             .send(&jsonrpc::notification("notifications/progress", &params))
+            .await
     }
 
     /// Sends a log message, if the level in force lets it through.
-    pub fn log(&mut self, level: LogLevel, logger: &str, data: Value) -> Result<(), Stop> {
-        self.keep_task_alive()?;
+    pub async fn log(&mut self, level: LogLevel, logger: &str, data: Value) -> Result<(), Stop> {
+        self.keep_task_alive().await?;
         if self.log_level.is_none_or(|floor| level < floor) {
             return Ok(());
         }
         let params = json!({"level": level.as_str(), "logger": logger, "data": data});
         self.emitter
             .send(&jsonrpc::notification("notifications/message", &params))
+            .await
     }
 
     /// Waits, noticing a cancellation meanwhile (a task, at least every quarter second).
-    pub fn sleep_ms(&mut self, millis: u64) -> Result<(), Stop> {
-        self.check_cancelled()?;
-        self.before_wait(millis)?;
+    pub async fn sleep_ms(&mut self, millis: u64) -> Result<(), Stop> {
+        self.check_cancelled().await?;
+        self.before_wait(millis).await?;
         if self.task.is_none() {
-            self.host.sleep_ms(millis);
-            return self.check_cancelled();
+            self.host.sleep_ms(millis).await;
+            return self.check_cancelled().await;
         }
         let until = self.host.now_unix_ms() + millis;
         loop {
@@ -320,24 +322,26 @@ impl<'a> Call<'a> {
             if now >= until {
                 return Ok(());
             }
-            self.host.sleep_ms((until - now).min(TASK_SLICE_MS));
-            self.check_cancelled()?;
-            self.before_wait(0)?;
+            self.host.sleep_ms((until - now).min(TASK_SLICE_MS)).await;
+            self.check_cancelled().await?;
+            self.before_wait(0).await?;
         }
     }
 
     /// Tells clients that listen for changes (2026-07-28 `subscriptions/listen`, legacy
     /// resource subscriptions) that what the server offers changed. Without a shared store
     /// nobody else could hear of it.
-    pub fn publish(&self, change: &Change) -> Result<(), Stop> {
-        events::publish(self.host, change).map_err(|e| Stop::Failed(e.to_string()))
+    pub async fn publish(&self, change: &Change) -> Result<(), Stop> {
+        events::publish(self.host, change)
+            .await
+            .map_err(|e| Stop::Failed(e.to_string()))
     }
 
     /// Whether the client cancelled this request: a task's `tasks/cancel`, or a legacy
     /// `notifications/cancelled` (recorded in the store by whichever instance received it).
-    fn check_cancelled(&self) -> Result<(), Stop> {
+    async fn check_cancelled(&self) -> Result<(), Stop> {
         if let Some(task) = &self.task {
-            return if task.cancel_requested() {
+            return if task.cancel_requested().await {
                 Err(Stop::Cancelled)
             } else {
                 Ok(())
@@ -346,7 +350,7 @@ impl<'a> Call<'a> {
         let (Some(link), Some(id)) = (&self.session, &self.request_id) else {
             return Ok(());
         };
-        match link.cancelled(id) {
+        match link.cancelled(id).await {
             Ok(true) => Err(Stop::Cancelled),
             _ => Ok(()),
         }

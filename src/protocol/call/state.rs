@@ -51,7 +51,7 @@ fn sign(key: &[u8], data: &[u8]) -> Vec<u8> {
 
 /// The key that signs `requestState`: `state_secret` if configured, else a random key
 /// kept in the shared store (created by the first instance that needs it).
-fn state_key(host: &dyn Host, settings: &Settings) -> Result<Vec<u8>, RpcError> {
+async fn state_key(host: &dyn Host, settings: &Settings<'_>) -> Result<Vec<u8>, RpcError> {
     if let Some(secret) = settings.state_secret()? {
         return Ok(secret.as_bytes().to_vec());
     }
@@ -61,6 +61,7 @@ fn state_key(host: &dyn Host, settings: &Settings) -> Result<Vec<u8>, RpcError> 
         ));
     };
     crate::store::secret::state_key(host, store)
+        .await
         .map_err(|e| RpcError::internal(format!("could not keep the state key: {e}")))
 }
 
@@ -76,7 +77,7 @@ impl Call<'_> {
 
     /// The `input_required` result for a stopped modern call: the pending requests and a
     /// signed `requestState` carrying every answer so far.
-    pub fn input_required(&self) -> Result<Value, RpcError> {
+    pub async fn input_required(&self) -> Result<Value, RpcError> {
         let payload = StatePayload {
             m: self.target.method.clone(),
             t: self.target.name.clone(),
@@ -86,8 +87,10 @@ impl Call<'_> {
             s: self.rounds.state.clone(),
         };
         let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).unwrap_or_default());
-        let signature =
-            URL_SAFE_NO_PAD.encode(sign(&state_key(self.host, self.settings)?, body.as_bytes()));
+        let signature = URL_SAFE_NO_PAD.encode(sign(
+            &state_key(self.host, self.settings).await?,
+            body.as_bytes(),
+        ));
         Ok(json!({
             "resultType": "input_required",
             "inputRequests": self.pending,
@@ -98,9 +101,9 @@ impl Call<'_> {
 
 /// Reads a modern call's `inputResponses` and `requestState`: verified, unexpired, and
 /// issued for this method, target and principal. Anything else is `-32602`.
-pub fn rounds(
+pub async fn rounds(
     host: &dyn Host,
-    settings: &Settings,
+    settings: &Settings<'_>,
     principal: &Principal,
     params: &Map<String, Value>,
     target: &Target,
@@ -118,7 +121,7 @@ pub fn rounds(
         let (body, signature) = text.split_once('.').ok_or_else(tampered)?;
         let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| tampered())?;
         let mut mac =
-            HmacSha256::new_from_slice(&state_key(host, settings)?).expect("any key length");
+            HmacSha256::new_from_slice(&state_key(host, settings).await?).expect("any key length");
         mac.update(body.as_bytes());
         mac.verify_slice(&signature).map_err(|_| tampered())?;
         let payload: StatePayload = URL_SAFE_NO_PAD

@@ -14,6 +14,7 @@ use super::jsonrpc::REQUEST_CANCELLED;
 use super::jsonrpc::{kind_of, Request, RpcError};
 use super::model::Cacheable;
 use super::Revision;
+use crate::host::Pending;
 
 pub mod prompts;
 pub mod resources;
@@ -128,14 +129,18 @@ pub(super) enum Ran<T> {
     Task(Rounds),
 }
 
+/// What runs with a [`Call`]: a tool, prompt or resource, its inputs owned by the future.
+pub(super) type Body<T> =
+    Box<dyn for<'c, 'd> FnOnce(&'c mut Call<'d>) -> Pending<'c, Result<T, Stop>>>;
+
 /// Runs `body` with a [`Call`] for this request; `target` names the tool, prompt or URI
 /// (what a `requestState` is bound to).
-pub(super) fn run<T>(
-    exchange: &Exchange,
+pub(super) async fn run<T>(
+    exchange: &Exchange<'_>,
     request: &Request,
     emitter: &mut dyn Emitter,
     target: &str,
-    body: impl FnOnce(&mut Call) -> Result<T, Stop>,
+    body: Body<T>,
 ) -> Result<Ran<T>, RpcError> {
     let target = Target {
         method: request.method.clone(),
@@ -148,24 +153,27 @@ pub(super) fn run<T>(
             exchange.principal,
             &request.params,
             &target,
-        )?
+        )
+        .await?
     } else {
         Rounds::default()
     };
     let mut call = Call::new(exchange.context(), emitter, request, target, rounds);
-    match body(&mut call) {
+    let ran = match body(&mut call).await {
         Ok(value) => Ok(Ran::Done(value)),
-        Err(Stop::InputRequired) => Ok(Ran::Input(call.input_required()?)),
+        Err(Stop::InputRequired) => call.input_required().await.map(Ran::Input),
         Err(Stop::StartTask) => Ok(Ran::Task(call.take_rounds())),
         Err(Stop::Failed(why)) => Ok(Ran::Failed(why)),
         Err(Stop::Error(error)) => Err(error),
         Err(Stop::Cancelled) => {
             if let Some((link, _)) = &exchange.session {
-                let _ = link.forget_cancellation(&request.id);
+                let _ = link.forget_cancellation(&request.id).await;
             }
             Err(RpcError::new(REQUEST_CANCELLED, "Request cancelled"))
         }
-    }
+    };
+    call.end().await;
+    ran
 }
 
 /// A tool's output as the `CallToolResult` of `revision` (structured content from

@@ -2,13 +2,16 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{arguments, listed, page, run, string_param, to_value, Ran};
+use super::{arguments, listed, page, run, string_param, to_value, Body, Ran};
 use crate::protocol::call::Emitter;
 use crate::protocol::exchange::Exchange;
 use crate::protocol::jsonrpc::{kind_of, Request, RpcError};
 use crate::protocol::model::{CacheScope, Prompt};
 
-pub fn list_prompts(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, RpcError> {
+pub fn list_prompts(
+    exchange: &Exchange<'_>,
+    params: &Map<String, Value>,
+) -> Result<Value, RpcError> {
     let all: Vec<_> = exchange.catalog()?.prompts().collect();
     let (prompts, next) = page(all, params, "prompts", exchange.settings.page_size()?)?;
     let titles = exchange.revision.has_titles();
@@ -29,8 +32,8 @@ pub fn list_prompts(exchange: &Exchange, params: &Map<String, Value>) -> Result<
     ))
 }
 
-pub fn get_prompt(
-    exchange: &Exchange,
+pub async fn get_prompt(
+    exchange: &Exchange<'_>,
     request: &Request,
     emitter: &mut dyn Emitter,
 ) -> Result<Value, RpcError> {
@@ -59,9 +62,10 @@ pub fn get_prompt(
             )));
         }
     }
-    match run(exchange, request, emitter, name, |call| {
-        (prompt.get)(call, arguments)
-    })? {
+    let owned = arguments.clone();
+    let body: Body<_> =
+        Box::new(move |call| Box::pin(async move { prompt.get.get(call, &owned).await }));
+    match run(exchange, request, emitter, name, body).await? {
         Ran::Done(messages) => Ok(json!({"description": prompt.description, "messages": messages})),
         Ran::Input(result) => Ok(result),
         Ran::Failed(why) => Err(RpcError::invalid_params(format!("prompt {name:?}: {why}"))),

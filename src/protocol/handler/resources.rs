@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{listed, page, run, string_param, to_value, Ran};
+use super::{listed, page, run, string_param, to_value, Body, Ran};
 use crate::protocol::call::Emitter;
 use crate::protocol::exchange::Exchange;
 use crate::protocol::jsonrpc::{Request, RpcError};
@@ -13,7 +13,10 @@ use crate::store::events;
 use crate::store::places::LIMIT_REACHED;
 use crate::store::session::Sessions;
 
-pub fn list_resources(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, RpcError> {
+pub fn list_resources(
+    exchange: &Exchange<'_>,
+    params: &Map<String, Value>,
+) -> Result<Value, RpcError> {
     let all: Vec<_> = exchange.catalog()?.resources().collect();
     let (resources, next) = page(all, params, "resources", exchange.settings.page_size()?)?;
     let titles = exchange.revision.has_titles();
@@ -35,7 +38,10 @@ pub fn list_resources(exchange: &Exchange, params: &Map<String, Value>) -> Resul
     ))
 }
 
-pub fn list_templates(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, RpcError> {
+pub fn list_templates(
+    exchange: &Exchange<'_>,
+    params: &Map<String, Value>,
+) -> Result<Value, RpcError> {
     let all: Vec<_> = exchange.catalog()?.templates().collect();
     let (templates, next) = page(all, params, "templates", exchange.settings.page_size()?)?;
     let titles = exchange.revision.has_titles();
@@ -68,22 +74,25 @@ fn resource_not_found(revision: Revision, uri: &str) -> RpcError {
     RpcError::new(code, format!("Resource not found: {uri}")).with_data(json!({"uri": uri}))
 }
 
-pub fn read_resource(
-    exchange: &Exchange,
+pub async fn read_resource(
+    exchange: &Exchange<'_>,
     request: &Request,
     emitter: &mut dyn Emitter,
 ) -> Result<Value, RpcError> {
     let uri = string_param(&request.params, "uri", "resources/read")?;
     let catalog = exchange.catalog()?;
     let ran = if let Some(resource) = catalog.resources().find(|r| r.uri == uri) {
-        run(exchange, request, emitter, uri, resource.read)?
+        let read = resource.read;
+        let body: Body<_> = Box::new(move |call| read.read(call));
+        run(exchange, request, emitter, uri, body).await?
     } else if let Some((template, vars)) = catalog
         .templates()
         .find_map(|t| crate::resources::match_template(t.uri_template, uri).map(|v| (t, v)))
     {
-        run(exchange, request, emitter, uri, |call| {
-            (template.read)(call, uri, &vars)
-        })?
+        let (read, owned) = (template.read, uri.to_string());
+        let body: Body<_> =
+            Box::new(move |call| Box::pin(async move { read.read(call, &owned, &vars).await }));
+        run(exchange, request, emitter, uri, body).await?
     } else {
         return Err(resource_not_found(exchange.revision, uri));
     };
@@ -109,8 +118,8 @@ pub const MAX_SUBSCRIPTION_URI_BYTES: usize = 2048;
 
 /// `resources/subscribe` / `unsubscribe` (legacy): recorded for the session, whose
 /// stream then carries `notifications/resources/updated`.
-pub fn subscribe(
-    exchange: &Exchange,
+pub async fn subscribe(
+    exchange: &Exchange<'_>,
     params: &Map<String, Value>,
     on: bool,
 ) -> Result<Value, RpcError> {
@@ -149,13 +158,18 @@ pub fn subscribe(
     record.subscriptions.retain(|u| u != uri);
     if on {
         let now = exchange.host.now_unix_ms();
-        events::subscribe(link.store, &link.id, uri, record.expires_at, now).map_err(failed)?;
+        events::subscribe(link.store, &link.id, uri, record.expires_at, now)
+            .await
+            .map_err(failed)?;
         record.subscriptions.push(uri.to_string());
     } else {
-        events::unsubscribe(link.store, &link.id, uri).map_err(failed)?;
+        events::unsubscribe(link.store, &link.id, uri)
+            .await
+            .map_err(failed)?;
     }
     Sessions::new(exchange.host, link.store, exchange.settings)?
         .save(&link.id, &record)
+        .await
         .map_err(failed)?;
     Ok(json!({}))
 }

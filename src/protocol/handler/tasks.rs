@@ -8,7 +8,7 @@
 //! real `spin up` (Spin 4.0.2) it may: a component that finished its response and then
 //! worked on for 5 and for 40 seconds, logging each second, had its client served in under
 //! 30 ms and logged every second to the end (the local host and `wasmtime serve` spawn the
-//! handler the same way). So the request that creates a task stores it, answers with the
+//! handler the same way).await. So the request that creates a task stores it, answers with the
 //! handle, and then runs the tool in the same instance (`TaskRun`, started by the web layer
 //! after the response is complete and logged), writing status and result to the shared
 //! store, where `tasks/get` on any node reads them.
@@ -128,8 +128,8 @@ impl std::fmt::Debug for TaskRun {
 
 /// Stores a new task for `tool`, whose call stopped at `start_task` with `rounds` so far:
 /// the `CreateTaskResult` to answer with, and the run to start after it.
-pub fn create(
-    exchange: &Exchange,
+pub async fn create(
+    exchange: &Exchange<'_>,
     tool: &'static ToolDef,
     arguments: &Map<String, Value>,
     rounds: Rounds,
@@ -143,23 +143,28 @@ pub fn create(
     // A place among the principal's stored tasks, and one among its long-running
     // requests (which the runner keeps, renewing it, until the task ends): a task over
     // either cap is refused now rather than failing later.
-    let admit = |places: &Places, until: u64, cap: usize| {
-        let admitted = places.admit(&exchange.principal.id, &id, until, cap, usize::MAX, now);
+    let admit = async |places: &Places<'_>, until: u64, cap: usize| {
+        let admitted = places
+            .admit(&exchange.principal.id, &id, until, cap, usize::MAX, now)
+            .await;
         admitted.map_err(store_failed)?.map_err(|full| full.error())
     };
     let stored = Places::new(store, Counted::Tasks, TTL_MS);
-    let stored_place = admit(&stored, now + TTL_MS, MAX_TASKS_PER_PRINCIPAL)?;
+    let stored_place = admit(&stored, now + TTL_MS, MAX_TASKS_PER_PRINCIPAL).await?;
     let running = Places::new(store, Counted::Calls, REQUEST_BUDGET_MS);
-    let running_place =
-        admit(&running, now + REQUEST_BUDGET_MS, MAX_RUNNING_CALLS).inspect_err(|_| {
-            let _ = stored.release(&stored_place, now);
-        })?;
+    let running_place = match admit(&running, now + REQUEST_BUDGET_MS, MAX_RUNNING_CALLS).await {
+        Ok(place) => place,
+        Err(error) => {
+            let _ = stored.release(&stored_place, now).await;
+            return Err(error);
+        }
+    };
     let record = Record::new(owner(exchange.principal), tool.name, now);
-    records::create(store, &id, &record, now).map_err(|e| {
-        let _ = stored.release(&stored_place, now);
-        let _ = running.release(&running_place, now);
-        store_failed(e)
-    })?;
+    if let Err(e) = records::create(store, &id, &record, now).await {
+        let _ = stored.release(&stored_place, now).await;
+        let _ = running.release(&running_place, now).await;
+        return Err(store_failed(e));
+    }
     let mut created = wire(&record, &id, false);
     created["resultType"] = "task".into();
     let run = TaskRun {
@@ -177,11 +182,11 @@ pub fn create(
 
 impl TaskRun {
     /// Runs the tool to its end and records how it ended.
-    pub fn run(self, host: &dyn Host) {
+    pub async fn run(self, host: &dyn Host) {
         let Some(store) = host.store() else {
             return;
         };
-        let settings = Settings::new(host);
+        let settings = Settings::load(host).await;
         let started = host.now_unix_ms();
         let exchange = Exchange::task(
             host,
@@ -207,10 +212,12 @@ impl TaskRun {
                     self.running,
                 ),
             );
-            match self.tool.prepare(&self.arguments) {
-                Ok(body) => body(&mut call),
+            let outcome = match self.tool.prepare(&self.arguments) {
+                Ok(body) => body(&mut call).await,
                 Err(problem) => Err(Stop::Error(RpcError::invalid_params(problem))),
-            }
+            };
+            call.end().await;
+            outcome
         };
         let revision = Revision::V2026_07_28;
         let (status, result, error) = match outcome {
@@ -238,7 +245,7 @@ impl TaskRun {
             ),
         };
         let code = error.as_ref().map(|e| e.code);
-        match end(store, &self.id, host.now_unix_ms(), status, result, error) {
+        match end(store, &self.id, host.now_unix_ms(), status, result, error).await {
             // One line per task, like the one per request: which, how it ended, how long.
             Ok(ended) => host.log(
                 &json!({
@@ -248,7 +255,7 @@ impl TaskRun {
                     "status": if ended { status } else { Status::Failed },
                     "error": code,
                     "ms": host.now_unix_ms().saturating_sub(started),
-                    "note": (!ended).then_some("ended elsewhere first (its lease had lapsed)"),
+                    "note": (!ended).then_some("ended elsewhere first (cancelled, or its lease had lapsed)"),
                 })
                 .to_string(),
             ),
@@ -258,7 +265,7 @@ impl TaskRun {
 }
 
 /// Ends task `id` once, with its status, result or error.
-fn end(
+async fn end(
     store: &dyn KeyValue,
     id: &str,
     now: u64,
@@ -277,12 +284,12 @@ fn end(
         result,
         error: error.map(|e| serde_json::to_value(e).unwrap_or(Value::Null)),
     };
-    records::end(store, id, now, ending)
+    records::end(store, id, now, ending).await
 }
 
 /// The caller's task `id`, or -32602 (unknown, expired, or someone else's: the same
 /// answer, so nobody learns of other callers' tasks).
-fn lookup<'e>(
+async fn lookup<'e>(
     exchange: &Exchange<'e>,
     params: &Map<String, Value>,
     method: &str,
@@ -312,6 +319,7 @@ fn lookup<'e>(
     }
     let now = exchange.host.now_unix_ms();
     let record = records::read(store, id)
+        .await
         .map_err(store_failed)?
         // Past its time to live a task is gone, swept or not.
         .filter(|r| r.owner == owner(exchange.principal) && r.created + TTL_MS > now)
@@ -321,24 +329,30 @@ fn lookup<'e>(
 
 /// `tasks/get`: the task's state, its result or error once it ended. A task whose runner
 /// stopped renewing its lease is ended here, as failed.
-pub fn get(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, RpcError> {
-    let (store, id, mut record) = lookup(exchange, params, "tasks/get")?;
+pub async fn get(exchange: &Exchange<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {
+    let (store, id, mut record) = lookup(exchange, params, "tasks/get").await?;
     let now = exchange.host.now_unix_ms();
     if !record.status.is_terminal() && record.lease < now {
         let lost = RpcError::internal(
             "The task stopped: the instance running it went away before it finished.",
         );
-        let _ = end(store, &id, now, Status::Failed, None, Some(lost));
-        if let Ok(Some(now_recorded)) = records::read(store, &id) {
+        let _ = end(store, &id, now, Status::Failed, None, Some(lost)).await;
+        if let Ok(Some(now_recorded)) = records::read(store, &id).await {
             record = now_recorded;
         }
     }
     if record.status == Status::InputRequired {
         // Answers left by tasks/update count at once, before the runner takes them: what
         // was answered is no longer asked, and a task with nothing left to ask is working.
-        record
-            .input_requests
-            .retain(|key, _| !matches!(records::answered(store, &id, key), Ok(true)));
+        let mut answered = Vec::new();
+        for key in record.input_requests.keys() {
+            if matches!(records::answered(store, &id, key).await, Ok(true)) {
+                answered.push(key.clone());
+            }
+        }
+        for key in answered {
+            record.input_requests.remove(&key);
+        }
         if record.input_requests.is_empty() {
             record.status = Status::Working;
         }
@@ -347,8 +361,11 @@ pub fn get(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, Rp
 }
 
 /// `tasks/update`: answers to the task's outstanding input requests; others are ignored.
-pub fn update(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, RpcError> {
-    let (store, id, record) = lookup(exchange, params, "tasks/update")?;
+pub async fn update(
+    exchange: &Exchange<'_>,
+    params: &Map<String, Value>,
+) -> Result<Value, RpcError> {
+    let (store, id, record) = lookup(exchange, params, "tasks/update").await?;
     let responses = match params.get("inputResponses") {
         Some(Value::Object(responses)) => responses,
         _ => return Err(RpcError::invalid_params(
@@ -360,16 +377,31 @@ pub fn update(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value,
         if !record.input_requests.contains_key(key) || !response.is_object() {
             continue;
         }
-        records::leave_answer(store, &id, &record, key, response, now).map_err(store_failed)?;
+        records::leave_answer(store, &id, &record, key, response, now)
+            .await
+            .map_err(store_failed)?;
     }
     Ok(json!({}))
 }
 
-/// `tasks/cancel`: asks the task to stop (it notices at its next wait).
-pub fn cancel(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, RpcError> {
-    let (store, id, record) = lookup(exchange, params, "tasks/cancel")?;
+/// `tasks/cancel`: ends the task as cancelled; its runner stops at its next wait.
+pub async fn cancel(
+    exchange: &Exchange<'_>,
+    params: &Map<String, Value>,
+) -> Result<Value, RpcError> {
+    let (store, id, record) = lookup(exchange, params, "tasks/cancel").await?;
     let now = exchange.host.now_unix_ms();
-    records::request_cancel(store, &id, &record, now).map_err(store_failed)?;
+    records::request_cancel(store, &id, &record, now)
+        .await
+        .map_err(store_failed)?;
+    // The task ends now, whether or not its runner is still there to notice: a runner
+    // still going stops at its next wait (its end is claimed already), and one whose
+    // instance went away leaves nothing to wait for.
+    if !record.status.is_terminal() {
+        end(store, &id, now, Status::Cancelled, None, None)
+            .await
+            .map_err(store_failed)?;
+    }
     Ok(json!({}))
 }
 

@@ -3,14 +3,14 @@
 use serde_json::{Map, Value};
 
 use super::tasks;
-use super::{arguments, listed, page, run, string_param, to_value, tool_result, Ran};
-use crate::protocol::call::{Call, Emitter};
+use super::{arguments, listed, page, run, string_param, to_value, tool_result, Body, Ran};
+use crate::protocol::call::Emitter;
 use crate::protocol::exchange::Exchange;
 use crate::protocol::jsonrpc::{Request, RpcError};
 use crate::protocol::model::{CacheScope, Tool};
 use crate::tools::{schema, TaskSupport};
 
-pub fn list_tools(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, RpcError> {
+pub fn list_tools(exchange: &Exchange<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {
     let revision = exchange.revision;
     // Only the tools this caller may call (2026-07-28 tools: the set MAY vary by the
     // authorization presented).
@@ -52,8 +52,8 @@ pub fn list_tools(exchange: &Exchange, params: &Map<String, Value>) -> Result<Va
     ))
 }
 
-pub fn call_tool(
-    exchange: &Exchange,
+pub async fn call_tool(
+    exchange: &Exchange<'_>,
     request: &Request,
     emitter: &mut dyn Emitter,
 ) -> Result<Value, RpcError> {
@@ -108,18 +108,23 @@ pub fn call_tool(
         }
     };
     let may_become_task = tool.task_support != TaskSupport::Forbidden;
-    let body = move |call: &mut Call| {
+    let body: Body<_> = Box::new(move |call| {
         call.allow_tasks(may_become_task);
         body(call)
-    };
-    Ok(match run(exchange, request, emitter, tool.name, body)? {
-        Ran::Done(output) => tool_result(exchange.revision, output),
-        Ran::Input(result) => result,
-        Ran::Failed(why) => tool_result(exchange.revision, crate::tools::ToolOutput::error(why)),
-        Ran::Task(rounds) => {
-            let (created, run) = tasks::create(exchange, tool, arguments, rounds)?;
-            *exchange.deferred.borrow_mut() = Some(Box::new(move |host| run.run(host)));
-            created
-        }
-    })
+    });
+    Ok(
+        match run(exchange, request, emitter, tool.name, body).await? {
+            Ran::Done(output) => tool_result(exchange.revision, output),
+            Ran::Input(result) => result,
+            Ran::Failed(why) => {
+                tool_result(exchange.revision, crate::tools::ToolOutput::error(why))
+            }
+            Ran::Task(rounds) => {
+                let (created, run) = tasks::create(exchange, tool, arguments, rounds).await?;
+                *exchange.deferred.borrow_mut() =
+                    Some(Box::new(move |host| Box::pin(run.run(host))));
+                created
+            }
+        },
+    )
 }

@@ -11,7 +11,7 @@ use crate::store::session::Sessions;
 /// At most this many completion values are returned.
 const MAX_COMPLETIONS: usize = 100;
 
-pub fn complete(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, RpcError> {
+pub fn complete(exchange: &Exchange<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {
     let reference = params
         .get("ref")
         .and_then(Value::as_object)
@@ -55,7 +55,10 @@ pub fn complete(exchange: &Exchange, params: &Map<String, Value>) -> Result<Valu
 }
 
 /// `logging/setLevel` (legacy): remembered for the session.
-pub fn set_level(exchange: &Exchange, params: &Map<String, Value>) -> Result<Value, RpcError> {
+pub async fn set_level(
+    exchange: &Exchange<'_>,
+    params: &Map<String, Value>,
+) -> Result<Value, RpcError> {
     let level = string_param(params, "level", "logging/setLevel")?;
     if LogLevel::parse(level).is_none() {
         let names: Vec<&str> = LogLevel::ALL.iter().map(|l| l.as_str()).collect();
@@ -69,6 +72,7 @@ pub fn set_level(exchange: &Exchange, params: &Map<String, Value>) -> Result<Val
         record.log_level = Some(level.to_string());
         Sessions::new(exchange.host, link.store, exchange.settings)?
             .save(&link.id, &record)
+            .await
             .map_err(|e| RpcError::internal(format!("could not record the log level: {e}")))?;
     }
     Ok(json!({}))

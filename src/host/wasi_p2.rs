@@ -1,10 +1,15 @@
-//! The component's export: `wasi:http/incoming-handler@0.2.0`, shared by both builds.
-//! It converts the WASI request into the core's [`Request`], lets the core answer into a
-//! streaming sink, and provides [`Host`] from WASI clocks and randomness plus the build's
-//! own configuration source and store (`spin` or `portable`).
+//! The WASIp2 builds' export, `wasi:http/incoming-handler@0.2.0` (the Spin build's `p2`
+//! variant and the portable build). It converts the WASI request into the core's
+//! [`Request`], lets the core answer into a streaming sink, and provides [`Host`] from
+//! WASI clocks and randomness plus the build's own configuration source and store (`spin`
+//! or `portable`).
+//!
+//! WASIp2 host calls block, so every future the core awaits here is ready when first
+//! polled: [`block_on`] runs the request to its end on the instance's one thread (which
+//! serves only this request).
 
 use std::cell::OnceCell;
-use std::io::Read;
+use std::future::ready;
 
 use super::bindings::exports::wasi::http::incoming_handler::Guest;
 use super::bindings::wasi;
@@ -18,15 +23,26 @@ use wasi::io::streams::{InputStream, OutputStream, StreamError};
 use super::portable as platform;
 #[cfg(feature = "spin")]
 use super::spin as platform;
-use super::{Fetched, Host, KeyValue, MAX_FETCH_BYTES};
+use super::{Fetched, Host, KeyValue, Pending, MAX_FETCH_BYTES};
 use crate::http::{Disconnected, Headers, Method, Request, ResponseSink};
+
+/// Runs `future`, whose every await is ready at once (WASIp2 calls block), to its end.
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut context) {
+            return value;
+        }
+    }
+}
 
 struct Component;
 
 impl Guest for Component {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
         let host = WasiHost {
-            config: platform::Config::default(),
+            config: platform::Config,
             store: OnceCell::new(),
         };
         let method = match request.method() {
@@ -54,7 +70,7 @@ impl Guest for Component {
             format!("{scheme}://{authority}")
         });
         let path = request.path_with_query().unwrap_or_else(|| "/".into());
-        let body: Box<dyn Read> = match request.consume() {
+        let body: Box<dyn crate::http::BodyReader> = match request.consume() {
             Ok(body) => match body.stream() {
                 Ok(stream) => Box::new(BodyReader {
                     stream,
@@ -69,12 +85,11 @@ impl Guest for Component {
             body: None,
             stream: None,
         };
-        crate::web::handle(
-            &host,
-            Request::new(method, &path, headers, origin, body),
-            &mut sink,
-        );
-        sink.finish();
+        block_on(async {
+            let request = Request::new(method, &path, headers, origin, body);
+            crate::web::handle(&host, request, &mut sink).await;
+            sink.finish().await;
+        });
     }
 }
 
@@ -87,12 +102,8 @@ struct WasiHost {
 }
 
 impl Host for WasiHost {
-    fn variable(&self, name: &str) -> Result<Option<String>, String> {
-        self.config.get(name)
-    }
-
-    fn prefetch_variables(&self) {
-        self.config.prefetch()
+    fn variables(&self) -> Pending<'_, Result<Vec<(String, String)>, String>> {
+        Box::pin(ready(self.config.all()))
     }
 
     fn now_unix_ms(&self) -> u64 {
@@ -100,8 +111,9 @@ impl Host for WasiHost {
         now.seconds * 1000 + u64::from(now.nanoseconds) / 1_000_000
     }
 
-    fn sleep_ms(&self, millis: u64) {
+    fn sleep_ms(&self, millis: u64) -> Pending<'_, ()> {
         wasi::clocks::monotonic_clock::subscribe_duration(millis * 1_000_000).block();
+        Box::pin(ready(()))
     }
 
     fn fill_random(&self, buf: &mut [u8]) {
@@ -123,8 +135,8 @@ impl Host for WasiHost {
         let _ = std::io::stderr().write_all(&bytes);
     }
 
-    fn http_get(&self, url: &str) -> Result<Fetched, String> {
-        http_get(url)
+    fn http_get<'a>(&'a self, url: &'a str) -> Pending<'a, Result<Fetched, String>> {
+        Box::pin(ready(http_get(url)))
     }
 }
 
@@ -135,18 +147,16 @@ struct BodyReader {
     _body: IncomingBody,
 }
 
-impl Read for BodyReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self.stream.blocking_read(buf.len() as u64) {
-            Ok(bytes) => {
-                buf[..bytes.len()].copy_from_slice(&bytes);
-                Ok(bytes.len())
-            }
-            Err(StreamError::Closed) => Ok(0),
+impl crate::http::BodyReader for BodyReader {
+    fn read(&mut self, max: usize) -> Pending<'_, std::io::Result<Option<Vec<u8>>>> {
+        let read = match self.stream.blocking_read(max as u64) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(StreamError::Closed) => Ok(None),
             Err(StreamError::LastOperationFailed(e)) => {
                 Err(std::io::Error::other(e.to_debug_string()))
             }
-        }
+        };
+        Box::pin(ready(read))
     }
 }
 
@@ -171,8 +181,8 @@ fn fields(headers: &Headers) -> Fields {
 /// `blocking-write-and-flush` takes at most 4096 bytes per call (wasi:io/streams).
 const WRITE_LIMIT: usize = 4096;
 
-impl ResponseSink for WasiSink {
-    fn head(&mut self, status: u16, headers: &Headers) -> Result<(), Disconnected> {
+impl WasiSink {
+    fn head_now(&mut self, status: u16, headers: &Headers) -> Result<(), Disconnected> {
         let response_out = self.response_out.take().ok_or(Disconnected)?;
         let response = OutgoingResponse::new(fields(headers));
         let _ = response.set_status_code(status);
@@ -183,7 +193,7 @@ impl ResponseSink for WasiSink {
         Ok(())
     }
 
-    fn body(&mut self, chunk: &[u8]) -> Result<(), Disconnected> {
+    fn body_now(&mut self, chunk: &[u8]) -> Result<(), Disconnected> {
         let stream = self.stream.as_ref().ok_or(Disconnected)?;
         for piece in chunk.chunks(WRITE_LIMIT) {
             stream
@@ -193,7 +203,7 @@ impl ResponseSink for WasiSink {
         Ok(())
     }
 
-    fn closed(&mut self) -> bool {
+    fn closed_now(&mut self) -> bool {
         // The outgoing body reports a closed peer on check-write (wasmtime: the host's end
         // of the body was dropped with the connection).
         self.stream
@@ -201,7 +211,7 @@ impl ResponseSink for WasiSink {
             .is_some_and(|stream| matches!(stream.check_write(), Err(StreamError::Closed)))
     }
 
-    fn complete(&mut self, status: u16, headers: &Headers, body: &[u8]) {
+    fn complete_now(&mut self, status: u16, headers: &Headers, body: &[u8]) {
         let Some(response_out) = self.response_out.take() else {
             return;
         };
@@ -250,15 +260,48 @@ impl ResponseSink for WasiSink {
         let _ = OutgoingBody::finish(outgoing, None);
     }
 
-    fn finish(&mut self) {
+    fn finish_now(&mut self) {
         if self.response_out.is_some() {
             // The core always answers; this only guards against a path that did not.
-            let _ = self.head(500, &Headers::new());
+            let _ = self.head_now(500, &Headers::new());
         }
         drop(self.stream.take());
         if let Some(body) = self.body.take() {
             let _ = OutgoingBody::finish(body, None);
         }
+    }
+}
+
+impl ResponseSink for WasiSink {
+    fn head<'a>(
+        &'a mut self,
+        status: u16,
+        headers: &'a Headers,
+    ) -> Pending<'a, Result<(), Disconnected>> {
+        Box::pin(ready(self.head_now(status, headers)))
+    }
+
+    fn body<'a>(&'a mut self, chunk: &'a [u8]) -> Pending<'a, Result<(), Disconnected>> {
+        Box::pin(ready(self.body_now(chunk)))
+    }
+
+    fn closed(&mut self) -> Pending<'_, bool> {
+        Box::pin(ready(self.closed_now()))
+    }
+
+    fn complete<'a>(
+        &'a mut self,
+        status: u16,
+        headers: &'a Headers,
+        body: &'a [u8],
+    ) -> Pending<'a, ()> {
+        self.complete_now(status, headers, body);
+        Box::pin(ready(()))
+    }
+
+    fn finish(&mut self) -> Pending<'_, ()> {
+        self.finish_now();
+        Box::pin(ready(()))
     }
 }
 

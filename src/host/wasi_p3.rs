@@ -1,0 +1,418 @@
+//! The Spin build's export, `wasi:http/handler@0.3.0-rc-2026-03-15` (WASIp3): every
+//! request is an async call into the component, and an instance serves many of them, up
+//! to several at once, interleaved at their awaits.
+//!
+//! What is fixed for a running app is set up once per instance and kept in [`Instance`]:
+//! the variables (one `get-all`), the store handles. Nothing about a request or a
+//! principal is kept here; the core keeps that in its request's futures or in the store.
+//!
+//! A request runs as a task of its own ([`wit_bindgen::spawn`]): the response's head goes
+//! back to the host as soon as the core sends it, and its body streams from the task as
+//! the core writes it, after the export call has returned.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::future::ready;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+use super::bindings::exports::wasi::http::handler::Guest;
+use super::bindings::wasi;
+use super::bindings::{wit_future, wit_stream};
+use wasi::http::types::{
+    ErrorCode, Fields, Method as WasiMethod, Request as WasiRequest, Response as WasiResponse,
+    Scheme,
+};
+
+use super::spin as platform;
+use super::{Fetched, Host, KeyValue, Pending, MAX_FETCH_BYTES};
+use crate::http::{BodyReader, Disconnected, Headers, Method, Request, ResponseSink};
+use wit_bindgen::{FutureWriter, StreamReader, StreamResult, StreamWriter};
+
+struct Component;
+
+impl Guest for Component {
+    async fn handle(request: WasiRequest) -> Result<WasiResponse, ErrorCode> {
+        let instance = Instance::get().await;
+        let request = incoming(request);
+        let (head, response) = slot();
+        wit_bindgen::spawn(async move {
+            let mut sink = Sink::new(head);
+            crate::web::handle(instance, request, &mut sink).await;
+            sink.finish().await;
+        });
+        response.await.ok_or(ErrorCode::InternalError(None))
+    }
+}
+
+super::bindings::export!(Component with_types_in super::bindings);
+
+/// What an instance sets up once and keeps for every request it serves.
+struct Instance {
+    variables: Result<Vec<(String, String)>, String>,
+    store: Option<Box<dyn KeyValue>>,
+}
+
+thread_local! {
+    static INSTANCE: OnceCell<&'static Instance> = const { OnceCell::new() };
+}
+
+impl Instance {
+    /// This instance's state, set up by its first request. (Requests that start while the
+    /// first sets up may set up their own; the first to finish is kept.)
+    async fn get() -> &'static Instance {
+        if let Some(instance) = INSTANCE.with(|cell| cell.get().copied()) {
+            return instance;
+        }
+        let instance: &'static Instance = Box::leak(Box::new(Instance {
+            variables: platform::Config.all(),
+            store: platform::open_store().await,
+        }));
+        INSTANCE.with(|cell| *cell.get_or_init(|| instance))
+    }
+}
+
+impl Host for Instance {
+    fn variables(&self) -> Pending<'_, Result<Vec<(String, String)>, String>> {
+        Box::pin(ready(self.variables.clone()))
+    }
+
+    fn now_unix_ms(&self) -> u64 {
+        let now = wasi::clocks::system_clock::now();
+        (now.seconds as u64) * 1000 + u64::from(now.nanoseconds) / 1_000_000
+    }
+
+    fn sleep_ms(&self, millis: u64) -> Pending<'_, ()> {
+        Box::pin(wasi::clocks::monotonic_clock::wait_for(millis * 1_000_000))
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) {
+        let bytes = wasi::random::random::get_random_bytes(buf.len() as u64);
+        buf.copy_from_slice(&bytes[..buf.len()]);
+    }
+
+    fn store(&self) -> Option<&dyn KeyValue> {
+        self.store.as_deref()
+    }
+
+    fn log(&self, line: &str) {
+        // One write of the whole line: eprintln! writes the line and its newline
+        // separately, and every write is a host call (Spin copies it to a log file).
+        use std::io::Write;
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        let _ = std::io::stderr().write_all(&bytes);
+    }
+
+    fn http_get<'a>(&'a self, url: &'a str) -> Pending<'a, Result<Fetched, String>> {
+        Box::pin(http_get(url))
+    }
+}
+
+/// The WASI request as the core's [`Request`], its body streaming in as it arrives.
+fn incoming(request: WasiRequest) -> Request<'static> {
+    let method = match request.get_method() {
+        WasiMethod::Get => Method::Get,
+        WasiMethod::Head => Method::Head,
+        WasiMethod::Post => Method::Post,
+        WasiMethod::Delete => Method::Delete,
+        WasiMethod::Options => Method::Options,
+        WasiMethod::Put => Method::Other("PUT".into()),
+        WasiMethod::Patch => Method::Other("PATCH".into()),
+        WasiMethod::Connect => Method::Other("CONNECT".into()),
+        WasiMethod::Trace => Method::Other("TRACE".into()),
+        WasiMethod::Other(name) => Method::Other(name),
+    };
+    let mut headers = Headers::new();
+    for (name, value) in request.get_headers().copy_all() {
+        headers.append(&name, String::from_utf8_lossy(&value).into_owned());
+    }
+    let origin = request.get_authority().map(|authority| {
+        let scheme = match request.get_scheme() {
+            Some(Scheme::Https) => "https".to_string(),
+            Some(Scheme::Other(other)) => other,
+            Some(Scheme::Http) | None => "http".to_string(),
+        };
+        format!("{scheme}://{authority}")
+    });
+    let path = request.get_path_with_query().unwrap_or_else(|| "/".into());
+    let (done, finished) = wit_future::new(|| Ok(()));
+    let (stream, _trailers) = WasiRequest::consume_body(request, finished);
+    let body = IncomingBody {
+        stream,
+        _done: done,
+        ended: false,
+    };
+    Request::new(method, &path, headers, origin, Box::new(body))
+}
+
+/// A request or response body as it arrives.
+struct IncomingBody {
+    stream: StreamReader<u8>,
+    /// Dropped when the body is: tells the host it was consumed.
+    _done: FutureWriter<Result<(), ErrorCode>>,
+    ended: bool,
+}
+
+impl BodyReader for IncomingBody {
+    fn read(&mut self, max: usize) -> Pending<'_, std::io::Result<Option<Vec<u8>>>> {
+        Box::pin(async move {
+            while !self.ended {
+                let (result, chunk) = self.stream.read(Vec::with_capacity(max)).await;
+                match result {
+                    StreamResult::Complete(_) if !chunk.is_empty() => return Ok(Some(chunk)),
+                    StreamResult::Complete(_) => continue,
+                    StreamResult::Dropped | StreamResult::Cancelled => self.ended = true,
+                }
+            }
+            Ok(None)
+        })
+    }
+}
+
+/// A one-value channel between the request's task (which sends the response head) and the
+/// export call (which hands it to the host).
+struct Slot<T> {
+    value: Option<T>,
+    waker: Option<Waker>,
+    /// The sender is gone.
+    closed: bool,
+}
+
+struct Sender<T>(Rc<RefCell<Slot<T>>>);
+struct Receiver<T>(Rc<RefCell<Slot<T>>>);
+
+fn slot<T>() -> (Sender<T>, Receiver<T>) {
+    let slot = Rc::new(RefCell::new(Slot {
+        value: None,
+        waker: None,
+        closed: false,
+    }));
+    (Sender(slot.clone()), Receiver(slot))
+}
+
+impl<T> Sender<T> {
+    fn send(self, value: T) {
+        let waker = {
+            let mut slot = self.0.borrow_mut();
+            slot.value = Some(value);
+            slot.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let waker = {
+            let mut slot = self.0.borrow_mut();
+            slot.closed = true;
+            slot.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl<T> std::future::Future for Receiver<T> {
+    type Output = Option<T>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Option<T>> {
+        let mut slot = self.0.borrow_mut();
+        if let Some(value) = slot.value.take() {
+            return Poll::Ready(Some(value));
+        }
+        if slot.closed {
+            return Poll::Ready(None);
+        }
+        slot.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// Sends the response as the core produces it: the head to the export call, each body
+/// chunk into the body stream, which the host reads as it goes.
+struct Sink {
+    head: Option<Sender<WasiResponse>>,
+    body: Option<StreamWriter<u8>>,
+    /// Whether the host stopped reading the body (the client went away), as the
+    /// response's delivery result says.
+    gone: Rc<Cell<bool>>,
+}
+
+impl Sink {
+    fn new(head: Sender<WasiResponse>) -> Sink {
+        Sink {
+            head: Some(head),
+            body: None,
+            gone: Rc::new(Cell::new(false)),
+        }
+    }
+
+    fn head_now(&mut self, status: u16, headers: &Headers) -> Result<(), Disconnected> {
+        let head = self.head.take().ok_or(Disconnected)?;
+        let fields = Fields::new();
+        for (name, value) in headers.iter() {
+            // The core sends only valid, allowed fields; a refused one is dropped rather
+            // than failing the whole response.
+            let _ = fields.append(name, value.as_bytes());
+        }
+        let (writer, reader) = wit_stream::new();
+        let (trailers, no_trailers) = wit_future::new(|| Ok(None));
+        drop(trailers);
+        let (response, delivered) = WasiResponse::new(fields, Some(reader), no_trailers);
+        let _ = response.set_status_code(status);
+        // The delivery result resolves when the host has sent the body, or could not (the
+        // client hung up): a stream notices between its polls, without a write.
+        let gone = self.gone.clone();
+        wit_bindgen::spawn(async move {
+            if delivered.await.is_err() {
+                gone.set(true);
+            }
+        });
+        head.send(response);
+        self.body = Some(writer);
+        Ok(())
+    }
+
+    /// Whether the host stopped reading the body: an empty write says so at once when it
+    /// has (it waits while the host is busy sending, which then says nothing).
+    async fn probe(&mut self) -> bool {
+        if self.gone.get() {
+            return true;
+        }
+        let Some(body) = self.body.as_mut() else {
+            return false;
+        };
+        let probe = body.write(Vec::new());
+        let moment = wasi::clocks::monotonic_clock::wait_for(1_000_000);
+        if let Some((StreamResult::Dropped, _)) = super::race(probe, moment).await {
+            self.gone.set(true);
+        }
+        self.gone.get()
+    }
+
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), Disconnected> {
+        let body = self.body.as_mut().ok_or(Disconnected)?;
+        let rest = body.write_all(chunk.to_vec()).await;
+        if rest.is_empty() {
+            Ok(())
+        } else {
+            self.gone.set(true);
+            Err(Disconnected)
+        }
+    }
+}
+
+impl ResponseSink for Sink {
+    fn head<'a>(
+        &'a mut self,
+        status: u16,
+        headers: &'a Headers,
+    ) -> Pending<'a, Result<(), Disconnected>> {
+        Box::pin(ready(self.head_now(status, headers)))
+    }
+
+    fn body<'a>(&'a mut self, chunk: &'a [u8]) -> Pending<'a, Result<(), Disconnected>> {
+        Box::pin(self.write(chunk))
+    }
+
+    fn closed(&mut self) -> Pending<'_, bool> {
+        Box::pin(self.probe())
+    }
+
+    fn finish(&mut self) -> Pending<'_, ()> {
+        if self.head.is_some() {
+            // The core always answers; this only guards against a path that did not.
+            let _ = self.head_now(500, &Headers::new());
+        }
+        // Dropping the writer ends the body.
+        drop(self.body.take());
+        Box::pin(ready(()))
+    }
+}
+
+/// Longest wait for a connection, for the first byte of the answer, and between two
+/// bytes of it.
+const FETCH_STEP_TIMEOUT_NS: u64 = 5_000_000_000;
+/// Longest a whole fetch may take, body included: an issuer that trickles bytes cannot
+/// hold a request longer than this.
+const FETCH_DEADLINE_NS: u64 = 10_000_000_000;
+
+/// `GET url` through `wasi:http/client`, body read up to [`MAX_FETCH_BYTES`], the whole
+/// of it within [`FETCH_DEADLINE_NS`].
+async fn http_get(url: &str) -> Result<Fetched, String> {
+    let deadline = wasi::clocks::monotonic_clock::wait_for(FETCH_DEADLINE_NS);
+    let timed_out = || {
+        format!(
+            "{url} did not answer in full within {} s",
+            FETCH_DEADLINE_NS / 1_000_000_000
+        )
+    };
+    super::race(fetch(url), deadline)
+        .await
+        .unwrap_or_else(|| Err(timed_out()))
+}
+
+async fn fetch(url: &str) -> Result<Fetched, String> {
+    use wasi::http::client;
+    use wasi::http::types::RequestOptions;
+
+    let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (Scheme::Https, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (Scheme::Http, rest)
+    } else {
+        return Err(format!("{url} is not an http(s) URL"));
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let options = RequestOptions::new();
+    let _ = options.set_connect_timeout(Some(FETCH_STEP_TIMEOUT_NS));
+    let _ = options.set_first_byte_timeout(Some(FETCH_STEP_TIMEOUT_NS));
+    let _ = options.set_between_bytes_timeout(Some(FETCH_STEP_TIMEOUT_NS));
+    let (trailers, no_trailers) = wit_future::new(|| Ok(None));
+    drop(trailers);
+    let (request, _sent) = WasiRequest::new(Fields::new(), None, no_trailers, Some(options));
+    let _ = request.set_scheme(Some(&scheme));
+    let _ = request.set_authority(Some(authority));
+    let _ = request.set_path_with_query(Some(path));
+    let describe = |e: ErrorCode| match e {
+        ErrorCode::HttpRequestDenied => format!(
+            "the host denied the request to {authority}: on Spin, set jwt_jwks_origin to its \
+             origin so allowed_outbound_hosts includes it"
+        ),
+        other => format!("request to {url} failed: {other:?}"),
+    };
+    let response = client::send(request).await.map_err(describe)?;
+    let status = response.get_status_code();
+    let (done, finished) = wit_future::new(|| Ok(()));
+    let (stream, _trailers) = WasiResponse::consume_body(response, finished);
+    let mut body = IncomingBody {
+        stream,
+        _done: done,
+        ended: false,
+    };
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body
+        .read(64 * 1024)
+        .await
+        .map_err(|e| format!("reading {url}: {e}"))?
+    {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() > MAX_FETCH_BYTES {
+            return Err(format!(
+                "{url} answered with more than {MAX_FETCH_BYTES} bytes"
+            ));
+        }
+    }
+    Ok(Fetched {
+        status,
+        body: bytes,
+    })
+}
