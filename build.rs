@@ -45,7 +45,15 @@ const SPIN: &[(&str, &str)] = &[
 fn main() {
     println!("cargo:rerun-if-changed=wit");
     println!("cargo:rerun-if-changed=Cargo.lock");
-    if std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() != Ok("wasm32") {
+    // `cfg(fixtures)`: the conformance fixtures are compiled in. Always natively (the
+    // tests drive them); in a component only with the `conformance-fixtures` feature, so
+    // the shipped component does not carry them (about 120 KB).
+    println!("cargo::rustc-check-cfg=cfg(fixtures)");
+    let wasm = std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32");
+    if !wasm || std::env::var_os("CARGO_FEATURE_CONFORMANCE_FIXTURES").is_some() {
+        println!("cargo::rustc-cfg=fixtures");
+    }
+    if !wasm {
         return;
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));

@@ -6,6 +6,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WASMTIME_VERSION="48.0.8"
 SPIN_WASM="$ROOT/target/wasm32-wasip2/release/remote_mcp_server.wasm"
+SPIN_P2_WASM="$ROOT/target/wasm32-wasip2/spin-p2/remote_mcp_server.wasm"
+# Test builds: the same with the conformance fixtures compiled in.
+SPIN_FIXTURES_WASM="$ROOT/target/wasm32-wasip2/fixtures/remote_mcp_server.wasm"
+SPIN_P2_FIXTURES_WASM="$ROOT/target/wasm32-wasip2/spin-p2-fixtures/remote_mcp_server.wasm"
 PORTABLE_WASM="$ROOT/target/wasm32-wasip2/portable/remote_mcp_server.wasm"
 # How to run the portable build under wasmtime serve: WASI CLI for Rust's std, and
 # instances from a pool whose memory stays resident between requests (a new instance per
@@ -88,13 +92,37 @@ ensure_mcp_schemas() {
   fi
 }
 
-# The Spin build (default features) and the portable build (no Spin imports).
+# The shipped components: the Spin build (default features, WASIp3), its WASIp2 variant,
+# and the portable build (no Spin imports).
 build_wasm() {
   ensure_rust
-  say "building the Spin component ($SPIN_WASM)"
-  cargo build --manifest-path "$ROOT/Cargo.toml" --target wasm32-wasip2 --release
+  local cargo=(cargo build --manifest-path "$ROOT/Cargo.toml" --target wasm32-wasip2)
+  say "building the Spin component, WASIp3 ($SPIN_WASM)"
+  "${cargo[@]}" --release
+  say "building the Spin component's WASIp2 variant ($SPIN_P2_WASM)"
+  "${cargo[@]}" --profile spin-p2 --features p2
   say "building the portable component ($PORTABLE_WASM)"
-  cargo build --manifest-path "$ROOT/Cargo.toml" --target wasm32-wasip2 --profile portable --no-default-features
+  "${cargo[@]}" --profile portable --no-default-features
+}
+
+# The test builds: both Spin builds with the conformance fixtures compiled in.
+build_fixtures_wasm() {
+  ensure_rust
+  local cargo=(cargo build --manifest-path "$ROOT/Cargo.toml" --target wasm32-wasip2)
+  say "building the Spin component with the conformance fixtures ($SPIN_FIXTURES_WASM)"
+  "${cargo[@]}" --profile fixtures --features conformance-fixtures
+  say "building its WASIp2 variant with the conformance fixtures ($SPIN_P2_FIXTURES_WASM)"
+  "${cargo[@]}" --profile spin-p2-fixtures --features p2,conformance-fixtures
+}
+
+# A manifest like spin.toml whose component is another build (for `spin up --from` and the
+# local host): written to target/e2e/NAME.toml, its path printed.
+#   manifest_for NAME WASM
+manifest_for() {
+  local manifest="$ROOT/target/e2e/$1.toml"
+  mkdir -p "$ROOT/target/e2e"
+  sed "s#^source = \".*\"#source = \"$2\"#" "$ROOT/spin.toml" >"$manifest"
+  echo "$manifest"
 }
 
 # A free TCP port on 127.0.0.1.

@@ -3,10 +3,27 @@
 //! require, checked against it.
 
 use crate::config::{ConfigError, Settings, ToolScopes, TOOL_SCOPES};
-use crate::fixtures;
 use crate::prompts::{self, PromptDef};
 use crate::resources::{self, ResourceDef, TemplateDef};
 use crate::tools::{self, ToolDef};
+
+/// The conformance fixtures, where the build has them (`cfg(fixtures)`: see build.rs).
+#[cfg(fixtures)]
+mod fixtures {
+    pub use crate::fixtures::prompts::PROMPTS;
+    pub use crate::fixtures::resources::{RESOURCES, TEMPLATES};
+    pub use crate::fixtures::tools::TOOLS;
+}
+#[cfg(not(fixtures))]
+mod fixtures {
+    use crate::prompts::PromptDef;
+    use crate::resources::{ResourceDef, TemplateDef};
+    use crate::tools::ToolDef;
+    pub const PROMPTS: &[&PromptDef] = &[];
+    pub const RESOURCES: &[&ResourceDef] = &[];
+    pub const TEMPLATES: &[&TemplateDef] = &[];
+    pub const TOOLS: &[&ToolDef] = &[];
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct Catalog {
@@ -29,7 +46,7 @@ impl Catalog {
 
     /// Every tool, in `tools/list` order.
     pub fn tools(&self) -> impl Iterator<Item = &'static ToolDef> {
-        self.with(tools::REGISTRY, fixtures::tools::TOOLS)
+        self.with(tools::REGISTRY, fixtures::TOOLS)
     }
 
     pub fn tool(&self, name: &str) -> Option<&'static ToolDef> {
@@ -37,15 +54,15 @@ impl Catalog {
     }
 
     pub fn resources(&self) -> impl Iterator<Item = &'static ResourceDef> {
-        self.with(resources::RESOURCES, fixtures::resources::RESOURCES)
+        self.with(resources::RESOURCES, fixtures::RESOURCES)
     }
 
     pub fn templates(&self) -> impl Iterator<Item = &'static TemplateDef> {
-        self.with(resources::TEMPLATES, fixtures::resources::TEMPLATES)
+        self.with(resources::TEMPLATES, fixtures::TEMPLATES)
     }
 
     pub fn prompts(&self) -> impl Iterator<Item = &'static PromptDef> {
-        self.with(prompts::REGISTRY, fixtures::prompts::PROMPTS)
+        self.with(prompts::REGISTRY, fixtures::PROMPTS)
     }
 
     pub fn prompt(&self, name: &str) -> Option<&'static PromptDef> {

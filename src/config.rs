@@ -148,8 +148,9 @@ variables! {
     /// shared store (the portable build then cannot sign). A secret.
     STATE_SECRET "state_secret" state_secret: Option<String> = optional_secret("") secret;
     /// `on` adds the tools, resources and prompts the official MCP conformance suite calls
-    /// (test_simple_text, test://static-text, …). For testing only.
-    CONFORMANCE_FIXTURES "conformance_fixtures" fixtures: bool = switch("off");
+    /// (test_simple_text, test://static-text, …). For testing only, and only in a component
+    /// built with them (`--features conformance-fixtures`; scripts/test builds one).
+    CONFORMANCE_FIXTURES "conformance_fixtures" fixtures: bool = fixtures_switch("off");
     /// The origin clients use to reach this server (`https://mcp.example.com`), when a
     /// proxy in front changes it. Empty: taken from each request.
     PUBLIC_URL "public_url" public_url: Option<String> = origin("");
@@ -439,6 +440,18 @@ fn switch(variable: &'static Variable, value: String) -> Result<bool, ConfigErro
         "off" | "false" | "0" | "no" => Ok(false),
         other => Err(variable.problem(format!("expected on or off, got {other:?}"))),
     }
+}
+
+/// [`switch`], refusing `on` in a component built without the fixtures.
+fn fixtures_switch(variable: &'static Variable, value: String) -> Result<bool, ConfigError> {
+    let on = switch(variable, value)?;
+    if on && !cfg!(fixtures) {
+        return Err(variable.problem(
+            "this component was built without the conformance fixtures; build one with \
+             `cargo build --target wasm32-wasip2 --release --features conformance-fixtures`",
+        ));
+    }
+    Ok(on)
 }
 
 /// A secret, which is at least 32 characters when set (shorter ones can be guessed).

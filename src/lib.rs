@@ -41,6 +41,7 @@ extern crate self as remote_mcp_server;
 pub mod auth;
 pub mod catalog;
 pub mod config;
+#[cfg(fixtures)]
 pub mod fixtures;
 pub mod host;
 pub mod http;

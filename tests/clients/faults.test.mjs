@@ -110,7 +110,7 @@ async function tasked(base, token, method, params) {
 test('real spin up: a node killed while it runs a task; the task is reported failed by the next node, once its lease lapses', { skip }, async () => {
   const token = 'task-runner-killed-0123456789';
   const variables = { conformance_fixtures: 'on' };
-  const first = await startSpinBuild({ name: 'faults-c', variables });
+  const first = await startSpinBuild({ name: 'faults-c', variables, fixtures: true });
   let id;
   try {
     const created = await tasked(first.base, token, 'tools/call', { name: 'slow_compute', arguments: { seconds: 300 } });
@@ -121,7 +121,7 @@ test('real spin up: a node killed while it runs a task; the task is reported fai
   } finally {
     assert.equal(await within(10_000, 'the node to die', first.kill()), 'SIGKILL');
   }
-  const second = await startSpinBuild({ name: 'faults-c', variables, state: first.state, port: first.port });
+  const second = await startSpinBuild({ name: 'faults-c', variables, fixtures: true, state: first.state, port: first.port });
   try {
     // Right after the death the lease still holds: the task is working as far as anyone knows.
     const soon = await tasked(second.base, token, 'tasks/get', { taskId: id });

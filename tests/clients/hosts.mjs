@@ -17,13 +17,18 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const MANIFEST = join(ROOT, 'spin.toml');
+/// The manifest nodes start from: spin.toml, or MCP_SPIN_MANIFEST (scripts/test points it at
+/// a copy whose component is the WASIp2 variant).
+export const MANIFEST = process.env.MCP_SPIN_MANIFEST || join(ROOT, 'spin.toml');
+/// The same with a component built with the conformance fixtures (MCP_SPIN_FIXTURES_MANIFEST).
+const FIXTURES_MANIFEST = process.env.MCP_SPIN_FIXTURES_MANIFEST;
 export const REAL_SPIN = process.env.MCP_SPIN_HOST === 'spin';
 const LOCAL_HOST = process.env.MCP_LOCAL_HOST;
 /// Whether a Spin build can be started at all in this run.
 export const CAN_START = REAL_SPIN || Boolean(LOCAL_HOST);
 /// For test names: which host the Spin build runs on.
-export const HOST_NAME = REAL_SPIN ? 'real spin up' : 'the local host';
+export const HOST_NAME = (REAL_SPIN ? 'real spin up' : 'the local host')
+  + (process.env.MCP_SPIN_VARIANT ? `, ${process.env.MCP_SPIN_VARIANT}` : '');
 const E2E = join(ROOT, 'target/e2e');
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -61,9 +66,12 @@ process.on('exit', () => started.forEach((node) => node.kill()));
 /// Starts the Spin build with `variables` ({ name: value }); `runtimeConfig` (real Spin
 /// only) is a runtime-config file; `state` (real Spin only) a state folder to reuse, so a
 /// node restarted on it finds the SQLite store its predecessor left; `port` a port to
-/// listen on. Resolves to a node: { base, log, state, kill(), exited }.
-export async function startSpinBuild({ name, variables = {}, runtimeConfig, state, port } = {}) {
+/// listen on; `fixtures` a component built with the conformance fixtures. Resolves to a
+/// node: { base, log, state, kill(), exited }.
+export async function startSpinBuild({ name, variables = {}, runtimeConfig, state, port, fixtures } = {}) {
   if (!CAN_START) throw new Error('neither MCP_SPIN_HOST=spin nor MCP_LOCAL_HOST is set');
+  if (fixtures && !FIXTURES_MANIFEST) throw new Error('MCP_SPIN_FIXTURES_MANIFEST is not set (scripts/test sets it)');
+  const manifest = fixtures ? FIXTURES_MANIFEST : MANIFEST;
   port ??= await freePort();
   const listen = `127.0.0.1:${port}`;
   mkdirSync(E2E, { recursive: true });
@@ -74,12 +82,12 @@ export async function startSpinBuild({ name, variables = {}, runtimeConfig, stat
   if (REAL_SPIN) {
     state ??= mkdtempSync(join(E2E, `${label}-state-`));
     command = 'spin';
-    args = ['up', '--from', MANIFEST, '--listen', listen, '--state-dir', state, ...vars];
+    args = ['up', '--from', manifest, '--listen', listen, '--state-dir', state, ...vars];
     if (runtimeConfig) args.push('--runtime-config-file', runtimeConfig);
   } else {
     if (runtimeConfig) throw new Error('a runtime config needs the real Spin');
     command = LOCAL_HOST;
-    args = ['--listen', listen, '--from', MANIFEST, ...vars];
+    args = ['--listen', listen, '--from', manifest, ...vars];
   }
   const log = join(E2E, `${label}.log`);
   const out = createWriteStream(log, { flags: 'a' });

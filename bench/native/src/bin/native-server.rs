@@ -13,8 +13,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
+use remote_mcp_server::host::executor::block_on;
 use remote_mcp_server::host::memory::{MemoryHost, MemorySink, MemoryStore};
-use remote_mcp_server::host::{Fetched, Host, KeyValue};
+use remote_mcp_server::host::{Fetched, Host, KeyValue, Pending};
 use remote_mcp_server::http::{Headers, Method, Request};
 use tokio::net::TcpListener;
 
@@ -23,13 +24,13 @@ use tokio::net::TcpListener;
 struct NativeHost(MemoryHost);
 
 impl Host for NativeHost {
-    fn variable(&self, name: &str) -> Result<Option<String>, String> {
-        self.0.variable(name)
+    fn variables(&self) -> Pending<'_, Result<Vec<(String, String)>, String>> {
+        self.0.variables()
     }
     fn now_unix_ms(&self) -> u64 {
         self.0.now_unix_ms()
     }
-    fn sleep_ms(&self, millis: u64) {
+    fn sleep_ms(&self, millis: u64) -> Pending<'_, ()> {
         self.0.sleep_ms(millis)
     }
     fn fill_random(&self, buf: &mut [u8]) {
@@ -41,10 +42,10 @@ impl Host for NativeHost {
     fn log(&self, line: &str) {
         eprintln!("{line}");
     }
-    fn http_get(&self, url: &str) -> Result<Fetched, String> {
-        Err(format!(
+    fn http_get<'a>(&'a self, url: &'a str) -> Pending<'a, Result<Fetched, String>> {
+        Box::pin(std::future::ready(Err(format!(
             "the native benchmark server fetches nothing ({url})"
-        ))
+        ))))
     }
 }
 
@@ -73,7 +74,7 @@ async fn serve(
     let sink = tokio::task::spawn_blocking(move || {
         let request = Request::new(method, &path, headers, origin, Box::new(&body[..]));
         let mut sink = MemorySink::new();
-        remote_mcp_server::handle(host.as_ref(), request, &mut sink);
+        block_on(remote_mcp_server::handle(host.as_ref(), request, &mut sink));
         sink
     })
     .await
