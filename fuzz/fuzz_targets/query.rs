@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use remote_mcp_server::host::memory::{MemoryHost, MemorySink, MemoryStore};
 use remote_mcp_server::http::{Headers, Method, Request};
-use remote_mcp_server::transport::session::SessionId;
+use remote_mcp_server::store::session::SessionId;
 
 fuzz_target!(|query: &str| {
     let target = format!("/sse/message?{query}");
