@@ -116,9 +116,14 @@ fn claims(sub: &str, scope: &str) -> Value {
 
 /// A Spin-like host (with a store) in jwt mode, the issuer's JWKS published.
 fn jwt_host() -> MemoryHost {
+    jwt_host_on(&MemoryStore::new())
+}
+
+/// [`jwt_host`] on the given store.
+fn jwt_host_on(store: &std::sync::Arc<MemoryStore>) -> MemoryHost {
     let k = keys();
     let host = host()
-        .with_store(MemoryStore::new())
+        .with_store(store.clone())
         .with_variable("auth_mode", "jwt")
         .with_variable("public_url", ORIGIN)
         .with_variable("jwt_issuer", ISSUER)
@@ -911,6 +916,47 @@ fn cached_keys_stop_serving_past_the_maximum_staleness() {
     let reply = add_as(&host, &token);
     assert_eq!(reply.status, 503, "{}", reply.text());
     assert_eq!(reply.header("retry-after"), Some("5"));
+}
+
+#[test]
+fn an_instance_keeps_the_issuers_keys_in_memory_while_they_are_fresh() {
+    use remote_mcp_server::web::App;
+    let store = MemoryStore::new();
+    let host = jwt_host_on(&store);
+    let token = bearer_of(&keys().rsa.sign(&claims("alice", "")));
+    let add = || {
+        modern_request(
+            &token,
+            "tools/call",
+            json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
+        )
+    };
+    let app = block_on(App::new(&host));
+    assert_eq!(block_on(serve_on(&app, add())).status, 200);
+    assert_eq!(host.web().fetches(JWKS_URL), 1);
+    // The next request of the instance neither fetches nor reads the store for the keys
+    // (a stateless call touches the store for nothing else).
+    let before = store.operations();
+    assert_eq!(block_on(serve_on(&app, add())).status, 200);
+    assert_eq!(store.operations(), before);
+    // Another instance has them from the shared cache: a read, no fetch.
+    let other = block_on(App::new(&host));
+    assert_eq!(block_on(serve_on(&other, add())).status, 200);
+    assert!(store.operations().0 > before.0);
+    assert_eq!(host.web().fetches(JWKS_URL), 1);
+    // Past jwks_cache_seconds (300) the memory no longer serves: the cache's rules
+    // decide, and the keys are fetched again.
+    host.advance_ms(301_000);
+    let token = bearer_of(&keys().rsa.sign(&json!({
+        "iss": ISSUER, "sub": "alice", "aud": "http://mcp.test/mcp", "exp": NOW + 7200,
+    })));
+    let late = modern_request(
+        &token,
+        "tools/call",
+        json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
+    );
+    assert_eq!(block_on(serve_on(&app, late)).status, 200);
+    assert_eq!(host.web().fetches(JWKS_URL), 2);
 }
 
 #[test]

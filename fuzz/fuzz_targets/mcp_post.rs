@@ -4,6 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use remote_mcp_server::host::executor::block_on;
 use remote_mcp_server::host::memory::{MemoryHost, MemorySink, MemoryStore};
 use remote_mcp_server::http::{Headers, Method, Request};
 
@@ -42,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
         Box::new(body),
     );
     let mut sink = MemorySink::new();
-    remote_mcp_server::handle(&host, request, &mut sink);
+    block_on(remote_mcp_server::handle(&host, request, &mut sink));
     let status = sink.status.expect("every request is answered");
     assert!(
         matches!(

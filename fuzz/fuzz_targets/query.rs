@@ -4,6 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use remote_mcp_server::host::executor::block_on;
 use remote_mcp_server::host::memory::{MemoryHost, MemorySink, MemoryStore};
 use remote_mcp_server::http::{Headers, Method, Request};
 use remote_mcp_server::store::session::SessionId;
@@ -32,7 +33,7 @@ fuzz_target!(|query: &str| {
     let body: &[u8] = br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
     let request = Request::new(Method::Post, &target, headers, None, Box::new(body));
     let mut sink = MemorySink::new();
-    remote_mcp_server::handle(&host, request, &mut sink);
+    block_on(remote_mcp_server::handle(&host, request, &mut sink));
     let status = sink.status.expect("answered");
     // No session exists, so nothing can be accepted.
     assert!(

@@ -16,6 +16,7 @@
 //! nothing, so a token cannot choose a weaker check than its key allows. Refusals say
 //! what is wrong (expired, wrong audience, unknown key) but never repeat the token.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -52,6 +53,43 @@ enum Algorithm {
     Es256,
     EdDsa,
     Hs256,
+}
+
+/// The issuer's keys as this instance last fetched or read them, kept in memory so that a
+/// request need not read the store (or parse the JWKS) for them: used only while fresh
+/// (`jwks_cache_seconds` since they were fetched) and when they know the token's `kid`;
+/// otherwise the shared cache and its rules (refetch interval, back-off, maximum
+/// staleness) decide. An instance keeps one; no `RefCell` borrow outlives a call.
+#[derive(Default)]
+pub struct KeyMemory(RefCell<Option<Remembered>>);
+
+struct Remembered {
+    url: String,
+    fetched_at: u64,
+    keys: Vec<Jwk>,
+}
+
+impl KeyMemory {
+    fn fresh(&self, url: &str, now: u64, cache_ms: u64, kid: Option<&str>) -> Option<Vec<Jwk>> {
+        let memory = self.0.borrow();
+        let remembered = memory.as_ref().filter(|r| r.url == url)?;
+        let fresh = now.saturating_sub(remembered.fetched_at) < cache_ms;
+        let knows_kid = kid.is_none_or(|kid| {
+            remembered
+                .keys
+                .iter()
+                .any(|k| k.kid.as_deref() == Some(kid))
+        });
+        (fresh && knows_kid).then(|| remembered.keys.clone())
+    }
+
+    fn keep(&self, url: &str, fetched_at: u64, keys: &[Jwk]) {
+        *self.0.borrow_mut() = Some(Remembered {
+            url: url.to_string(),
+            fetched_at,
+            keys: keys.to_vec(),
+        });
+    }
 }
 
 /// A public key from a JWKS (RFC 7517), as far as this server uses it.
@@ -105,6 +143,7 @@ fn invalid(why: impl Into<String>) -> AuthError {
 pub async fn verify(
     token: &str,
     settings: &JwtSettings,
+    memory: &KeyMemory,
     host: &dyn Host,
 ) -> Result<Claims, AuthError> {
     let mut parts = token.split('.');
@@ -162,7 +201,7 @@ pub async fn verify(
         (Algorithm::Hs256, Some(secret)) => verify_hmac(secret, signed, &signature),
         _ => {
             let kid = header.get("kid").and_then(Value::as_str);
-            let key = issuer_key(settings, host, algorithm, kid).await?;
+            let key = issuer_key(settings, memory, host, algorithm, kid).await?;
             verify_with(&key, algorithm, signed, &signature)
         }
     };
@@ -306,6 +345,7 @@ fn check_claims(claims: &Value, settings: &JwtSettings, now: u64) -> Result<Clai
 /// The issuer key for `algorithm` and `kid`, from the configured key source.
 async fn issuer_key(
     settings: &JwtSettings,
+    memory: &KeyMemory,
     host: &dyn Host,
     algorithm: Algorithm,
     kid: Option<&str>,
@@ -313,7 +353,7 @@ async fn issuer_key(
     let keys = match &settings.keys {
         KeySource::Inline(text) => parse_set(text.as_bytes()).map_err(AuthError::Unavailable)?,
         KeySource::None => Vec::new(),
-        KeySource::Url(url) => fetch_keys(url, settings, host, kid).await?,
+        KeySource::Url(url) => fetch_keys(url, settings, memory, host, kid).await?,
     };
     let usable: Vec<Jwk> = keys
         .into_iter()
@@ -355,20 +395,28 @@ fn parse_set(bytes: &[u8]) -> Result<Vec<Jwk>, String> {
 async fn fetch_keys(
     url: &str,
     settings: &JwtSettings,
+    memory: &KeyMemory,
     host: &dyn Host,
     kid: Option<&str>,
 ) -> Result<Vec<Jwk>, AuthError> {
     let now = host.now_unix_ms();
+    if let Some(keys) = memory.fresh(url, now, settings.cache_ms, kid) {
+        return Ok(keys);
+    }
     let Some(store) = host.store() else {
-        // Nothing outlives the request here, so neither keys nor a failure can be
-        // remembered: every request that gets this far costs one fetch. What bounds that:
-        // only tokens whose unverified claims already fit get here, each fetch ends within
-        // the host's deadline (`http_get`), and there are no more fetches than requests
-        // the host admits. `jwt_jwks` (keys inline) needs no fetch at all.
-        return fetch(url, host)
-            .await
-            .map(|(keys, _)| keys)
-            .map_err(|why| fetch_failed(host, why));
+        // No shared cache: only the instance's memory outlives the request, and a failure
+        // is not remembered, so every request that gets this far while the memory holds
+        // no fresh keys costs one fetch. What bounds that: only tokens whose unverified
+        // claims already fit get here, each fetch ends within the host's deadline
+        // (`http_get`), and there are no more fetches than requests the host admits.
+        // `jwt_jwks` (keys inline) needs no fetch at all.
+        return match fetch(url, host).await {
+            Ok((keys, _)) => {
+                memory.keep(url, now, &keys);
+                Ok(keys)
+            }
+            Err(why) => Err(fetch_failed(host, why)),
+        };
     };
     let cache = KeyCache::new(store, url);
     let cached = cache.cached().await.and_then(|c| {
@@ -382,6 +430,7 @@ async fn fetch_keys(
         let fresh = age < settings.cache_ms;
         // Fresh keys serve; an unknown kid refetches them, but at most every interval.
         if fresh && (knows_kid || age < REFETCH_INTERVAL_MS) {
+            memory.keep(url, *fetched_at, keys);
             return Ok(keys.clone());
         }
     }
@@ -405,6 +454,7 @@ async fn fetch_keys(
                 if failed_at.is_some() {
                     let _ = cache.clear_failed().await;
                 }
+                memory.keep(url, now, &keys);
                 return Ok(keys);
             }
             Err(why) => {

@@ -100,12 +100,30 @@ pub enum AuthError {
     Config(ConfigError),
 }
 
+/// The policy in force, with what judging tokens under it keeps from one request to the
+/// next: the issuer's keys, in memory ([`jwt::KeyMemory`]). An instance builds one and
+/// keeps it for every request it serves; nothing in it belongs to a request or a caller.
+pub struct Verifier {
+    pub policy: Policy,
+    keys: jwt::KeyMemory,
+}
+
+impl Verifier {
+    pub fn new(policy: Policy) -> Verifier {
+        Verifier {
+            policy,
+            keys: jwt::KeyMemory::default(),
+        }
+    }
+}
+
 /// Authenticates a request under the configured policy.
 pub async fn authenticate(
-    policy: &Policy,
+    verifier: &Verifier,
     host: &dyn Host,
     request: &Request<'_>,
 ) -> Result<Principal, AuthError> {
+    let policy = &verifier.policy;
     if *policy == Policy::None {
         // Everyone is the same anonymous caller; a token, if sent, is ignored.
         return Ok(Principal {
@@ -139,7 +157,7 @@ pub async fn authenticate(
             })
         }
         Policy::Jwt(jwt_settings) => {
-            let claims = jwt::verify(token, jwt_settings, host).await?;
+            let claims = jwt::verify(token, jwt_settings, &verifier.keys, host).await?;
             Ok(Principal {
                 id: format!("jwt:{}|{}", claims.issuer, claims.subject),
                 label: log_safe(&claims.subject),

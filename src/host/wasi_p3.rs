@@ -2,9 +2,11 @@
 //! request is an async call into the component, and an instance serves many of them, up
 //! to several at once, interleaved at their awaits.
 //!
-//! What is fixed for a running app is set up once per instance and kept in [`Instance`]:
-//! the variables (one `get-all`), the store handles. Nothing about a request or a
-//! principal is kept here; the core keeps that in its request's futures or in the store.
+//! What is fixed for a running app is set up once per instance and kept: here in
+//! [`Instance`], the variables (one `get-all`) and the store handles; in the core's
+//! [`App`], the parsed configuration, the auth policy and the issuer's keys. Nothing about
+//! a request or a principal is kept; the core keeps that in its request's futures or in
+//! the store.
 //!
 //! A request runs as a task of its own ([`wit_bindgen::spawn`]): the response's head goes
 //! back to the host as soon as the core sends it, and its body streams from the task as
@@ -26,19 +28,23 @@ use wasi::http::types::{
 use super::spin as platform;
 use super::{Fetched, Host, KeyValue, Pending, MAX_FETCH_BYTES};
 use crate::http::{BodyReader, Disconnected, Headers, Method, Request, ResponseSink};
-use wit_bindgen::{FutureWriter, StreamReader, StreamResult, StreamWriter};
+use crate::web::App;
+use wit_bindgen::{FutureReader, FutureWriter, StreamReader, StreamResult, StreamWriter};
 
 struct Component;
 
 impl Guest for Component {
     async fn handle(request: WasiRequest) -> Result<WasiResponse, ErrorCode> {
-        let instance = Instance::get().await;
+        let app = Instance::app().await;
         let request = incoming(request);
         let (head, response) = slot();
         wit_bindgen::spawn(async move {
             let mut sink = Sink::new(head);
-            crate::web::handle(instance, request, &mut sink).await;
+            let busy = log::Busy::new();
+            app.handle(request, &mut sink).await;
             sink.finish().await;
+            drop(busy);
+            log::drain().await;
         });
         response.await.ok_or(ErrorCode::InternalError(None))
     }
@@ -53,21 +59,24 @@ struct Instance {
 }
 
 thread_local! {
-    static INSTANCE: OnceCell<&'static Instance> = const { OnceCell::new() };
+    static APP: OnceCell<&'static App<'static>> = const { OnceCell::new() };
 }
 
 impl Instance {
-    /// This instance's state, set up by its first request. (Requests that start while the
-    /// first sets up may set up their own; the first to finish is kept.)
-    async fn get() -> &'static Instance {
-        if let Some(instance) = INSTANCE.with(|cell| cell.get().copied()) {
-            return instance;
+    /// This instance's app, set up by its first request and kept for the instance's life
+    /// (a component instance has one linear memory and one thread). Requests that start
+    /// while the first sets up may set up their own; the first to finish is kept, and the
+    /// others' are leaked: at most a handful, once per instance.
+    async fn app() -> &'static App<'static> {
+        if let Some(app) = APP.with(|cell| cell.get().copied()) {
+            return app;
         }
         let instance: &'static Instance = Box::leak(Box::new(Instance {
             variables: platform::Config.all(),
             store: platform::open_store().await,
         }));
-        INSTANCE.with(|cell| *cell.get_or_init(|| instance))
+        let app: &'static App<'static> = Box::leak(Box::new(App::new(instance).await));
+        APP.with(|cell| *cell.get_or_init(|| app))
     }
 }
 
@@ -95,13 +104,7 @@ impl Host for Instance {
     }
 
     fn log(&self, line: &str) {
-        // One write of the whole line: eprintln! writes the line and its newline
-        // separately, and every write is a host call (Spin copies it to a log file).
-        use std::io::Write;
-        let mut bytes = Vec::with_capacity(line.len() + 1);
-        bytes.extend_from_slice(line.as_bytes());
-        bytes.push(b'\n');
-        let _ = std::io::stderr().write_all(&bytes);
+        log::line(line);
     }
 
     fn http_get<'a>(&'a self, url: &'a str) -> Pending<'a, Result<Fetched, String>> {
@@ -241,6 +244,9 @@ struct Sink {
     /// Whether the host stopped reading the body (the client went away), as the
     /// response's delivery result says.
     gone: Rc<Cell<bool>>,
+    /// The delivery result, until a [`Sink::probe`] starts watching it (only streams
+    /// ask; a plain response never pays for the watch).
+    delivered: Option<FutureReader<Result<(), ErrorCode>>>,
 }
 
 impl Sink {
@@ -249,6 +255,7 @@ impl Sink {
             head: Some(head),
             body: None,
             gone: Rc::new(Cell::new(false)),
+            delivered: None,
         }
     }
 
@@ -265,14 +272,7 @@ impl Sink {
         drop(trailers);
         let (response, delivered) = WasiResponse::new(fields, Some(reader), no_trailers);
         let _ = response.set_status_code(status);
-        // The delivery result resolves when the host has sent the body, or could not (the
-        // client hung up): a stream notices between its polls, without a write.
-        let gone = self.gone.clone();
-        wit_bindgen::spawn(async move {
-            if delivered.await.is_err() {
-                gone.set(true);
-            }
-        });
+        self.delivered = Some(delivered);
         head.send(response);
         self.body = Some(writer);
         Ok(())
@@ -281,6 +281,17 @@ impl Sink {
     /// Whether the host stopped reading the body: an empty write says so at once when it
     /// has (it waits while the host is busy sending, which then says nothing).
     async fn probe(&mut self) -> bool {
+        // The delivery result resolves when the host has sent the body, or could not (the
+        // client hung up): from the first probe on, a stream notices between its polls,
+        // without a write.
+        if let Some(delivered) = self.delivered.take() {
+            let gone = self.gone.clone();
+            wit_bindgen::spawn(async move {
+                if delivered.await.is_err() {
+                    gone.set(true);
+                }
+            });
+        }
         if self.gone.get() {
             return true;
         }
@@ -415,4 +426,100 @@ async fn fetch(url: &str) -> Result<Fetched, String> {
         status,
         body: bytes,
     })
+}
+
+/// Log lines, written to stderr through one stream the instance keeps open (a `wasi:cli`
+/// 0.3 stream: measured under Spin 4.0.2, a line cost an empty handler about 15 us as a
+/// WASIp2 blocking write, about half that through the stream). A request writes the lines
+/// it logged when it ends; a line logged while a request runs long waits at most
+/// [`FLUSH_AFTER_MS`]; a panic writes what is pending before its message.
+mod log {
+    use std::cell::{Cell, RefCell};
+
+    use super::wasi;
+    use wit_bindgen::StreamWriter;
+
+    const FLUSH_AFTER_MS: u64 = 200;
+
+    thread_local! {
+        static PENDING: RefCell<String> = const { RefCell::new(String::new()) };
+        static IN_FLIGHT: Cell<usize> = const { Cell::new(0) };
+        static ARMED: Cell<bool> = const { Cell::new(false) };
+        /// The stream to stderr, while no drain holds it.
+        static WRITER: RefCell<Option<StreamWriter<u8>>> = const { RefCell::new(None) };
+        static DRAINING: Cell<bool> = const { Cell::new(false) };
+    }
+
+    pub fn line(line: &str) {
+        PENDING.with_borrow_mut(|pending| {
+            pending.push_str(line);
+            pending.push('\n');
+        });
+        install_panic_hook();
+        if IN_FLIGHT.get() == 0 {
+            wit_bindgen::spawn(drain());
+        } else if !ARMED.replace(true) {
+            wit_bindgen::spawn(async {
+                wasi::clocks::monotonic_clock::wait_for(FLUSH_AFTER_MS * 1_000_000).await;
+                ARMED.set(false);
+                drain().await;
+            });
+        }
+    }
+
+    /// Writes the pending lines (unless another drain is at it, which will).
+    pub async fn drain() {
+        if PENDING.with_borrow(String::is_empty) || DRAINING.replace(true) {
+            return;
+        }
+        let mut writer = WRITER.take().unwrap_or_else(|| {
+            let (writer, reader) = super::wit_stream::new();
+            let done = wasi::cli::stderr::write_via_stream(reader);
+            wit_bindgen::spawn(async move {
+                let _ = done.await;
+            });
+            writer
+        });
+        loop {
+            let text = PENDING.with_borrow_mut(std::mem::take);
+            if text.is_empty() {
+                break;
+            }
+            let _ = writer.write_all(text.into_bytes()).await;
+        }
+        WRITER.set(Some(writer));
+        DRAINING.set(false);
+    }
+
+    /// On a panic the instance traps right after the hook: what is pending goes out with
+    /// one blocking write first.
+    fn install_panic_hook() {
+        thread_local!(static INSTALLED: Cell<bool> = const { Cell::new(false) });
+        if INSTALLED.replace(true) {
+            return;
+        }
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            use std::io::Write;
+            let text = PENDING.with_borrow_mut(std::mem::take);
+            let _ = std::io::stderr().write_all(text.as_bytes());
+            previous(info);
+        }));
+    }
+
+    /// A request in flight: its lines are written when it ends.
+    pub struct Busy;
+
+    impl Busy {
+        pub fn new() -> Busy {
+            IN_FLIGHT.set(IN_FLIGHT.get() + 1);
+            Busy
+        }
+    }
+
+    impl Drop for Busy {
+        fn drop(&mut self) {
+            IN_FLIGHT.set(IN_FLIGHT.get() - 1);
+        }
+    }
 }

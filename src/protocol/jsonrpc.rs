@@ -357,13 +357,6 @@ pub fn kind_of(value: &Value) -> &'static str {
 }
 
 #[derive(Serialize)]
-struct SuccessFrame<'a, T: Serialize> {
-    jsonrpc: &'static str,
-    id: &'a RequestId,
-    result: T,
-}
-
-#[derive(Serialize)]
 struct ErrorFrame<'a> {
     jsonrpc: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -379,14 +372,12 @@ struct NotificationFrame<'a, T: Serialize> {
 }
 
 /// A result response, serialized.
-pub fn success(id: &RequestId, result: &impl Serialize) -> Value {
-    // The server's own result types always serialize.
-    serde_json::to_value(SuccessFrame {
-        jsonrpc: "2.0",
-        id,
-        result,
-    })
-    .unwrap_or(Value::Null)
+pub fn success(id: &RequestId, result: Value) -> Value {
+    let mut frame = serde_json::Map::new();
+    frame.insert("jsonrpc".into(), "2.0".into());
+    frame.insert("id".into(), serde_json::to_value(id).unwrap_or(Value::Null));
+    frame.insert("result".into(), result);
+    Value::Object(frame)
 }
 
 /// An error response. When the request's id was unreadable the `id` member is left out:

@@ -122,7 +122,7 @@ pub async fn handle(
 /// A request's answer as a JSON-RPC response frame (result or error).
 pub async fn reply(exchange: &Exchange<'_>, request: &Request, emitter: &mut dyn Emitter) -> Value {
     match handle(exchange, request, emitter).await {
-        Ok(result) => super::jsonrpc::success(&request.id, &result),
+        Ok(result) => super::jsonrpc::success(&request.id, result),
         Err(error) => super::jsonrpc::failure(Some(&request.id), &error),
     }
 }

@@ -60,6 +60,29 @@ pub fn validate(schema: &Value, instance: &Value, path: &str) -> Result<(), Stri
 
 /// Validates a tool's arguments (the instance root) against its input schema, without
 /// copying them into a JSON value first.
+/// A tool's schema (JSON text compiled into the component), parsed once per instance and
+/// kept: tools/call checks arguments against it on every call. Keyed by the text's
+/// address; bounded by the number of schemas the build has.
+pub fn parsed(text: &'static str) -> Result<std::rc::Rc<Value>, String> {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    thread_local! {
+        static PARSED: RefCell<Vec<(usize, Rc<Value>)>> = const { RefCell::new(Vec::new()) };
+    }
+    let key = text.as_ptr() as usize;
+    if let Some(found) = PARSED.with_borrow(|parsed| {
+        parsed
+            .iter()
+            .find(|(at, _)| *at == key)
+            .map(|(_, schema)| schema.clone())
+    }) {
+        return Ok(found);
+    }
+    let schema = Rc::new(serde_json::from_str::<Value>(text).map_err(|e| e.to_string())?);
+    PARSED.with_borrow_mut(|parsed| parsed.push((key, schema.clone())));
+    Ok(schema)
+}
+
 pub fn validate_root(schema: &Value, arguments: &Map<String, Value>) -> Result<(), String> {
     let validator = Validator {
         root: schema,

@@ -214,7 +214,7 @@ async fn follow(
                 Revision::V2026_07_28,
                 json!({"_meta": {meta::SUBSCRIPTION_ID: subscription}}),
             );
-            let _ = send(sink, &jsonrpc::success(&request.id, &done)).await;
+            let _ = send(sink, &jsonrpc::success(&request.id, done)).await;
             return;
         }
         if delivered {

@@ -109,12 +109,19 @@ pub fn accepts(request: &Request<'_>, media: &str) -> bool {
         return true;
     }
     let (kind, _) = media.split_once('/').unwrap_or((media, ""));
+    let covers = |name: &str| {
+        name.eq_ignore_ascii_case(media)
+            || name == "*/*"
+            || name
+                .split_once('/')
+                .is_some_and(|(k, rest)| rest == "*" && k.eq_ignore_ascii_case(kind))
+    };
     values
         .iter()
         .flat_map(|v| v.split(','))
         .filter_map(|range| {
             let mut parts = range.split(';');
-            let name = parts.next()?.trim().to_ascii_lowercase();
+            let name = parts.next()?.trim();
             let refused = parts.any(|p| {
                 p.trim()
                     .strip_prefix("q=")
@@ -123,7 +130,7 @@ pub fn accepts(request: &Request<'_>, media: &str) -> bool {
             });
             (!refused).then_some(name)
         })
-        .any(|name| name == media || name == "*/*" || name == format!("{kind}/*"))
+        .any(covers)
 }
 
 /// Why a body could not be taken.
@@ -151,6 +158,9 @@ impl BodyError {
     }
 }
 
+/// The most bytes one read of a request body asks for.
+const READ_CHUNK: usize = 64 * 1024;
+
 /// Reads the body, refusing one over `limit` bytes: by its `Content-Length` before
 /// reading anything, or as soon as more than `limit` bytes have arrived.
 pub async fn read_body(request: &mut Request<'_>, limit: usize) -> Result<Vec<u8>, BodyError> {
@@ -162,15 +172,21 @@ pub async fn read_body(request: &mut Request<'_>, limit: usize) -> Result<Vec<u8
         return Err(BodyError::TooLarge(limit));
     }
     let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
+    // Reads of at most READ_CHUNK bytes: a read's buffer is allocated at its full size.
     while let Some(chunk) = request
         .body
-        .read(limit + 1 - body.len())
+        .read((limit + 1 - body.len()).min(READ_CHUNK))
         .await
         .map_err(|_| BodyError::Unreadable)?
     {
         body.extend_from_slice(&chunk);
         if body.len() > limit {
             return Err(BodyError::TooLarge(limit));
+        }
+        if declared == Some(body.len() as u64) {
+            // All the declared bytes are in: no read to learn the body ended (every read
+            // is a host round trip). The host checks the length itself.
+            break;
         }
     }
     Ok(body)

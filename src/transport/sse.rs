@@ -308,7 +308,7 @@ pub async fn post(
         let mut emitter = OutboxEmitter(Outbox::new(store, &id), host.now_unix_ms());
         match server::handle(&exchange, &request, &mut emitter).await {
             Err(error) if error.code == REQUEST_CANCELLED => {}
-            Ok(result) => replies.push(jsonrpc::success(&request.id, &result)),
+            Ok(result) => replies.push(jsonrpc::success(&request.id, result)),
             Err(error) => replies.push(jsonrpc::failure(Some(&request.id), &error)),
         }
     }

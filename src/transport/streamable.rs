@@ -194,7 +194,7 @@ impl<'a> Post<'a> {
         *deferred = exchange.deferred.take();
         let (frame, response) = match outcome {
             Ok(result) => {
-                let frame = jsonrpc::success(&request.id, &result);
+                let frame = jsonrpc::success(&request.id, result);
                 let response = Response::json(200, &frame);
                 (frame, response)
             }
@@ -727,7 +727,7 @@ fn check_mcp_params(
     else {
         return Ok(());
     };
-    let Ok(schema) = serde_json::from_str::<Value>(tool.input_schema) else {
+    let Ok(schema) = crate::tools::schema::parsed(tool.input_schema) else {
         return Ok(());
     };
     let Some(properties) = schema.get("properties").and_then(Value::as_object) else {

@@ -1,7 +1,9 @@
 //! The router: which path and method go where, who must be authenticated, and the one
 //! log line every request leaves behind.
 
-use crate::auth::{self, metadata, Policy};
+use std::cell::{Cell, OnceCell};
+
+use crate::auth::{self, metadata, Policy, Verifier};
 use crate::catalog::Catalog;
 use crate::config::{ConfigError, Settings};
 use crate::host::{Host, Pending};
@@ -16,8 +18,52 @@ mod origin;
 pub const MAX_HEADERS: usize = 100;
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
-/// Serves one request. This is the whole server as the host sees it.
+/// Serves one request on an app of its own: where an instance serves one request (the
+/// WASIp2 builds, the tests). This is the whole server as the host sees it.
 pub async fn handle(host: &dyn Host, request: Request<'_>, sink: &mut dyn ResponseSink) {
+    App::new(host).await.handle(request, sink).await
+}
+
+/// What an instance keeps for every request it serves: the configuration (variables are
+/// fixed for a running app; each is parsed once, when first needed) and the policy with
+/// the issuer's keys in memory. Nothing of a request or a principal: that lives in the
+/// request's own future, or in the store. The WASIp3 glue builds one per instance, and
+/// its requests share it, several at a time, interleaved at their awaits.
+pub struct App<'h> {
+    host: &'h dyn Host,
+    settings: Settings<'h>,
+    verifier: OnceCell<Result<Verifier, ConfigError>>,
+    /// When `/healthz` last found the store answering (host clock, ms).
+    store_seen_ok: Cell<Option<u64>>,
+}
+
+impl<'h> App<'h> {
+    /// Reads the variables (one host call); nothing is checked yet.
+    pub async fn new(host: &'h dyn Host) -> App<'h> {
+        App {
+            host,
+            settings: Settings::load(host).await,
+            verifier: OnceCell::new(),
+            store_seen_ok: Cell::new(None),
+        }
+    }
+
+    /// The authentication policy, built from the variables when first needed.
+    fn verifier(&self) -> Result<&Verifier, ConfigError> {
+        self.verifier
+            .get_or_init(|| Policy::load(&self.settings).map(Verifier::new))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Serves one request.
+    pub async fn handle(&self, request: Request<'_>, sink: &mut dyn ResponseSink) {
+        serve(self, request, sink).await
+    }
+}
+
+async fn serve(app: &App<'_>, request: Request<'_>, sink: &mut dyn ResponseSink) {
+    let host = app.host;
     let started = host.now_unix_ms();
     let method = request.method.clone();
     let path = request.path.clone();
@@ -27,30 +73,43 @@ pub async fn handle(host: &dyn Host, request: Request<'_>, sink: &mut dyn Respon
         cors: None,
     };
     let mut trace = Trace::default();
-    if let Some(response) = route(host, request, &mut sink, &mut trace).await {
+    if let Some(response) = route(app, request, &mut sink, &mut trace).await {
         response.send(&mut sink).await;
     }
-    let mut line = serde_json::json!({
-        "method": method.as_str(),
-        "path": path,
-        "status": sink.status,
-        "rpc": trace.rpc.rpc_method,
-        "principal": trace.principal,
-        "auth": trace.auth_mode,
-        "ms": host.now_unix_ms().saturating_sub(started),
-    });
-    if trace.auth_mode == Some("none") {
-        line["warning"] =
-            "AUTHENTICATION IS OFF (auth_mode none): anyone who reaches this server can use it"
-                .into();
-    }
-    host.log(&line.to_string());
+    let line = AccessLine {
+        auth: trace.auth_mode,
+        method: method.as_str(),
+        ms: host.now_unix_ms().saturating_sub(started),
+        path: &path,
+        principal: trace.principal.as_deref(),
+        rpc: trace.rpc.rpc_method.as_deref(),
+        status: sink.status,
+        warning: (trace.auth_mode == Some("none")).then_some(
+            "AUTHENTICATION IS OFF (auth_mode none): anyone who reaches this server can use it",
+        ),
+    };
+    host.log(&serde_json::to_string(&line).unwrap_or_default());
     // A task this request created runs now that its client has the handle and the log
     // has the request (the instance goes on after its response: see protocol::handler::tasks).
     if let Some(work) = trace.rpc.deferred.take() {
         sink.finish().await;
         work(host).await;
     }
+}
+
+/// The line every request leaves in the log (fields in alphabetical order, as before this
+/// was a struct; written without building a JSON tree first).
+#[derive(serde::Serialize)]
+struct AccessLine<'a> {
+    auth: Option<&'static str>,
+    method: &'a str,
+    ms: u64,
+    path: &'a str,
+    principal: Option<&'a str>,
+    rpc: Option<&'a str>,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<&'static str>,
 }
 
 #[derive(Default)]
@@ -126,7 +185,7 @@ impl ResponseSink for StatusRecorder<'_> {
 /// Answers a request: a complete response, or `None` when the handler wrote to the sink
 /// itself (event streams, and acknowledgements sent before the work).
 async fn route(
-    host: &dyn Host,
+    app: &App<'_>,
     mut request: Request<'_>,
     sink: &mut StatusRecorder<'_>,
     trace: &mut Trace,
@@ -148,11 +207,11 @@ async fn route(
             }),
         ));
     }
-    let settings = Settings::load(host).await;
+    let (host, settings) = (app.host, &app.settings);
     let path = request.path.clone();
     if path == "/healthz" {
         return Some(match request.method {
-            Method::Get | Method::Head => healthz(host, &settings).await,
+            Method::Get | Method::Head => healthz(app).await,
             _ => not_allowed("GET, HEAD"),
         });
     }
@@ -169,10 +228,9 @@ async fn route(
     };
     let response = match path.as_str() {
         "/" => match request.method {
-            Method::Get | Method::Head => answered(
-                Policy::load(&settings)
-                    .map(|policy| home::page(policy.mode(), &origin, host.store().is_some())),
-            ),
+            Method::Get | Method::Head => answered(app.verifier().map(|verifier| {
+                home::page(verifier.policy.mode(), &origin, host.store().is_some())
+            })),
             _ => not_allowed("GET, HEAD"),
         },
         metadata::WELL_KNOWN
@@ -185,18 +243,16 @@ async fn route(
             }
             let resource = path.trim_start_matches(metadata::WELL_KNOWN);
             match request.method {
-                Method::Get | Method::Head => {
-                    answered(metadata_document(&settings, &origin, resource))
-                }
+                Method::Get | Method::Head => answered(metadata_document(app, &origin, resource)),
                 Method::Options => cors::preflight(&request, "GET, HEAD, OPTIONS"),
                 _ => not_allowed("GET, HEAD, OPTIONS"),
             }
         }
         "/mcp" | "/sse" | "/sse/message" => {
-            if let Err(refusal) = origin::check(&settings, &request) {
+            if let Err(refusal) = origin::check(settings, &request) {
                 return Some(refusal);
             }
-            sink.cors = cors::granted(&settings, &request);
+            sink.cors = cors::granted(settings, &request);
             if request.method == Method::Options {
                 let allow = if path == "/sse/message" {
                     "POST, OPTIONS"
@@ -205,11 +261,11 @@ async fn route(
                 };
                 return Some(cors::preflight(&request, allow));
             }
-            let policy = match Policy::load(&settings) {
-                Ok(policy) => policy,
+            let verifier = match app.verifier() {
+                Ok(verifier) => verifier,
                 Err(e) => return Some(e.response()),
             };
-            let principal = match auth::authenticate(&policy, host, &request).await {
+            let principal = match auth::authenticate(verifier, host, &request).await {
                 Ok(principal) => principal,
                 Err(error) => {
                     if let auth::AuthError::InvalidToken(why) | auth::AuthError::Unavailable(why) =
@@ -221,7 +277,7 @@ async fn route(
                 }
             };
             trace.principal = Some(principal.label.clone());
-            trace.auth_mode = Some(policy.mode().as_str());
+            trace.auth_mode = Some(verifier.policy.mode().as_str());
             let rpc = &mut trace.rpc;
             let streamable_get =
                 path == "/mcp" || is_streamable_get(&request, host.store().is_some());
@@ -232,7 +288,7 @@ async fn route(
                 ("/mcp" | "/sse", Method::Post) => {
                     return streamable::post(
                         host,
-                        &settings,
+                        settings,
                         &principal,
                         &origin,
                         &mut request,
@@ -242,15 +298,15 @@ async fn route(
                     .await
                 }
                 ("/mcp" | "/sse", Method::Get) if streamable_get => {
-                    return streamable::get(host, &settings, &principal, &request, sink).await
+                    return streamable::get(host, settings, &principal, &request, sink).await
                 }
                 ("/mcp" | "/sse", Method::Delete) => {
-                    streamable::delete(host, &settings, &principal, &request).await
+                    streamable::delete(host, settings, &principal, &request).await
                 }
                 ("/mcp", _) => not_allowed(streamable::allowed(host)),
                 ("/sse", Method::Get) => match host.store() {
                     Some(store) => {
-                        return sse::open(host, store, &settings, &principal, &request, sink).await
+                        return sse::open(host, store, settings, &principal, &request, sink).await
                     }
                     None => no_sse_store(),
                 },
@@ -260,7 +316,7 @@ async fn route(
                         return sse::post(
                             host,
                             store,
-                            &settings,
+                            settings,
                             &principal,
                             &origin,
                             &mut request,
@@ -300,37 +356,51 @@ fn is_streamable_get(request: &Request<'_>, has_store: bool) -> bool {
 }
 
 /// The protected resource metadata for `resource` ("", "/mcp", "/sse").
-fn metadata_document(
-    settings: &Settings<'_>,
-    origin: &str,
-    resource: &str,
-) -> Result<Response, ConfigError> {
-    let policy = Policy::load(settings)?;
+fn metadata_document(app: &App<'_>, origin: &str, resource: &str) -> Result<Response, ConfigError> {
+    let policy = &app.verifier()?.policy;
     let scopes = match policy.mode().enforces_scopes() {
-        true => Some(Catalog::tool_scopes(settings)?),
+        true => Some(Catalog::tool_scopes(&app.settings)?),
         false => None,
     };
     let supported = scopes.as_ref().map(|s| s.all()).unwrap_or_default();
-    metadata::document(settings, &policy, &supported, origin, resource)
+    metadata::document(&app.settings, policy, &supported, origin, resource)
 }
+
+/// How long a store that answered `/healthz` counts as answering, in one instance: under
+/// frequent probes an instance reads the store at most once a second. A failure is never
+/// remembered: the next probe reads again.
+const STORE_SEEN_OK_MS: u64 = 1_000;
 
 /// `/healthz`: 200 when every configuration variable is valid and the shared store, where
 /// there is one, answers; 500 naming a wrong variable, 503 when the store fails. No auth,
 /// no secrets: load balancers and orchestrators probe it, and a rollout with a wrong
-/// variable never becomes ready. It reads every variable at once (one host call where the
-/// host allows) and the store with one read.
-async fn healthz(host: &dyn Host, settings: &Settings<'_>) -> Response {
+/// variable never becomes ready. The variables are read once per instance (one host call
+/// where the host allows); the store with one read, unless it answered this instance less
+/// than [`STORE_SEEN_OK_MS`] ago.
+async fn healthz(app: &App<'_>) -> Response {
+    let (host, settings) = (app.host, &app.settings);
     let checked = settings
         .validate()
-        .and_then(|()| Policy::load(settings))
-        .and_then(|_| Catalog::tool_scopes(settings));
+        .and_then(|()| app.verifier().map(|_| ()))
+        .and_then(|()| Catalog::tool_scopes(settings));
     if let Err(e) = checked {
         return e.response();
     }
     let store = match host.store() {
         None => "none",
+        Some(_)
+            if app
+                .store_seen_ok
+                .get()
+                .is_some_and(|at| host.now_unix_ms().saturating_sub(at) < STORE_SEEN_OK_MS) =>
+        {
+            "ok"
+        }
         Some(store) => match crate::store::probe(store).await {
-            Ok(_) => "ok",
+            Ok(_) => {
+                app.store_seen_ok.set(Some(host.now_unix_ms()));
+                "ok"
+            }
             Err(e) => {
                 host.log(&format!("healthz: store unavailable: {e}"));
                 "unavailable"

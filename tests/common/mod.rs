@@ -22,6 +22,7 @@ use std::time::Duration;
 use remote_mcp_server::auth::{Grants, Principal, Secret};
 use remote_mcp_server::host::memory::{MemoryHost, MemorySink, MemoryStore};
 use remote_mcp_server::http::{BodyReader, Headers, Method, Request};
+use remote_mcp_server::web::App;
 use serde_json::{json, Value};
 
 pub const TOKEN: &str = "test-token-0123456789";
@@ -95,12 +96,25 @@ impl Reply {
     }
 }
 
-/// Hands `request` to the component and collects the whole response.
+/// Hands `request` to the component (an instance of its own, as WASIp2 gives each
+/// request) and collects the whole response.
 fn respond(host: &MemoryHost, request: Request<'static>) -> Reply {
     let mut sink = MemorySink::new();
     remote_mcp_server::host::executor::block_on(remote_mcp_server::handle(
         host, request, &mut sink,
     ));
+    reply_of(sink)
+}
+
+/// Hands `request` to `app`: one instance that serves many requests, as WASIp3 does;
+/// several such futures joined run interleaved at their awaits.
+pub async fn serve_on(app: &App<'_>, request: Request<'_>) -> Reply {
+    let mut sink = MemorySink::new();
+    app.handle(request, &mut sink).await;
+    reply_of(sink)
+}
+
+fn reply_of(sink: MemorySink) -> Reply {
     Reply {
         status: sink.status.expect("the server answered with a status"),
         headers: sink.headers.clone(),
@@ -215,7 +229,12 @@ pub fn modern(host: &MemoryHost, method: &str, params: Value) -> Reply {
 }
 
 /// [`modern`] with the given `Authorization` value.
-pub fn modern_as(host: &MemoryHost, auth: &str, method: &str, mut params: Value) -> Reply {
+pub fn modern_as(host: &MemoryHost, auth: &str, method: &str, params: Value) -> Reply {
+    respond(host, modern_request(auth, method, params))
+}
+
+/// The request [`modern_as`] sends.
+pub fn modern_request(auth: &str, method: &str, mut params: Value) -> Request<'static> {
     params["_meta"] = envelope();
     let name = params
         .get("name")
@@ -226,7 +245,7 @@ pub fn modern_as(host: &MemoryHost, auth: &str, method: &str, mut params: Value)
     if let Some(name) = &name {
         extra.push(("mcp-name", name.as_str()));
     }
-    post_as(host, auth, &extra, &rpc(7, method, params))
+    post_request(client_headers(auth, &extra), &rpc(7, method, params))
 }
 
 // ---------------------------------------------------------------------------------------

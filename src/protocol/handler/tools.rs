@@ -88,7 +88,7 @@ pub async fn call_tool(
     }
     let arguments = arguments(params, "tools/call", "an object")?;
     let arguments = arguments.as_ref();
-    let input_schema: Value = serde_json::from_str(tool.input_schema).map_err(|e| {
+    let input_schema = schema::parsed(tool.input_schema).map_err(|e| {
         RpcError::internal(format!("the schema of tool {:?} is broken: {e}", tool.name))
     })?;
     let prepared =
