@@ -193,6 +193,10 @@ variables! {
     /// Longest life of an event stream. It then ends cleanly with a `retry` hint;
     /// Streamable HTTP clients reconnect and resume with `Last-Event-ID`.
     STREAM_MAX_SECONDS "stream_max_seconds" stream_max_ms: u64 = seconds("3600");
+    /// Longest wait for the shared store to answer one call. Past it the request gets 503
+    /// with `Retry-After` (the session store is unavailable), and for a second the
+    /// instance does not wait on the store again. Decimals allowed.
+    STORE_TIMEOUT_SECONDS "store_timeout_seconds" store_timeout_ms: u64 = seconds("1");
     /// How often expired sessions and what they left in the store are swept. The sweep
     /// runs inside a request that opens a session; no separate service is needed.
     GC_INTERVAL_SECONDS "gc_interval_seconds" gc_interval_ms: u64 = seconds("300");

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::ready;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -193,9 +193,32 @@ pub struct MemoryStore {
     reads: AtomicU64,
     writes: AtomicU64,
     listings: AtomicU64,
+    /// While set, no call is answered (as a store whose server is gone): each stays
+    /// pending, and is counted in `unanswered`.
+    down: AtomicBool,
+    unanswered: AtomicU64,
 }
 
 impl MemoryStore {
+    /// Takes the store down (no call answered) or brings it back.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Calls made while the store was down.
+    pub fn unanswered(&self) -> u64 {
+        self.unanswered.load(Ordering::SeqCst)
+    }
+
+    /// `answer`, or a call that never completes while the store is down.
+    fn answer<'a, T: 'a>(&'a self, answer: impl FnOnce() -> T + 'a) -> Pending<'a, T> {
+        if self.down.load(Ordering::SeqCst) {
+            self.unanswered.fetch_add(1, Ordering::SeqCst);
+            return Box::pin(std::future::pending());
+        }
+        Box::pin(ready(answer()))
+    }
+
     pub fn new() -> Arc<MemoryStore> {
         Arc::new(MemoryStore::default())
     }
@@ -295,26 +318,26 @@ impl MemoryStore {
 
 impl KeyValue for MemoryStore {
     fn get<'a>(&'a self, key: &'a str) -> Pending<'a, Result<Option<Vec<u8>>, StoreError>> {
-        Box::pin(ready(MemoryStore::get(self, key)))
+        self.answer(move || MemoryStore::get(self, key))
     }
 
     fn set<'a>(&'a self, key: &'a str, value: &'a [u8]) -> Pending<'a, Result<(), StoreError>> {
-        Box::pin(ready(MemoryStore::set(self, key, value)))
+        self.answer(move || MemoryStore::set(self, key, value))
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> Pending<'a, Result<(), StoreError>> {
-        Box::pin(ready(MemoryStore::delete(self, key)))
+        self.answer(move || MemoryStore::delete(self, key))
     }
 
     fn increment<'a>(&'a self, key: &'a str, delta: i64) -> Pending<'a, Result<i64, StoreError>> {
-        Box::pin(ready(MemoryStore::increment(self, key, delta)))
+        self.answer(move || MemoryStore::increment(self, key, delta))
     }
 
     fn keys_with_prefix<'a>(
         &'a self,
         prefix: &'a str,
     ) -> Pending<'a, Result<Vec<String>, StoreError>> {
-        Box::pin(ready(MemoryStore::keys_with_prefix(self, prefix)))
+        self.answer(move || MemoryStore::keys_with_prefix(self, prefix))
     }
 }
 

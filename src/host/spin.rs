@@ -41,6 +41,7 @@ fn failed(error: store::Error) -> StoreError {
     StoreError(describe(&error))
 }
 
+#[cfg(feature = "p2")]
 /// Opens the `default` store through `wasi:keyvalue`. Failing that (the component lacks
 /// `key_value_stores = ["default"]`), the server runs without sessions, and says why.
 fn open_bucket() -> Option<store::Bucket> {
@@ -109,23 +110,47 @@ impl KeyValue for DraftStore {
 
 /// The WASIp3 build's store: `spin:key-value@3.0.0` for reads and writes (async), the
 /// `wasi:keyvalue` bucket for increments.
+/// The store, opened when first used: opening one whose server is down can wait as long
+/// as a call to it, so an instance opens it within the deadline of the first call that
+/// needs it (a request that needs no store never waits for it). The draft2 handle, for
+/// increments and listing, is opened only when one of those is made, after the core's
+/// guard saw the store answer (see `store::guard`).
 #[cfg(not(feature = "p2"))]
-pub async fn open_store() -> Option<Box<dyn KeyValue>> {
-    use super::bindings::spin::key_value::key_value::Store;
-    let bucket = open_bucket()?;
-    match Store::open("default".into()).await {
-        Ok(store) => Some(Box::new(AsyncStore { store, bucket })),
-        Err(e) => {
-            eprintln!("key-value store \"default\" unavailable ({e:?}); sessions and /sse are off");
-            None
-        }
-    }
+pub fn open_store() -> Option<Box<dyn KeyValue>> {
+    Some(Box::new(AsyncStore {
+        store: std::cell::RefCell::new(None),
+        bucket: std::cell::OnceCell::new(),
+    }))
 }
 
 #[cfg(not(feature = "p2"))]
+type V3Store = super::bindings::spin::key_value::key_value::Store;
+
+#[cfg(not(feature = "p2"))]
 struct AsyncStore {
-    store: super::bindings::spin::key_value::key_value::Store,
-    bucket: store::Bucket,
+    store: std::cell::RefCell<Option<std::rc::Rc<V3Store>>>,
+    bucket: std::cell::OnceCell<store::Bucket>,
+}
+
+#[cfg(not(feature = "p2"))]
+impl AsyncStore {
+    /// The `spin:key-value` handle, opened at the first call (again after a failed open).
+    async fn v3(&self) -> Result<std::rc::Rc<V3Store>, StoreError> {
+        if let Some(store) = self.store.borrow().as_ref() {
+            return Ok(store.clone());
+        }
+        let opened = std::rc::Rc::new(V3Store::open("default".into()).await.map_err(failed_v3)?);
+        // Another request may have opened it meanwhile: keep the first.
+        Ok(self.store.borrow_mut().get_or_insert(opened).clone())
+    }
+
+    fn bucket(&self) -> Result<&store::Bucket, StoreError> {
+        if let Some(bucket) = self.bucket.get() {
+            return Ok(bucket);
+        }
+        let bucket = store::open("default").map_err(failed)?;
+        Ok(self.bucket.get_or_init(|| bucket))
+    }
 }
 
 #[cfg(not(feature = "p2"))]
@@ -144,12 +169,13 @@ fn failed_v3(error: super::bindings::spin::key_value::key_value::Error) -> Store
 #[cfg(not(feature = "p2"))]
 impl KeyValue for AsyncStore {
     fn get<'a>(&'a self, key: &'a str) -> Pending<'a, Result<Option<Vec<u8>>, StoreError>> {
-        Box::pin(async move { self.store.get(key.into()).await.map_err(failed_v3) })
+        Box::pin(async move { self.v3().await?.get(key.into()).await.map_err(failed_v3) })
     }
 
     fn set<'a>(&'a self, key: &'a str, value: &'a [u8]) -> Pending<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.store
+            self.v3()
+                .await?
                 .set(key.into(), value.to_vec())
                 .await
                 .map_err(failed_v3)
@@ -157,20 +183,20 @@ impl KeyValue for AsyncStore {
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> Pending<'a, Result<(), StoreError>> {
-        Box::pin(async move { self.store.delete(key.into()).await.map_err(failed_v3) })
+        Box::pin(async move { self.v3().await?.delete(key.into()).await.map_err(failed_v3) })
     }
 
     fn increment<'a>(&'a self, key: &'a str, delta: i64) -> Pending<'a, Result<i64, StoreError>> {
         // Blocks the instance for its duration: the only atomic operation Spin offers.
-        Box::pin(ready(
-            atomics::increment(&self.bucket, key, delta).map_err(failed),
-        ))
+        Box::pin(ready(self.bucket().and_then(|bucket| {
+            atomics::increment(bucket, key, delta).map_err(failed)
+        })))
     }
 
     fn keys_with_prefix<'a>(
         &'a self,
         prefix: &'a str,
     ) -> Pending<'a, Result<Vec<String>, StoreError>> {
-        Box::pin(ready(keys_of(&self.bucket, prefix)))
+        Box::pin(ready(self.bucket().and_then(|bucket| keys_of(bucket, prefix))))
     }
 }

@@ -73,7 +73,7 @@ impl Instance {
         }
         let instance: &'static Instance = Box::leak(Box::new(Instance {
             variables: platform::Config.all(),
-            store: platform::open_store().await,
+            store: platform::open_store(),
         }));
         let app: &'static App<'static> = Box::leak(Box::new(App::new(instance).await));
         APP.with(|cell| *cell.get_or_init(|| app))

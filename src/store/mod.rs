@@ -20,6 +20,7 @@ pub mod places;
 pub mod secret;
 pub mod session;
 pub mod sweep;
+pub mod guard;
 pub mod tasks;
 
 pub use crate::host::{KeyValue, StoreError};

@@ -6,7 +6,8 @@ use std::cell::{Cell, OnceCell};
 use crate::auth::{self, metadata, Policy, Verifier};
 use crate::catalog::Catalog;
 use crate::config::{ConfigError, Settings};
-use crate::host::{Host, Pending};
+use crate::host::{Fetched, Host, KeyValue, Pending};
+use crate::store::guard::Guarded;
 use crate::http::{Disconnected, Headers, Method, Request, Response, ResponseSink};
 use crate::transport::{self, sse, streamable, Trace as RpcTrace};
 
@@ -24,13 +25,50 @@ pub async fn handle(host: &dyn Host, request: Request<'_>, sink: &mut dyn Respon
     App::new(host).await.handle(request, sink).await
 }
 
+/// The host as the requests of an instance see it: the same, but with its store under a
+/// deadline ([`Guarded`]), so that no store call can hang a request.
+struct Shielded<'h> {
+    inner: &'h dyn Host,
+    store: Option<Guarded<'h>>,
+}
+
+impl Host for Shielded<'_> {
+    fn variables(&self) -> Pending<'_, Result<Vec<(String, String)>, String>> {
+        self.inner.variables()
+    }
+
+    fn now_unix_ms(&self) -> u64 {
+        self.inner.now_unix_ms()
+    }
+
+    fn sleep_ms(&self, millis: u64) -> Pending<'_, ()> {
+        self.inner.sleep_ms(millis)
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) {
+        self.inner.fill_random(buf)
+    }
+
+    fn store(&self) -> Option<&dyn KeyValue> {
+        self.store.as_ref().map(|store| store as &dyn KeyValue)
+    }
+
+    fn log(&self, line: &str) {
+        self.inner.log(line)
+    }
+
+    fn http_get<'a>(&'a self, url: &'a str) -> Pending<'a, Result<Fetched, String>> {
+        self.inner.http_get(url)
+    }
+}
+
 /// What an instance keeps for every request it serves: the configuration (variables are
 /// fixed for a running app; each is parsed once, when first needed) and the policy with
 /// the issuer's keys in memory. Nothing of a request or a principal: that lives in the
 /// request's own future, or in the store. The WASIp3 glue builds one per instance, and
 /// its requests share it, several at a time, interleaved at their awaits.
 pub struct App<'h> {
-    host: &'h dyn Host,
+    host: Shielded<'h>,
     settings: Settings<'h>,
     verifier: OnceCell<Result<Verifier, ConfigError>>,
     /// When `/healthz` last found the store answering (host clock, ms).
@@ -40,9 +78,18 @@ pub struct App<'h> {
 impl<'h> App<'h> {
     /// Reads the variables (one host call); nothing is checked yet.
     pub async fn new(host: &'h dyn Host) -> App<'h> {
+        let settings = Settings::load(host).await;
+        // A wrong timeout is reported by every request that reads the variables; the
+        // store meanwhile waits as long as the default allows.
+        let timeout_ms = settings.store_timeout_ms().unwrap_or(1_000);
         App {
-            host,
-            settings: Settings::load(host).await,
+            host: Shielded {
+                inner: host,
+                store: host
+                    .store()
+                    .map(|store| Guarded::new(store, host, timeout_ms)),
+            },
+            settings,
             verifier: OnceCell::new(),
             store_seen_ok: Cell::new(None),
         }
@@ -63,7 +110,7 @@ impl<'h> App<'h> {
 }
 
 async fn serve(app: &App<'_>, request: Request<'_>, sink: &mut dyn ResponseSink) {
-    let host = app.host;
+    let host: &dyn Host = &app.host;
     let started = host.now_unix_ms();
     let method = request.method.clone();
     let path = request.path.clone();
@@ -207,7 +254,7 @@ async fn route(
             }),
         ));
     }
-    let (host, settings) = (app.host, &app.settings);
+    let (host, settings): (&dyn Host, _) = (&app.host, &app.settings);
     let path = request.path.clone();
     if path == "/healthz" {
         return Some(match request.method {
@@ -378,7 +425,7 @@ const STORE_SEEN_OK_MS: u64 = 1_000;
 /// where the host allows); the store with one read, unless it answered this instance less
 /// than [`STORE_SEEN_OK_MS`] ago.
 async fn healthz(app: &App<'_>) -> Response {
-    let (host, settings) = (app.host, &app.settings);
+    let (host, settings): (&dyn Host, _) = (&app.host, &app.settings);
     let checked = settings
         .validate()
         .and_then(|()| app.verifier().map(|_| ()))
@@ -408,7 +455,7 @@ async fn healthz(app: &App<'_>) -> Response {
         },
     };
     let status = if store == "unavailable" { 503 } else { 200 };
-    Response::json(
+    let response = Response::json(
         status,
         &serde_json::json!({
             "status": if status == 200 { "ok" } else { "unavailable" },
@@ -417,7 +464,11 @@ async fn healthz(app: &App<'_>) -> Response {
             "store": store,
         }),
     )
-    .with_header("cache-control", "no-store")
+    .with_header("cache-control", "no-store");
+    match status {
+        503 => response.with_header("retry-after", "1"),
+        _ => response,
+    }
 }
 
 /// 405 with the methods the path does allow (RFC 9110 §15.5.6).
