@@ -9,8 +9,8 @@
 // mid-stream, by SIGKILL to the whole group. Every wait here has a deadline that fails the
 // test instead of hanging it.
 
-import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,6 +123,42 @@ export async function startSpinBuild({ name, variables = {}, runtimeConfig, stat
     exited.then((code) => reject(new Error(`${command} exited (${code}) before serving; log: ${log}`)));
   }));
   return node;
+}
+
+/// Whether redis-server (Debian's package) is on PATH.
+export const HAS_REDIS = spawnSync('redis-server', ['--version']).status === 0;
+
+/// Starts redis-server on `port` (a free one by default), data in memory only, its files in
+/// `dir`. Resolves once it accepts connections to { port, dir, runtimeConfig, kill() }:
+/// `runtimeConfig` is a Spin runtime-config file whose `default` store is this Redis.
+/// Started again on the same port and dir, a node's store is back (empty).
+export async function startRedis({ port, dir } = {}) {
+  port ??= await freePort();
+  dir ??= mkdtempSync(join(E2E, 'redis-'));
+  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((resolve) => redis.on('exit', (code, signal) => resolve(signal ?? code)));
+  let seen = '';
+  await within(20_000, 'redis-server ready', new Promise((resolve, reject) => {
+    redis.stdout.on('data', (chunk) => {
+      seen += chunk;
+      if (seen.includes('Ready to accept connections')) resolve();
+    });
+    exited.then((code) => reject(new Error(`redis-server exited with ${code}: ${seen}`)));
+  }));
+  const runtimeConfig = join(dir, 'runtime-config.toml');
+  writeFileSync(runtimeConfig, `[key_value_store.default]\ntype = "redis"\nurl = "redis://127.0.0.1:${port}"\n`);
+  return {
+    port,
+    dir,
+    runtimeConfig,
+    /// SIGKILL: the server gone at once, as a crashed node is.
+    kill() {
+      redis.kill('SIGKILL');
+      return exited;
+    },
+  };
 }
 
 /// The tools these suites call are listed, each once and with an object input schema.

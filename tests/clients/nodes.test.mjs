@@ -13,19 +13,15 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { EventSource } from 'eventsource';
 
-import { REAL_SPIN, ROOT, assertListsTools, freePort, startSpinBuild, until, within } from './hosts.mjs';
+import { HAS_REDIS, REAL_SPIN, assertListsTools, startRedis, startSpinBuild, until, within } from './hosts.mjs';
 
-const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
-const skip = !REAL_SPIN ? 'needs the real Spin (MCP_SPIN_HOST=spin)' : !hasRedis ? 'needs redis-server on PATH' : false;
+const skip = !REAL_SPIN ? 'needs the real Spin (MCP_SPIN_HOST=spin)' : !HAS_REDIS ? 'needs redis-server on PATH' : false;
 
 let redis;
 let a;
@@ -43,22 +39,8 @@ const on = (node, url) => {
 
 before(async () => {
   if (skip) return;
-  const dir = mkdtempSync(join(ROOT, 'target/e2e/', 'nodes-'));
-  mkdirSync(dir, { recursive: true });
-  const port = await freePort();
-  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let seen = '';
-  await within(20_000, 'redis-server ready', new Promise((resolve, reject) => {
-    redis.stdout.on('data', (chunk) => {
-      seen += chunk;
-      if (seen.includes('Ready to accept connections')) resolve();
-    });
-    redis.on('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${seen}`)));
-  }));
-  const runtimeConfig = join(dir, 'runtime-config.toml');
-  writeFileSync(runtimeConfig, `[key_value_store.default]\ntype = "redis"\nurl = "redis://127.0.0.1:${port}"\n`);
+  redis = await startRedis();
+  const { runtimeConfig } = redis;
   const variables = { keepalive_seconds: 1, max_sessions_per_principal: 8 };
   [a, b] = await Promise.all([
     startSpinBuild({ name: 'node-a', variables, runtimeConfig }),
@@ -68,7 +50,7 @@ before(async () => {
 
 after(async () => {
   await Promise.all([a?.kill(), b?.kill()]);
-  redis?.kill('SIGKILL');
+  await redis?.kill();
 });
 
 test('two Spin nodes on one Redis: an HTTP+SSE stream on node A, every POST to node B', { skip }, async () => {
