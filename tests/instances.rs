@@ -158,3 +158,70 @@ fn a_configuration_error_stays_an_error_for_every_request_of_the_instance() {
         assert!(reply.text().contains("page_size"), "{}", reply.text());
     }
 }
+
+/// Store reads over 1.5 s while `n` HTTP+SSE streams of one instance sit idle.
+fn store_reads_while_idle(n: usize) -> u64 {
+    use remote_mcp_server::host::executor::join_all;
+    use remote_mcp_server::host::memory::{ChannelSink, SinkEvent};
+    use remote_mcp_server::http::{Headers, Method, Request};
+    use std::time::Duration;
+
+    let store = MemoryStore::new();
+    let host = instance(&store);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let app = block_on(App::new(&host));
+        let streams: Vec<_> = (0..n)
+            .map(|i| {
+                let (mut sink, events) = ChannelSink::new();
+                tx.send(events).unwrap();
+                let app = &app;
+                async move {
+                    let auth = bearer_of(&format!("idle-stream-{i:04}-0123456789"));
+                    let request = Request::new(
+                        Method::Get,
+                        "/sse",
+                        Headers::from([
+                            ("authorization", auth.as_str()),
+                            ("accept", "text/event-stream"),
+                        ]),
+                        Some(ORIGIN.into()),
+                        Box::new(std::io::empty()),
+                    );
+                    app.handle(request, &mut sink).await;
+                }
+            })
+            .collect();
+        block_on(join_all(streams));
+    });
+    let streams: Vec<_> = (0..n).map(|_| rx.recv().unwrap()).collect();
+    for events in &streams {
+        loop {
+            match events.recv_timeout(WAIT) {
+                Ok(SinkEvent::Body(chunk)) if chunk.starts_with(b"id:") => break,
+                Ok(SinkEvent::Head(status, _)) => assert_eq!(status, 200),
+                Ok(_) => {}
+                Err(e) => panic!("no endpoint event: {e}"),
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let before = store.operations().0;
+    std::thread::sleep(Duration::from_millis(1500));
+    let reads = store.operations().0 - before;
+    drop(streams);
+    thread.join().unwrap();
+    reads
+}
+
+#[test]
+fn idle_streams_of_one_instance_cost_the_store_what_one_stream_does() {
+    let one = store_reads_while_idle(1);
+    let twelve = store_reads_while_idle(12);
+    eprintln!("idle store reads in 1.5 s: one stream {one}, twelve streams {twelve}");
+    assert!(one > 0, "the stream polls");
+    assert!(
+        twelve <= one * 2,
+        "one stream: {one} reads in 1.5 s; twelve streams of one instance: {twelve}"
+    );
+}

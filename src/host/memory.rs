@@ -339,6 +339,18 @@ impl KeyValue for MemoryStore {
     ) -> Pending<'a, Result<Vec<String>, StoreError>> {
         self.answer(move || MemoryStore::keys_with_prefix(self, prefix))
     }
+
+    /// One read, however many keys (as a batch call to a real store).
+    fn get_many<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> Pending<'a, Result<Vec<Option<Vec<u8>>>, StoreError>> {
+        self.answer(move || {
+            self.read();
+            let entries = self.lock()?;
+            Ok(keys.iter().map(|key| entries.get(key).cloned()).collect())
+        })
+    }
 }
 
 /// Records a response the way a client would see it: status, headers, and each body

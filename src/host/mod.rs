@@ -84,6 +84,22 @@ pub trait KeyValue {
         prefix: &'a str,
     ) -> Pending<'a, Result<Vec<String>, StoreError>>;
 
+    /// The values of several keys, in their order (`None` for one not set): one host call
+    /// where the host has one (Spin: `wasi:keyvalue/batch`, which blocks the instance
+    /// while it runs), else one read after another.
+    fn get_many<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> Pending<'a, Result<Vec<Option<Vec<u8>>>, StoreError>> {
+        Box::pin(async move {
+            let mut values = Vec::with_capacity(keys.len());
+            for key in keys {
+                values.push(self.get(key).await?);
+            }
+            Ok(values)
+        })
+    }
+
     /// The integer [`increment`](KeyValue::increment) keeps at `key`, read without writing.
     fn counter<'a>(&'a self, key: &'a str) -> Pending<'a, Result<Option<i64>, StoreError>> {
         Box::pin(async move {

@@ -197,6 +197,26 @@ impl KeyValue for AsyncStore {
         &'a self,
         prefix: &'a str,
     ) -> Pending<'a, Result<Vec<String>, StoreError>> {
-        Box::pin(ready(self.bucket().and_then(|bucket| keys_of(bucket, prefix))))
+        Box::pin(ready(
+            self.bucket().and_then(|bucket| keys_of(bucket, prefix)),
+        ))
+    }
+
+    fn get_many<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> Pending<'a, Result<Vec<Option<Vec<u8>>>, StoreError>> {
+        use super::bindings::wasi::keyvalue::batch;
+        // One call for all; the host answers with the keys it found, in any order.
+        Box::pin(ready(self.bucket().and_then(|bucket| {
+            let found = batch::get_many(bucket, keys).map_err(failed)?;
+            let mut values = vec![None; keys.len()];
+            for (key, value) in found {
+                if let Some(at) = keys.iter().position(|k| *k == key) {
+                    values[at] = value;
+                }
+            }
+            Ok(values)
+        })))
     }
 }

@@ -298,9 +298,24 @@ impl Sink {
         let Some(body) = self.body.as_mut() else {
             return false;
         };
-        let probe = body.write(Vec::new());
-        let moment = wasi::clocks::monotonic_clock::wait_for(1_000_000);
-        if let Some((StreamResult::Dropped, _)) = super::race(probe, moment).await {
+        // While the host waits for the body (an idle stream) the write completes at once,
+        // and no timer is needed; only a host busy sending gets the moment's wait.
+        let mut probe = std::pin::pin!(body.write(Vec::new()));
+        let at_once = std::future::poll_fn(|cx| {
+            Poll::Ready(match std::future::Future::poll(probe.as_mut(), cx) {
+                Poll::Ready(result) => Some(result),
+                Poll::Pending => None,
+            })
+        })
+        .await;
+        let result = match at_once {
+            Some(result) => Some(result),
+            None => {
+                let moment = wasi::clocks::monotonic_clock::wait_for(1_000_000);
+                super::race(probe, moment).await
+            }
+        };
+        if let Some((StreamResult::Dropped, _)) = result {
             self.gone.set(true);
         }
         self.gone.get()

@@ -104,6 +104,17 @@ impl KeyValue for Guarded<'_> {
         })
     }
 
+    fn get_many<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> Pending<'a, Result<Vec<Option<Vec<u8>>>, StoreError>> {
+        // May block (Spin's batch call): probed first, as the other blocking calls.
+        Box::pin(async move {
+            self.fresh().await?;
+            self.timed(|| self.inner.get_many(keys)).await
+        })
+    }
+
     fn counter<'a>(&'a self, key: &'a str) -> Pending<'a, Result<Option<i64>, StoreError>> {
         Box::pin(self.timed(|| self.inner.counter(key)))
     }

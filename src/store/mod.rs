@@ -13,6 +13,7 @@
 pub mod asks;
 pub mod events;
 pub mod expiry;
+pub mod guard;
 pub mod jwks;
 pub mod keys;
 pub mod outbox;
@@ -20,7 +21,6 @@ pub mod places;
 pub mod secret;
 pub mod session;
 pub mod sweep;
-pub mod guard;
 pub mod tasks;
 
 pub use crate::host::{KeyValue, StoreError};

@@ -33,6 +33,10 @@ impl<'a> Outbox<'a> {
         }
     }
 
+    pub fn session(&self) -> &SessionId {
+        &self.id
+    }
+
     fn key(&self, name: impl std::fmt::Display) -> String {
         format!("{}{name}", self.prefix)
     }
@@ -114,6 +118,41 @@ impl<'a> Outbox<'a> {
         }
         Ok(())
     }
+}
+
+/// What a poller sees of an outbox: the last sequence number handed out, and the token
+/// of the stream that holds it (a different one, or none, means the stream lost it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Watched {
+    pub head: u64,
+    pub holder: Option<[u8; 16]>,
+}
+
+/// [`Watched`] for each of `ids`, with one read of the store ([`KeyValue::get_many`]).
+pub async fn watch(store: &dyn KeyValue, ids: &[SessionId]) -> Result<Vec<Watched>, StoreError> {
+    let keys: Vec<String> = ids
+        .iter()
+        .flat_map(|id| {
+            let prefix = keys::outbox(id);
+            [format!("{prefix}head"), format!("{prefix}lease")]
+        })
+        .collect();
+    let values = store.get_many(&keys).await?;
+    Ok(values
+        .chunks(2)
+        .map(|pair| Watched {
+            head: pair[0]
+                .as_deref()
+                .and_then(crate::host::decode_counter)
+                .unwrap_or(0)
+                .max(0) as u64,
+            holder: pair
+                .get(1)
+                .and_then(|lease| lease.as_deref())
+                .and_then(Lease::read)
+                .map(|lease| lease.token),
+        })
+        .collect())
 }
 
 /// An outbox's lease: the holding stream's token, when that stream's place lapses, and the

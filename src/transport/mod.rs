@@ -13,6 +13,7 @@ use crate::store::outbox;
 use crate::store::places::Full;
 use crate::store::session::Refused;
 
+pub mod feed;
 pub mod listen;
 pub mod sse;
 pub mod stream;
@@ -242,17 +243,23 @@ impl Emitter for ResponseStream<'_> {
 }
 
 /// Sends a call's messages through a session's outbox (the HTTP+SSE transport); the time
-/// the call started dates a new outbox.
-pub struct OutboxEmitter<'a>(pub outbox::Outbox<'a>, pub u64);
+/// the call started dates a new outbox. The session's stream, when this instance holds
+/// it, looks at once.
+pub struct OutboxEmitter<'a> {
+    pub outbox: outbox::Outbox<'a>,
+    pub started: u64,
+    pub feed: &'a feed::Feed,
+}
 
 impl Emitter for OutboxEmitter<'_> {
     fn send<'a>(&'a mut self, message: &'a Value) -> Pending<'a, Result<(), Stop>> {
         Box::pin(async move {
-            self.0
-                .push(message.to_string().as_bytes(), self.1)
+            self.outbox
+                .push(message.to_string().as_bytes(), self.started)
                 .await
-                .map(|_| ())
-                .map_err(|e| Stop::Failed(e.to_string()))
+                .map_err(|e| Stop::Failed(e.to_string()))?;
+            self.feed.notify(self.outbox.session());
+            Ok(())
         })
     }
 }

@@ -6,6 +6,7 @@
 //! meet only in the shared store (session record and outbox). Nothing about a session
 //! lives in component memory.
 
+use super::feed::Feed;
 use super::stream::{self, Framing, Opening};
 use super::{
     accepts, insufficient_scope, is_json, read_body, refused, rpc_error, store_failure,
@@ -32,6 +33,7 @@ pub const SESSION_NOT_FOUND: i64 = -32001;
 pub async fn open(
     host: &dyn Host,
     store: &dyn KeyValue,
+    feed: &Feed,
     settings: &Settings<'_>,
     principal: &Principal,
     request: &Request<'_>,
@@ -107,7 +109,7 @@ pub async fn open(
         )),
         next: delivered + 1,
     };
-    let end = match stream::serve(&sessions, settings, principal, &id, opening, sink).await {
+    let end = match stream::serve(&sessions, feed, settings, principal, &id, opening, sink).await {
         Ok(end) => end,
         Err(refusal) => {
             if created {
@@ -158,6 +160,7 @@ const RESUME_GRACE_MS: u64 = 30_000;
 pub async fn post(
     host: &dyn Host,
     store: &dyn KeyValue,
+    feed: &Feed,
     settings: &Settings<'_>,
     principal: &Principal,
     origin: &str,
@@ -305,7 +308,11 @@ pub async fn post(
         }
         // Progress, log messages and server→client requests go out on the stream as the
         // call runs; the answer follows them.
-        let mut emitter = OutboxEmitter(Outbox::new(store, &id), host.now_unix_ms());
+        let mut emitter = OutboxEmitter {
+            outbox: Outbox::new(store, &id),
+            started: host.now_unix_ms(),
+            feed,
+        };
         match server::handle(&exchange, &request, &mut emitter).await {
             Err(error) if error.code == REQUEST_CANCELLED => {}
             Ok(result) => replies.push(jsonrpc::success(&request.id, result)),
@@ -317,11 +324,12 @@ pub async fn post(
         (false, _) => replies.swap_remove(0),
         (true, _) => serde_json::Value::Array(replies),
     };
-    if let Err(e) = Outbox::new(store, &id)
+    match Outbox::new(store, &id)
         .push(outgoing.to_string().as_bytes(), host.now_unix_ms())
         .await
     {
-        host.log(&format!("sse: could not queue a reply: {e}"));
+        Ok(_) => feed.notify(&id),
+        Err(e) => host.log(&format!("sse: could not queue a reply: {e}")),
     }
     None
 }

@@ -11,6 +11,7 @@
 //! A request's answer is JSON, unless the call sends something before its result; then
 //! the response becomes an event stream (see [`ResponseStream`]).
 
+use super::feed::Feed;
 use serde_json::{Map, Value};
 
 use super::sse::session_not_found;
@@ -439,6 +440,7 @@ async fn find_session(
 /// `GET /mcp` with a session: the server→client stream, resumable with `Last-Event-ID`.
 pub async fn get(
     host: &dyn Host,
+    feed: &Feed,
     settings: &Settings<'_>,
     principal: &Principal,
     request: &Request<'_>,
@@ -495,7 +497,7 @@ pub async fn get(
         first: None,
         next: resume_after + 1,
     };
-    match stream::serve(&sessions, settings, principal, &id, opening, sink).await {
+    match stream::serve(&sessions, feed, settings, principal, &id, opening, sink).await {
         Err(refusal) => return Some(refusal),
         // Its own last bookkeeping write may have landed after the session's records were
         // removed; clearing again leaves nothing behind.

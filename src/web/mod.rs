@@ -7,8 +7,9 @@ use crate::auth::{self, metadata, Policy, Verifier};
 use crate::catalog::Catalog;
 use crate::config::{ConfigError, Settings};
 use crate::host::{Fetched, Host, KeyValue, Pending};
-use crate::store::guard::Guarded;
 use crate::http::{Disconnected, Headers, Method, Request, Response, ResponseSink};
+use crate::store::guard::Guarded;
+use crate::transport::feed::Feed;
 use crate::transport::{self, sse, streamable, Trace as RpcTrace};
 
 mod cors;
@@ -71,6 +72,8 @@ pub struct App<'h> {
     host: Shielded<'h>,
     settings: Settings<'h>,
     verifier: OnceCell<Result<Verifier, ConfigError>>,
+    /// The event streams this instance holds, and their one poller.
+    feed: Feed,
     /// When `/healthz` last found the store answering (host clock, ms).
     store_seen_ok: Cell<Option<u64>>,
 }
@@ -91,6 +94,7 @@ impl<'h> App<'h> {
             },
             settings,
             verifier: OnceCell::new(),
+            feed: Feed::new(),
             store_seen_ok: Cell::new(None),
         }
     }
@@ -345,7 +349,8 @@ async fn route(
                     .await
                 }
                 ("/mcp" | "/sse", Method::Get) if streamable_get => {
-                    return streamable::get(host, settings, &principal, &request, sink).await
+                    return streamable::get(host, &app.feed, settings, &principal, &request, sink)
+                        .await
                 }
                 ("/mcp" | "/sse", Method::Delete) => {
                     streamable::delete(host, settings, &principal, &request).await
@@ -353,7 +358,10 @@ async fn route(
                 ("/mcp", _) => not_allowed(streamable::allowed(host)),
                 ("/sse", Method::Get) => match host.store() {
                     Some(store) => {
-                        return sse::open(host, store, settings, &principal, &request, sink).await
+                        return sse::open(
+                            host, store, &app.feed, settings, &principal, &request, sink,
+                        )
+                        .await
                     }
                     None => no_sse_store(),
                 },
@@ -363,6 +371,7 @@ async fn route(
                         return sse::post(
                             host,
                             store,
+                            &app.feed,
                             settings,
                             &principal,
                             &origin,

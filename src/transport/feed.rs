@@ -1,0 +1,282 @@
+//! One poller per instance for all the event streams it holds.
+//!
+//! Under WASIp3 an instance serves many requests at once, so one instance holds many
+//! long-lived streams. Each stream joins the instance's [`Feed`] and waits on it; one of
+//! the waiting streams at a time does the polling for all of them: one read of the store
+//! per tick ([`outbox::watch`]: every stream's outbox head and holder in one
+//! `get_many`), at a pace set by how recently any of them had a message. A stream wakes
+//! when its outbox has something new, when another stream took it over, or when its own
+//! housekeeping (keep-alive, session check, hang-up check) is due. A message queued by a
+//! request of the same instance wakes its stream at once ([`Feed::notify`]), without
+//! waiting for a tick.
+//!
+//! So the store reads of idle streams do not grow with their number: an instance with 16
+//! quiet streams reads the store once a second, not 16 times. Where an instance serves one
+//! request (WASIp2), each stream is its own instance's only member and polls for itself,
+//! as before.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use crate::host::{race, Host, KeyValue, StoreError};
+use crate::store::outbox;
+use crate::store::session::SessionId;
+
+/// How often the poller reads the store, by how long ago any member last had a message:
+/// `(quiet for less than, poll every)` in ms. A message from another instance arrives
+/// within the interval; one from the same instance at once.
+const TICKS_MS: [(u64, u64); 4] = [(2_000, 20), (10_000, 50), (60_000, 250), (u64::MAX, 1_000)];
+
+fn tick_ms(quiet_ms: u64) -> u64 {
+    TICKS_MS
+        .iter()
+        .find(|(below, _)| quiet_ms < *below)
+        .map_or(1_000, |(_, every)| *every)
+}
+
+#[derive(Default)]
+pub struct Feed {
+    inner: RefCell<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    members: Vec<Entry>,
+    next_key: u64,
+    /// One member's wait is polling for all.
+    polling: bool,
+    /// When a member last had a message (host clock, ms).
+    active_at: u64,
+}
+
+struct Entry {
+    key: u64,
+    session: SessionId,
+    /// The member's token in its outbox's lease.
+    token: [u8; 16],
+    /// The outbox head the member has read.
+    head: u64,
+    changed: bool,
+    /// The outbox's lease names another holder, or none.
+    lost: bool,
+    waker: Option<Waker>,
+}
+
+/// Why a member's wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// Its outbox has something new (or may have: a request of this instance queued).
+    Changed,
+    /// Its outbox's lease names another stream, or none: it may have been taken over, or
+    /// its session ended.
+    Lost,
+    /// The time asked for came.
+    Due,
+}
+
+impl Feed {
+    pub fn new() -> Feed {
+        Feed::default()
+    }
+
+    /// A stream of `session` holding its outbox with `token`, having read it up to `head`.
+    pub fn join(&self, session: &SessionId, token: [u8; 16], head: u64, now: u64) -> Member<'_> {
+        let mut inner = self.inner.borrow_mut();
+        let key = inner.next_key;
+        inner.next_key += 1;
+        inner.active_at = inner.active_at.max(now);
+        inner.members.push(Entry {
+            key,
+            session: session.clone(),
+            token,
+            head,
+            changed: false,
+            lost: false,
+            waker: None,
+        });
+        Member { feed: self, key }
+    }
+
+    /// Something was queued for `session` by a request of this instance: its stream here,
+    /// if there is one, looks at once.
+    pub fn notify(&self, session: &SessionId) {
+        let wakers: Vec<Waker> = {
+            let mut inner = self.inner.borrow_mut();
+            inner
+                .members
+                .iter_mut()
+                .filter(|entry| entry.session == *session)
+                .filter_map(|entry| {
+                    entry.changed = true;
+                    entry.waker.take()
+                })
+                .collect()
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Reads every member's outbox once and wakes those whose outbox moved.
+    async fn tick(&self, store: &dyn KeyValue) -> Result<(), StoreError> {
+        let (keys, sessions): (Vec<u64>, Vec<SessionId>) = {
+            let inner = self.inner.borrow();
+            inner
+                .members
+                .iter()
+                .filter(|entry| !entry.changed)
+                .map(|entry| (entry.key, entry.session.clone()))
+                .unzip()
+        };
+        if sessions.is_empty() {
+            return Ok(());
+        }
+        let seen = outbox::watch(store, &sessions).await?;
+        let wakers: Vec<Waker> = {
+            let mut inner = self.inner.borrow_mut();
+            let mut wakers = Vec::new();
+            for (key, watched) in keys.iter().zip(seen) {
+                let Some(entry) = inner.members.iter_mut().find(|e| e.key == *key) else {
+                    continue; // left meanwhile
+                };
+                let lost = watched.holder != Some(entry.token);
+                if watched.head != entry.head || lost {
+                    entry.changed = true;
+                    entry.lost |= lost;
+                    wakers.extend(entry.waker.take());
+                }
+            }
+            wakers
+        };
+        wakers.into_iter().for_each(Waker::wake);
+        Ok(())
+    }
+
+    /// Gives the poller role up, and wakes a waiting member to take it.
+    fn release_role(&self) {
+        let waker = {
+            let mut inner = self.inner.borrow_mut();
+            inner.polling = false;
+            inner
+                .members
+                .iter_mut()
+                .find_map(|entry| entry.waker.take())
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// A stream's place in its instance's [`Feed`]; leaving it (drop) removes it.
+pub struct Member<'f> {
+    feed: &'f Feed,
+    key: u64,
+}
+
+impl Member<'_> {
+    fn with<T>(&self, f: impl FnOnce(&mut Entry) -> T) -> Option<T> {
+        let mut inner = self.feed.inner.borrow_mut();
+        inner.members.iter_mut().find(|e| e.key == self.key).map(f)
+    }
+
+    /// The stream read its outbox up to `head`; `active_at`: it had a message then.
+    pub fn seen(&self, head: u64, active_at: Option<u64>) {
+        self.with(|entry| entry.head = head);
+        if let Some(at) = active_at {
+            let mut inner = self.feed.inner.borrow_mut();
+            inner.active_at = inner.active_at.max(at);
+        }
+    }
+
+    fn take_change(&self) -> Option<Wake> {
+        self.with(|entry| match std::mem::take(&mut entry.changed) {
+            false => None,
+            true if std::mem::take(&mut entry.lost) => Some(Wake::Lost),
+            true => Some(Wake::Changed),
+        })
+        .flatten()
+    }
+
+    /// Waits until the stream's outbox changes or `until` comes (host clock, ms). A store
+    /// failure while this member polls for all is returned to it.
+    pub async fn wait(
+        &self,
+        host: &dyn Host,
+        store: &dyn KeyValue,
+        until: u64,
+    ) -> Result<Wake, StoreError> {
+        loop {
+            if let Some(wake) = self.take_change() {
+                return Ok(wake);
+            }
+            let now = host.now_unix_ms();
+            if now >= until {
+                return Ok(Wake::Due);
+            }
+            let poller = {
+                let mut inner = self.feed.inner.borrow_mut();
+                !std::mem::replace(&mut inner.polling, true)
+            };
+            if poller {
+                let role = Role(self.feed);
+                loop {
+                    let now = host.now_unix_ms();
+                    if now >= until || self.with(|e| e.changed).unwrap_or(false) {
+                        break;
+                    }
+                    let quiet = now.saturating_sub(self.feed.inner.borrow().active_at);
+                    let pause = tick_ms(quiet).min(until - now);
+                    host.sleep_ms(pause).await;
+                    self.feed.tick(store).await?;
+                }
+                drop(role);
+                continue;
+            }
+            let woken = Woken { member: self };
+            let timer = async { host.sleep_ms(until - now).await };
+            race(woken, timer).await;
+        }
+    }
+}
+
+impl Drop for Member<'_> {
+    fn drop(&mut self) {
+        self.feed
+            .inner
+            .borrow_mut()
+            .members
+            .retain(|entry| entry.key != self.key);
+    }
+}
+
+/// The poller role, given up (and handed on) when dropped, also when the poll fails.
+struct Role<'f>(&'f Feed);
+
+impl Drop for Role<'_> {
+    fn drop(&mut self) {
+        self.0.release_role();
+    }
+}
+
+/// Ready when the member's outbox changed, or when nobody polls (so it may take the role).
+struct Woken<'m, 'f> {
+    member: &'m Member<'f>,
+}
+
+impl Future for Woken<'_, '_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut inner = self.member.feed.inner.borrow_mut();
+        let polling = inner.polling;
+        let Some(entry) = inner.members.iter_mut().find(|e| e.key == self.member.key) else {
+            return Poll::Ready(());
+        };
+        if entry.changed || !polling {
+            return Poll::Ready(());
+        }
+        entry.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
