@@ -15,6 +15,10 @@ fuzz_target!(|data: &[u8]| {
     let host = MemoryHost::new()
         .with_store(MemoryStore::new())
         .with_variable("conformance_fixtures", "on");
+    // The one fixture that panics on purpose (trap_instance) is left out.
+    if calls_trap_instance(body) {
+        return;
+    }
     let mut headers = Headers::from([
         ("authorization", "Bearer fuzz-token-0123456789"),
         ("content-type", "application/json"),
@@ -54,3 +58,15 @@ fuzz_target!(|data: &[u8]| {
         sink.text()
     );
 });
+
+/// Whether the body (one message or a batch) calls the fixture tool that panics.
+fn calls_trap_instance(body: &[u8]) -> bool {
+    let calls = |message: &serde_json::Value| {
+        message.pointer("/params/name").and_then(|v| v.as_str()) == Some("trap_instance")
+    };
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Array(messages)) => messages.iter().any(calls),
+        Ok(message) => calls(&message),
+        Err(_) => false,
+    }
+}

@@ -59,26 +59,7 @@ pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     .await
 }
 
-/// All the futures, polled in turn on one thread until every one is done (several
-/// requests in one instance).
-pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(move |cx| {
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                if let Poll::Ready(value) = future.as_mut().poll(cx) {
-                    *output = Some(value);
-                }
-            }
-        }
-        match outputs.iter().all(Option::is_some) {
-            true => Poll::Ready(outputs.iter_mut().filter_map(Option::take).collect()),
-            false => Poll::Pending,
-        }
-    })
-    .await
-}
+pub use super::join_all;
 
 /// Wakers waiting for a moment, earliest first, and the thread that wakes them.
 struct Timer {

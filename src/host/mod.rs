@@ -58,6 +58,15 @@ pub trait Host {
 
     /// Fetches `url` with GET (issuer keys). `Err` explains a failure to get any answer.
     fn http_get<'a>(&'a self, url: &'a str) -> Pending<'a, Result<Fetched, String>>;
+
+    /// How long the host keeps an instance none of whose responses is still being sent
+    /// before it drops it, with whatever work the instance still runs (`None`: an instance
+    /// lives until its requests return). An event stream whose client hung up is such
+    /// work: where this is short, a stream that may be its instance's last looks for a
+    /// hang-up often enough to clean up before the instance goes.
+    fn idle_instance_grace_ms(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// An answer to [`Host::http_get`].
@@ -152,6 +161,27 @@ pub async fn race<T>(
             return std::task::Poll::Ready(Some(value));
         }
         deadline.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
+/// All the futures' outputs, in order: polled in turn on this thread until every one is
+/// done (several requests in one instance, several store reads in one wait).
+pub async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(move |cx| {
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                if let std::task::Poll::Ready(value) = future.as_mut().poll(cx) {
+                    *output = Some(value);
+                }
+            }
+        }
+        match outputs.iter().all(Option::is_some) {
+            true => std::task::Poll::Ready(outputs.iter_mut().filter_map(Option::take).collect()),
+            false => std::task::Poll::Pending,
+        }
     })
     .await
 }

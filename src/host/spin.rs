@@ -120,6 +120,7 @@ pub fn open_store() -> Option<Box<dyn KeyValue>> {
     Some(Box::new(AsyncStore {
         store: std::cell::RefCell::new(None),
         bucket: std::cell::OnceCell::new(),
+        batch_failed: std::cell::Cell::new(false),
     }))
 }
 
@@ -130,6 +131,8 @@ type V3Store = super::bindings::spin::key_value::key_value::Store;
 struct AsyncStore {
     store: std::cell::RefCell<Option<std::rc::Rc<V3Store>>>,
     bucket: std::cell::OnceCell<store::Bucket>,
+    /// The host's batch read failed once: this instance reads key by key from then on.
+    batch_failed: std::cell::Cell<bool>,
 }
 
 #[cfg(not(feature = "p2"))]
@@ -207,16 +210,36 @@ impl KeyValue for AsyncStore {
         keys: &'a [String],
     ) -> Pending<'a, Result<Vec<Option<Vec<u8>>>, StoreError>> {
         use super::bindings::wasi::keyvalue::batch;
-        // One call for all; the host answers with the keys it found, in any order.
-        Box::pin(ready(self.bucket().and_then(|bucket| {
-            let found = batch::get_many(bucket, keys).map_err(failed)?;
-            let mut values = vec![None; keys.len()];
-            for (key, value) in found {
-                if let Some(at) = keys.iter().position(|k| *k == key) {
-                    values[at] = value;
+        Box::pin(async move {
+            // One call for all; the host answers with the keys it found, in any order.
+            if !self.batch_failed.get() {
+                let found = self
+                    .bucket()
+                    .and_then(|bucket| batch::get_many(bucket, keys).map_err(failed));
+                match found {
+                    Ok(found) => {
+                        let mut values = vec![None; keys.len()];
+                        for (key, value) in found {
+                            if let Some(at) = keys.iter().position(|k| *k == key) {
+                                values[at] = value;
+                            }
+                        }
+                        return Ok(values);
+                    }
+                    // Spin 4.0.2's Redis store answers every batch read with an error (it
+                    // sends the keys as a KEYS pattern, not an MGET). Whatever the cause,
+                    // the same keys read one by one give the same answer, concurrently; a
+                    // store that is down fails those reads too.
+                    Err(_) => self.batch_failed.set(true),
                 }
             }
-            Ok(values)
-        })))
+            let store = self.v3().await?;
+            let reads = keys.iter().map(|key| store.get(key.clone())).collect();
+            super::join_all(reads)
+                .await
+                .into_iter()
+                .map(|value| value.map_err(failed_v3))
+                .collect()
+        })
     }
 }

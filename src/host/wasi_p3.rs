@@ -107,6 +107,12 @@ impl Host for Instance {
         log::line(line);
     }
 
+    fn idle_instance_grace_ms(&self) -> Option<u64> {
+        // Spin's `--idle-instance-timeout` (1 s unless set): it counts from the moment the
+        // host has sent every response of the instance, also one whose client hung up.
+        Some(1_000)
+    }
+
     fn http_get<'a>(&'a self, url: &'a str) -> Pending<'a, Result<Fetched, String>> {
         Box::pin(http_get(url))
     }
@@ -283,7 +289,8 @@ impl Sink {
     async fn probe(&mut self) -> bool {
         // The delivery result resolves when the host has sent the body, or could not (the
         // client hung up): from the first probe on, a stream notices between its polls,
-        // without a write.
+        // without a write. (Spin 4.0.2 resolves it with the request body's outcome
+        // instead; there the empty write below is what notices.)
         if let Some(delivered) = self.delivered.take() {
             let gone = self.gone.clone();
             wit_bindgen::spawn(async move {

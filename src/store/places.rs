@@ -396,7 +396,12 @@ impl<'a> Leased<'a> {
 
     /// Whether half of the lease has passed.
     pub fn due(&self, now: u64) -> bool {
-        self.place.until.saturating_sub(now) < self.lease_ms / 2
+        now >= self.due_at()
+    }
+
+    /// When half of the lease will have passed: the renewal is due.
+    pub fn due_at(&self) -> u64 {
+        self.place.until.saturating_sub(self.lease_ms / 2) + 1
     }
 
     /// Renews the lease once half of it has passed (a write every couple of keep-alives).

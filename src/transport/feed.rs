@@ -49,6 +49,8 @@ struct Inner {
     polling: bool,
     /// When a member last had a message (host clock, ms).
     active_at: u64,
+    /// Requests of this instance under way, streams included.
+    in_flight: usize,
 }
 
 struct Entry {
@@ -61,6 +63,8 @@ struct Entry {
     changed: bool,
     /// The outbox's lease names another holder, or none.
     lost: bool,
+    /// Its instance's requests changed so that its housekeeping may be due sooner.
+    recheck: bool,
     waker: Option<Waker>,
 }
 
@@ -94,9 +98,22 @@ impl Feed {
             head,
             changed: false,
             lost: false,
+            recheck: false,
             waker: None,
         });
         Member { feed: self, key }
+    }
+
+    /// A request of this instance starts; it ends when the guard is dropped.
+    pub fn enter(&self) -> InFlight<'_> {
+        self.inner.borrow_mut().in_flight += 1;
+        InFlight(self)
+    }
+
+    /// Whether no other request of this instance is under way: a stream asking this may be
+    /// what keeps its instance alive.
+    pub fn alone(&self) -> bool {
+        self.inner.borrow().in_flight <= 1
     }
 
     /// Something was queued for `session` by a request of this instance: its stream here,
@@ -191,6 +208,7 @@ impl Member<'_> {
 
     fn take_change(&self) -> Option<Wake> {
         self.with(|entry| match std::mem::take(&mut entry.changed) {
+            false if std::mem::take(&mut entry.recheck) => Some(Wake::Due),
             false => None,
             true if std::mem::take(&mut entry.lost) => Some(Wake::Lost),
             true => Some(Wake::Changed),
@@ -222,7 +240,7 @@ impl Member<'_> {
                 let role = Role(self.feed);
                 loop {
                     let now = host.now_unix_ms();
-                    if now >= until || self.with(|e| e.changed).unwrap_or(false) {
+                    if now >= until || self.with(|e| e.changed || e.recheck).unwrap_or(false) {
                         break;
                     }
                     let quiet = now.saturating_sub(self.feed.inner.borrow().active_at);
@@ -250,6 +268,31 @@ impl Drop for Member<'_> {
     }
 }
 
+/// A request under way in the instance ([`Feed::enter`]). When the last but one ends, the
+/// instance's streams look again at when their housekeeping is due ([`Feed::alone`]).
+pub struct InFlight<'f>(&'f Feed);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let wakers: Vec<Waker> = {
+            let mut inner = self.0.inner.borrow_mut();
+            inner.in_flight = inner.in_flight.saturating_sub(1);
+            if inner.in_flight != 1 {
+                return;
+            }
+            inner
+                .members
+                .iter_mut()
+                .filter_map(|entry| {
+                    entry.recheck = true;
+                    entry.waker.take()
+                })
+                .collect()
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+}
+
 /// The poller role, given up (and handed on) when dropped, also when the poll fails.
 struct Role<'f>(&'f Feed);
 
@@ -273,7 +316,7 @@ impl Future for Woken<'_, '_> {
         let Some(entry) = inner.members.iter_mut().find(|e| e.key == self.member.key) else {
             return Poll::Ready(());
         };
-        if entry.changed || !polling {
+        if entry.changed || entry.recheck || !polling {
             return Poll::Ready(());
         }
         entry.waker = Some(cx.waker().clone());

@@ -30,6 +30,11 @@ const SESSION_CHECK_MS: u64 = 30_000;
 /// every second took about 4% of a core).
 const HANG_UP_CHECK_MS: [u64; 2] = [1_000, 5_000];
 const YOUNG_MS: u64 = 30_000;
+/// Checks per idle-instance grace period ([`crate::host::Host::idle_instance_grace_ms`]) of a stream
+/// that is its instance's only request: when its client hangs up, the host has nothing
+/// left to send and drops the instance after the grace; the stream must have ended (its
+/// place freed, its line logged) by then.
+const CHECKS_PER_GRACE: u64 = 3;
 
 /// How long a taken sequence number may stay empty (its writer died mid-push) before
 /// the stream moves past it.
@@ -406,8 +411,10 @@ impl Stream<'_> {
                 }
                 self.still_holds(&outbox).await?;
             }
-            let hang_up_check =
-                HANG_UP_CHECK_MS[usize::from(now.saturating_sub(started) >= YOUNG_MS)];
+            let hang_up_check = match host.idle_instance_grace_ms() {
+                Some(grace) if self.feed.alone() => (grace / CHECKS_PER_GRACE).max(50),
+                _ => HANG_UP_CHECK_MS[usize::from(now.saturating_sub(started) >= YOUNG_MS)],
+            };
             if now.saturating_sub(last_probe) >= hang_up_check {
                 // A client that hung up shows without a write: its place frees within a
                 // second, not at the next keep-alive.
@@ -432,6 +439,7 @@ impl Stream<'_> {
                 last_write + self.keepalive_ms,
                 last_check + SESSION_CHECK_MS,
                 last_probe + hang_up_check,
+                claim.due_at(),
                 deadline,
                 match gap_since {
                     Some(_) => now + POLL_MIN_MS,

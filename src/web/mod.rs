@@ -61,6 +61,10 @@ impl Host for Shielded<'_> {
     fn http_get<'a>(&'a self, url: &'a str) -> Pending<'a, Result<Fetched, String>> {
         self.inner.http_get(url)
     }
+
+    fn idle_instance_grace_ms(&self) -> Option<u64> {
+        self.inner.idle_instance_grace_ms()
+    }
 }
 
 /// What an instance keeps for every request it serves: the configuration (variables are
@@ -114,6 +118,7 @@ impl<'h> App<'h> {
 }
 
 async fn serve(app: &App<'_>, request: Request<'_>, sink: &mut dyn ResponseSink) {
+    let _in_flight = app.feed.enter();
     let host: &dyn Host = &app.host;
     let started = host.now_unix_ms();
     let method = request.method.clone();

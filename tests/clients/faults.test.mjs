@@ -7,7 +7,10 @@
 // - A node killed while it runs a task: the next node reports the task failed once the
 //   runner's lease (30 s) has lapsed, and only then.
 // - A client that hangs up right after the endpoint event (raw sockets, no polite close)
-//   frees its place at once, not at the next keep-alive write (15 s by default).
+//   frees its place at once, not at the next keep-alive write (15 s by default), also
+//   when nothing else keeps its instance alive.
+// - A request that traps its instance (the trap_instance fixture panics): it fails, so do
+//   the requests that shared its instance (WASIp3: up to 16), and the node serves on.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -74,14 +77,17 @@ test('real spin up: a node killed holding every stream place of a principal; the
 });
 
 test('real spin up: a client that hangs up right after the endpoint event frees its place at once', { skip }, async () => {
-  // Keep-alives at their default (15 s): the hang-up is noticed without a write.
-  const node = await startSpinBuild({ name: 'faults-b', variables: { max_streams_per_principal: 3 } });
+  // Keep-alives at their default (15 s): the hang-up is noticed without a write. One place
+  // per principal, and a quiet second and a half after each hang-up: longer than Spin
+  // keeps an instance with nothing left to send (1 s), so the stream must notice and free
+  // its place before its instance goes.
+  const node = await startSpinBuild({ name: 'faults-b', variables: { max_streams_per_principal: 1 } });
   try {
     for (let i = 0; i < 10; i++) {
       const stream = await rawStream(node.base, 'hang-up-0123456789');
       assert.equal(stream.status, 200, `stream ${i}: ${stream.seen.split('\r\n')[0]}`);
       stream.socket.destroy();
-      await sleep(1_000);
+      await sleep(1_500);
     }
   } finally {
     await node.kill();
@@ -141,5 +147,57 @@ test('real spin up: a node killed while it runs a task; the task is reported fai
     assert.equal((await tasked(second.base, token, 'tasks/get', { taskId: id })).result.status, 'failed');
   } finally {
     await second.kill();
+  }
+});
+
+/// A 2026-07-28 (stateless) tools/call: status, body and how long it took (status 0: no answer).
+async function modernCall(base, token, name, args) {
+  const started = Date.now();
+  try {
+    const response = await fetch(new URL('/mcp', base), {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`, 'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name,
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0', id: 1, method: 'tools/call',
+        params: {
+          name, arguments: args,
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientInfo': { name: 'faults', version: '1' },
+            'io.modelcontextprotocol/clientCapabilities': {},
+          },
+        },
+      }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    return { status: response.status, body: await response.text(), ms: Date.now() - started };
+  } catch (e) {
+    return { status: 0, body: String(e), ms: Date.now() - started };
+  }
+}
+
+test('real spin up: a request that traps its instance fails, the requests sharing the instance fail with it, and the node serves on', { skip }, async () => {
+  const node = await startSpinBuild({ name: 'faults-trap', variables: { conformance_fixtures: 'on' }, fixtures: true });
+  try {
+    const token = 'trap-instance-0123456789';
+    // Six calls that take two seconds each, then, while they run, the one that traps.
+    const slow = Array.from({ length: 6 }, (_, i) => modernCall(node.base, token, 'slow_compute', { seconds: 2, label: `job ${i}` }));
+    await sleep(300);
+    const trap = await modernCall(node.base, token, 'trap_instance', {});
+    const outcomes = await Promise.all(slow);
+    assert.notEqual(trap.status, 200, `the trapping call: ${trap.body}`);
+    const failed = outcomes.filter((o) => o.status !== 200 || !o.body.includes('Computed'));
+    for (const outcome of outcomes) assert.ok(outcome.ms < 10_000, `answered in ${outcome.ms} ms`);
+    // The node serves on: a new instance takes the next request.
+    const after = await modernCall(node.base, token, 'slow_compute', { seconds: 0 });
+    assert.equal(after.status, 200, after.body);
+    assert.match(after.body, /Computed/);
+    console.log(`# trap: the trapping call got ${trap.status}; ${failed.length} of ${outcomes.length} concurrent calls failed with it (statuses ${outcomes.map((o) => o.status).join(' ')})`);
+  } finally {
+    await node.kill();
   }
 });
