@@ -323,3 +323,30 @@ impl Future for Woken<'_, '_> {
         Poll::Pending
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_left_alone_in_its_instance_looks_again_at_its_housekeeping() {
+        let feed = Feed::new();
+        let stream = feed.enter();
+        let other = feed.enter();
+        assert!(!feed.alone());
+        let session = SessionId::parse(&"ab".repeat(20)).expect("a session id");
+        let member = feed.join(&session, [7; 16], 0, 0);
+        assert_eq!(member.take_change(), None);
+        drop(other);
+        assert!(feed.alone());
+        assert_eq!(member.take_change(), Some(Wake::Due));
+        assert_eq!(member.take_change(), None, "once");
+        // A message still wins over the recheck.
+        let third = feed.enter();
+        drop(third);
+        feed.notify(&session);
+        assert_eq!(member.take_change(), Some(Wake::Changed));
+        drop(stream);
+        assert_eq!(feed.inner.borrow().in_flight, 0);
+    }
+}
