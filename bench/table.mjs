@@ -23,7 +23,8 @@ for (const conns of [1, 16, 64]) {
   const native = find('native', conns);
   for (const [server, label] of [
     ['portable', '(a) portable, `wasmtime serve`'],
-    ['spin', `(b) Spin build, ${spinHost}`],
+    ['spin', `(b) Spin build (WASIp3), ${spinHost}`],
+    ['spin-p2', `(b2) Spin build's WASIp2 variant, ${spinHost}`],
     ['native', '(c) native core (ceiling)'],
     ['floor', '(d) empty component, `wasmtime serve` (engine floor)'],
     ['spin-floor', `(e) empty component, ${spinHost} (Spin's floor)`],

@@ -27,7 +27,7 @@ use crate::store::session::SessionId;
 /// How often the poller reads the store, by how long ago any member last had a message:
 /// `(quiet for less than, poll every)` in ms. A message from another instance arrives
 /// within the interval; one from the same instance at once.
-const TICKS_MS: [(u64, u64); 4] = [(2_000, 20), (10_000, 50), (60_000, 250), (u64::MAX, 1_000)];
+const TICKS_MS: [(u64, u64); 4] = [(2_000, 5), (10_000, 50), (60_000, 250), (u64::MAX, 1_000)];
 
 fn tick_ms(quiet_ms: u64) -> u64 {
     TICKS_MS
