@@ -197,7 +197,22 @@ pub struct MemoryStore {
     /// pending, and is counted in `unanswered`.
     down: AtomicBool,
     unanswered: AtomicU64,
+    /// The longest key and the largest value written so far (`largest`).
+    largest: Mutex<Largest>,
 }
+
+/// The longest key written (the key) and the largest value written (its size and key).
+#[derive(Clone, Debug, Default)]
+pub struct Largest {
+    pub key: String,
+    pub value_bytes: usize,
+    pub value_key: String,
+}
+
+/// The limits of Fermyon's hosted key-value stores, which every test store holds the
+/// server to: a write over either fails, as it would there.
+pub const MAX_KEY_BYTES: usize = 255;
+pub const MAX_VALUE_BYTES: usize = 1_000_000;
 
 impl MemoryStore {
     /// Takes the store down (no call answered) or brings it back.
@@ -245,6 +260,39 @@ impl MemoryStore {
         self.writes.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// A write of `value` at `key`: refused past the hosted limits, recorded otherwise.
+    fn sized(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        if key.len() > MAX_KEY_BYTES {
+            return Err(StoreError(format!(
+                "key of {} bytes, over the limit of {MAX_KEY_BYTES}: {key}",
+                key.len()
+            )));
+        }
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(StoreError(format!(
+                "value of {} bytes at {key}, over the limit of {MAX_VALUE_BYTES}",
+                value.len()
+            )));
+        }
+        let mut largest = self
+            .largest
+            .lock()
+            .map_err(|_| StoreError("poisoned".into()))?;
+        if key.len() > largest.key.len() {
+            largest.key = key.to_string();
+        }
+        if value.len() > largest.value_bytes {
+            largest.value_bytes = value.len();
+            largest.value_key = key.to_string();
+        }
+        Ok(())
+    }
+
+    /// The longest key and the largest value written so far.
+    pub fn largest(&self) -> Largest {
+        self.largest.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
     /// Every key currently stored, in order.
     pub fn keys(&self) -> Vec<String> {
         self.lock()
@@ -269,6 +317,7 @@ impl MemoryStore {
 
     pub fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.write();
+        self.sized(key, value)?;
         self.lock()?.insert(key.to_string(), value.to_vec());
         Ok(())
     }
@@ -290,6 +339,7 @@ impl MemoryStore {
                 .ok_or_else(|| StoreError(format!("{key} does not hold an integer")))?,
         };
         let next = current + delta;
+        self.sized(key, next.to_string().as_bytes())?;
         entries.insert(key.to_string(), next.to_string().into_bytes());
         Ok(next)
     }

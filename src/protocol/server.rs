@@ -130,6 +130,18 @@ pub async fn reply(exchange: &Exchange<'_>, request: &Request, emitter: &mut dyn
 /// The revision the server answers an `initialize` with: the client's, when supported
 /// and legacy; otherwise the latest legacy revision (the client may then disconnect).
 pub fn negotiate(params: &Map<String, Value>) -> Result<Revision, RpcError> {
+    if let Some(capabilities) = params.get("capabilities") {
+        let mut size = ByteCount(0);
+        // Serializing a `Value` into a counter cannot fail.
+        let _ = serde_json::to_writer(&mut size, capabilities);
+        if size.0 > MAX_CAPABILITIES_BYTES {
+            return Err(RpcError::invalid_params(format!(
+                "initialize: \"capabilities\" take {} bytes; a session keeps at most {MAX_CAPABILITIES_BYTES} \
+                 (declare the capabilities the client has, and nothing else)",
+                size.0
+            )));
+        }
+    }
     match params.get("protocolVersion") {
         Some(Value::String(requested)) => Ok(Revision::parse(requested)
             .filter(|r| !r.is_modern())
@@ -141,6 +153,24 @@ pub fn negotiate(params: &Map<String, Value>) -> Result<Revision, RpcError> {
         None => Err(RpcError::invalid_params(
             "initialize needs params.protocolVersion, the revision the client speaks",
         )),
+    }
+}
+
+/// The most a client's `capabilities` may take, serialized: a session keeps them in the
+/// store, whose hosted versions take values of at most 1 MB (clients send well under 1 KiB).
+pub const MAX_CAPABILITIES_BYTES: usize = 64 * 1024;
+
+/// Counts the bytes written to it.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -1,0 +1,85 @@
+//! The hosted platforms' key-value limits (keys at most 255 bytes, values at most 1 MB),
+//! which the in-memory store enforces for every native test (a write over either fails
+//! the test that made it): here the one path that stores what a client declares at any
+//! size (its capabilities, kept with the session), and the sizes a session writes.
+
+mod common;
+
+use common::*;
+use remote_mcp_server::host::memory::{MemoryStore, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+use remote_mcp_server::protocol::server::MAX_CAPABILITIES_BYTES;
+use serde_json::json;
+
+#[test]
+fn an_initialize_whose_capabilities_would_not_fit_the_store_is_refused() {
+    let store = MemoryStore::new();
+    let host = stateful(&store);
+    let padding = "x".repeat(MAX_CAPABILITIES_BYTES);
+    let reply = post(
+        &host,
+        &[],
+        &initialize_request("2025-11-25", json!({"experimental": {"padding": padding}})),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(reply.header("mcp-session-id").is_none(), "no session");
+    assert_error("2025-11-25", &reply.json());
+    assert_eq!(reply.json()["error"]["code"], -32602);
+    let message = reply.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains("\"capabilities\" take 65") && message.contains("at most 65536"),
+        "{message}"
+    );
+    assert_eq!(sessions_in(&store), 0);
+    // Just under the bound: a session.
+    let fits = "x".repeat(MAX_CAPABILITIES_BYTES - 100);
+    let session = open_session(
+        &host,
+        "2025-11-25",
+        json!({"experimental": {"padding": fits}}),
+    );
+    assert_eq!(session.len(), 40);
+    assert!(store.largest().value_bytes < MAX_VALUE_BYTES);
+}
+
+#[test]
+fn the_largest_key_and_value_of_a_busy_session_fit() {
+    let store = MemoryStore::new();
+    let host = stateful(&store);
+    let session = open_session(
+        &host,
+        "2025-11-25",
+        json!({"sampling": {}, "elicitation": {}}),
+    );
+    for i in 0..5 {
+        let reply = in_session(
+            &host,
+            &session,
+            "tools/call",
+            json!({"name": "add", "arguments": {"a": i, "b": 1}}),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    let largest = store.largest();
+    println!(
+        "longest key {} bytes ({}); largest value {} bytes ({})",
+        largest.key.len(),
+        largest.key,
+        largest.value_bytes,
+        largest.value_key
+    );
+    assert!(largest.key.len() <= MAX_KEY_BYTES);
+    assert!(largest.value_bytes <= MAX_VALUE_BYTES);
+}
+
+#[test]
+fn the_test_store_refuses_what_a_hosted_store_would() {
+    let store = MemoryStore::new();
+    assert!(store.set(&"k".repeat(MAX_KEY_BYTES), b"v").is_ok());
+    assert!(store.set(&"k".repeat(MAX_KEY_BYTES + 1), b"v").is_err());
+    assert!(store.set("v", &vec![b'x'; MAX_VALUE_BYTES]).is_ok());
+    assert!(store.set("v", &vec![b'x'; MAX_VALUE_BYTES + 1]).is_err());
+    assert_eq!(store.largest().value_bytes, MAX_VALUE_BYTES);
+}
