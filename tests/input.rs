@@ -77,6 +77,32 @@ fn legacy_elicitation_round_trips_through_the_store_across_instances() {
 }
 
 #[test]
+fn an_answer_too_large_for_the_store_fails_the_call_with_a_reason() {
+    let store = MemoryStore::new();
+    let caller = fixture_instance(&store);
+    let session = open_session(&caller, "2025-06-18", json!({"elicitation": {}}));
+    let (worker, rx, ask) = elicitation_under_way(&caller, &session, 9, "Who are you?");
+    let huge = "x".repeat(remote_mcp_server::store::MAX_VALUE_BYTES);
+    let answer = json!({"jsonrpc": "2.0", "id": ask["id"], "result": {"action": "accept", "content": {"username": huge}}});
+    assert_eq!(
+        post(&instance(&store), &[("mcp-session-id", &session)], &answer).status,
+        202
+    );
+    join_within(worker, Duration::from_secs(10), "the elicitation call");
+    let result = sse_messages(rest_of(&rx).as_bytes())
+        .pop()
+        .expect("the tool result");
+    assert_eq!(result["result"]["isError"], true, "{result}");
+    let text = result["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        text.contains("the client's answer took 1000") && text.contains("at most 1000000"),
+        "{text}"
+    );
+}
+
+#[test]
 fn legacy_input_fails_cleanly_without_capability_or_answer() {
     let store = MemoryStore::new();
     // Manual clock: the 60 s wait passes in the sleeps' simulated time.

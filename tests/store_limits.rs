@@ -76,6 +76,7 @@ fn the_largest_key_and_value_of_a_busy_session_fit() {
 
 #[test]
 fn the_test_store_refuses_what_a_hosted_store_would() {
+    assert_eq!(MAX_VALUE_BYTES, remote_mcp_server::store::MAX_VALUE_BYTES);
     let store = MemoryStore::new();
     assert!(store.set(&"k".repeat(MAX_KEY_BYTES), b"v").is_ok());
     assert!(store.set(&"k".repeat(MAX_KEY_BYTES + 1), b"v").is_err());

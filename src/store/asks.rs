@@ -63,8 +63,18 @@ impl<'a> SessionLink<'a> {
         if !is_ask_id(id) || self.store.get(&keys::ask(&self.id, id)).await?.is_none() {
             return Ok(());
         }
+        let mut text = reply.to_string();
+        if text.len() > super::MAX_VALUE_BYTES {
+            // The waiting call gets a refusal it can report, instead of waiting in vain.
+            text = serde_json::json!({"error": {"code": -32600, "message": format!(
+                "the client's answer took {} bytes; the server keeps at most {}",
+                text.len(),
+                super::MAX_VALUE_BYTES
+            )}})
+            .to_string();
+        }
         self.store
-            .set(&keys::reply(&self.id, id), reply.to_string().as_bytes())
+            .set(&keys::reply(&self.id, id), text.as_bytes())
             .await
     }
 

@@ -23,6 +23,11 @@ pub mod session;
 pub mod sweep;
 pub mod tasks;
 
+/// The largest value the server writes: Fermyon's hosted key-value stores take at most
+/// 1 MB. What a client sends at a larger size is refused or replaced by an error before
+/// it reaches the store.
+pub const MAX_VALUE_BYTES: usize = 1_000_000;
+
 pub use crate::host::{KeyValue, StoreError};
 
 /// Reads one key, to tell whether the store answers (`/healthz`).
