@@ -84,3 +84,35 @@ fn the_test_store_refuses_what_a_hosted_store_would() {
     assert!(store.set("v", &vec![b'x'; MAX_VALUE_BYTES + 1]).is_err());
     assert_eq!(store.largest().value_bytes, MAX_VALUE_BYTES);
 }
+
+#[test]
+fn a_message_too_large_for_the_store_is_queued_as_an_error_answer() {
+    use remote_mcp_server::host::executor::block_on;
+    use remote_mcp_server::store::outbox::Outbox;
+    use remote_mcp_server::store::session::SessionId;
+    let store = MemoryStore::new();
+    let id = SessionId::parse(&"cd".repeat(20)).expect("an id");
+    let outbox = Outbox::new(&*store, &id);
+    let big = json!({"jsonrpc": "2.0", "id": 42, "result": {"content": [{"type": "text", "text": "x".repeat(MAX_VALUE_BYTES)}]}});
+    let seq = block_on(outbox.push(big.to_string().as_bytes(), 0)).expect("queued");
+    let queued: serde_json::Value =
+        serde_json::from_slice(&block_on(outbox.get(seq)).expect("read").expect("there"))
+            .expect("json");
+    assert_eq!(queued["id"], 42);
+    assert_eq!(queued["error"]["code"], -32603);
+    assert!(
+        queued["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("over the 1000000"),
+        "{queued}"
+    );
+    // A notification that large is dropped with a log message saying so.
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"message": "x".repeat(MAX_VALUE_BYTES)}});
+    let seq = block_on(outbox.push(note.to_string().as_bytes(), 0)).expect("queued");
+    let queued: serde_json::Value =
+        serde_json::from_slice(&block_on(outbox.get(seq)).expect("read").expect("there"))
+            .expect("json");
+    assert_eq!(queued["method"], "notifications/message");
+    assert_schema("2025-06-18", "LoggingMessageNotification", &queued);
+}

@@ -43,6 +43,8 @@ impl<'a> Outbox<'a> {
 
     /// Queues a message; returns its sequence number (1, 2, …). `now` dates the first.
     pub async fn push(&self, message: &[u8], now: u64) -> Result<u64, StoreError> {
+        let oversized = (message.len() > super::MAX_VALUE_BYTES).then(|| too_large(message));
+        let message = oversized.as_deref().unwrap_or(message);
         let seq = self.store.increment(&self.key("head"), 1).await? as u64;
         self.store.set(&self.key(seq), message).await?;
         if seq == 1 {
@@ -153,6 +155,31 @@ pub async fn watch(store: &dyn KeyValue, ids: &[SessionId]) -> Result<Vec<Watche
                 .map(|lease| lease.token),
         })
         .collect())
+}
+
+/// What is queued instead of a message too large for the store: for an answer, an error
+/// answer to the same request saying why; for anything else, a log message saying what
+/// was dropped.
+fn too_large(message: &[u8]) -> Vec<u8> {
+    let why = format!(
+        "a message of {} bytes is over the {} a session's stream can carry",
+        message.len(),
+        super::MAX_VALUE_BYTES
+    );
+    let parsed: serde_json::Value = serde_json::from_slice(message).unwrap_or_default();
+    let replacement = match parsed.get("id") {
+        Some(id) if parsed.get("method").is_none() => serde_json::json!({
+            "jsonrpc": "2.0", "id": id,
+            "error": {"code": -32603, "message": format!(
+                "{why}; call this without a session (Streamable HTTP answers in the response) or ask for less"
+            )},
+        }),
+        _ => serde_json::json!({
+            "jsonrpc": "2.0", "method": "notifications/message",
+            "params": {"level": "error", "logger": "server", "data": format!("{why}; it was dropped")},
+        }),
+    };
+    replacement.to_string().into_bytes()
 }
 
 /// An outbox's lease: the holding stream's token, when that stream's place lapses, and the
