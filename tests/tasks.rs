@@ -134,6 +134,58 @@ fn is_iso8601(value: &Value) -> bool {
     })
 }
 
+/// Under a host that drops an instance soon after its responses are sent (Spin's WASIp3
+/// instances), the answer that creates a task comes as one event of a stream that stays
+/// open until the task has run: the instance lives as long as the task.
+#[test]
+fn where_idle_instances_are_dropped_the_answer_streams_and_stays_open_while_the_task_runs() {
+    let store = MemoryStore::new();
+    let host = fixture_instance(&store).with_idle_instance_grace(1_000);
+    let (headers, body) = request(
+        "tools/call",
+        json!({"name": "slow_compute", "arguments": {"seconds": 1, "label": "y"}}),
+        true,
+        &bearer(),
+    );
+    let mut all = Headers::new();
+    for (name, value) in &headers {
+        all.append(name, value.clone());
+    }
+    let started = Instant::now();
+    let (runner, events) = post_on_thread(&host, all, &body);
+    let mut bytes = Vec::new();
+    let mut created = None;
+    let finished_after = loop {
+        match events.recv_timeout(Duration::from_secs(5)) {
+            Ok(SinkEvent::Head(status, headers)) => {
+                assert_eq!(status, 200);
+                assert_eq!(headers.get("content-type"), Some("text/event-stream"));
+            }
+            Ok(SinkEvent::Body(chunk)) => {
+                bytes.extend_from_slice(&chunk);
+                if created.is_none() {
+                    created = sse_messages(&bytes).pop();
+                    assert!(
+                        started.elapsed() < Duration::from_millis(900),
+                        "the handle came at once"
+                    );
+                }
+            }
+            Ok(SinkEvent::Finished) => break started.elapsed(),
+            Err(_) => panic!("the response did not end within 5 s of the last event"),
+        }
+    };
+    let created = created.expect("the CreateTaskResult event");
+    assert_eq!(created["result"]["resultType"], "task", "{created}");
+    let id = created["result"]["taskId"].as_str().expect("a task id");
+    assert!(
+        finished_after >= Duration::from_secs(1),
+        "open while the task ran: {finished_after:?}"
+    );
+    assert_eq!(get(&host, id)["result"]["status"], "completed");
+    runner.join().unwrap();
+}
+
 #[test]
 fn a_task_answers_at_once_then_runs_to_its_result() {
     let store = MemoryStore::new();

@@ -28,6 +28,9 @@ pub struct MemoryHost {
     random: Arc<AtomicU64>,
     logs: Arc<Mutex<Vec<String>>>,
     web: Arc<MemoryWeb>,
+    /// What `idle_instance_grace_ms` says (`None`: instances live until their requests
+    /// return, as under WASIp2).
+    idle_grace_ms: Option<u64>,
 }
 
 /// What `http_get` reaches: URLs a test has published, and a record of every fetch.
@@ -88,6 +91,13 @@ impl MemoryHost {
 
     pub fn with_variable(mut self, name: &str, value: &str) -> MemoryHost {
         self.variables.insert(name.to_string(), value.to_string());
+        self
+    }
+
+    /// A host that drops an instance `ms` after its responses are all sent, as Spin does
+    /// with WASIp3 instances.
+    pub fn with_idle_instance_grace(mut self, ms: u64) -> MemoryHost {
+        self.idle_grace_ms = Some(ms);
         self
     }
 
@@ -182,6 +192,10 @@ impl Host for MemoryHost {
             .and_then(|pages| pages.get(url).cloned())
             .ok_or_else(|| format!("connection refused: {url}"));
         Box::pin(ready(page))
+    }
+
+    fn idle_instance_grace_ms(&self) -> Option<u64> {
+        self.idle_grace_ms
     }
 }
 

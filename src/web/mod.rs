@@ -129,8 +129,20 @@ async fn serve(app: &App<'_>, request: Request<'_>, sink: &mut dyn ResponseSink)
         cors: None,
     };
     let mut trace = Trace::default();
-    if let Some(response) = route(app, request, &mut sink, &mut trace).await {
-        response.send(&mut sink).await;
+    let response = route(app, request, &mut sink, &mut trace).await;
+    // A task this request created runs once its client has the answer. Where the host
+    // drops an instance soon after its responses are all sent (Spin's WASIp3 instances:
+    // `Host::idle_instance_grace_ms`), the response stays open while the task runs, or
+    // the task would go with the instance: a JSON answer goes out as one event of an
+    // event stream (which a Streamable HTTP client accepts for any POST), ended when the
+    // task is.
+    let deferred = trace.rpc.deferred.take();
+    let hold_open = deferred.is_some() && host.idle_instance_grace_ms().is_some();
+    if let Some(response) = response {
+        match hold_open && response.status == 200 && is_json(&response) {
+            true => send_as_event(response, &mut sink).await,
+            false => response.send(&mut sink).await,
+        }
     }
     let line = AccessLine {
         auth: trace.auth_mode,
@@ -145,11 +157,39 @@ async fn serve(app: &App<'_>, request: Request<'_>, sink: &mut dyn ResponseSink)
         ),
     };
     host.log(&serde_json::to_string(&line).unwrap_or_default());
-    // A task this request created runs now that its client has the handle and the log
-    // has the request (the instance goes on after its response: see protocol::handler::tasks).
-    if let Some(work) = trace.rpc.deferred.take() {
-        sink.finish().await;
+    // The task runs now that its client has the handle and the log has the request (see
+    // protocol::handler::tasks).
+    if let Some(work) = deferred {
+        if !hold_open {
+            sink.finish().await;
+        }
         work(host).await;
+        sink.finish().await;
+    }
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers
+        .get("content-type")
+        .is_some_and(|t| t.starts_with("application/json"))
+}
+
+/// `response` as an event stream whose one event carries its body; left open.
+async fn send_as_event(response: Response, sink: &mut dyn ResponseSink) {
+    let mut headers = Headers::new();
+    for (name, value) in response.headers.iter() {
+        if !name.eq_ignore_ascii_case("content-type")
+            && !name.eq_ignore_ascii_case("content-length")
+        {
+            headers.append(name, value);
+        }
+    }
+    headers.append("content-type", "text/event-stream");
+    headers.append("cache-control", "no-cache");
+    if sink.head(response.status, &headers).await.is_ok() {
+        let frame = crate::transport::stream::event(None, "message", &response.body);
+        let _ = sink.body(&frame).await;
     }
 }
 
