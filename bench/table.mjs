@@ -28,6 +28,7 @@ for (const conns of [1, 16, 64]) {
     ['native', '(c) native core (ceiling)'],
     ['floor', '(d) empty component, `wasmtime serve` (engine floor)'],
     ['spin-floor', `(e) empty component, ${spinHost} (Spin's floor)`],
+    ['spin-floor-p3', `(f) empty WASIp3 component, ${spinHost}`],
   ]) {
     const r = find(server, conns);
     if (!r) continue;
@@ -41,6 +42,7 @@ if (hot.length) {
   out.push('| request | requests/s | p50 ms | p99 ms | p99/p50 | of the floor |', '| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const [server, label] of [
     ['floor', 'empty component, `GET /`'],
+    ['floor-p3', 'empty WASIp3 component, `GET /`'],
     ['home', '`GET /` (home page)'],
     ['healthz', '`GET /healthz`'],
     ['stateless', '`tools/call add`, 2026-07-28 stateless'],
