@@ -7,8 +7,10 @@ import { readFileSync } from 'node:fs';
 const [file, machine, spinHost = 'spin up'] = process.argv.slice(2);
 const rows = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 const rpc = rows.filter((r) => r.kind === 'rpc');
-const sse = rows.find((r) => r.kind === 'sse')?.result;
-const idle = rows.find((r) => r.kind === 'idle')?.result;
+const sse = rows.find((r) => r.kind === 'sse' && !r.build)?.result;
+const idle = rows.find((r) => r.kind === 'idle' && !r.build)?.result;
+const sseP2 = rows.find((r) => r.kind === 'sse' && r.build === 'spin-p2')?.result;
+const idleP2 = rows.find((r) => r.kind === 'idle' && r.build === 'spin-p2')?.result;
 const hot = rows.filter((r) => r.kind === 'hot');
 const sizes = rows.filter((r) => r.kind === 'size');
 const f = (x, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
@@ -70,6 +72,12 @@ if (sse) {
 }
 if (idle) {
   out.push('', `${idle.streams} HTTP+SSE streams idle for ${idle.idle_s} s (${spinHost}): **${f(idle.cpu_share_of_core * 100, 1)}% of a core** (measured over ${idle.sample_s} s), **${f(idle.kib_per_stream, 0)} KiB** of resident memory each.`);
+}
+if (sseP2 && idleP2) {
+  const held = sseP2.max_sessions_p99_under_100ms;
+  out.push('', `The WASIp2 variant, same host: SSE round trip back to back p50 ${f(sseP2.round_trip.back_to_back.p50_ms)} ms, p99 ${f(sseP2.round_trip.back_to_back.p99_ms)} ms; `
+    + `concurrent SSE sessions held with p99 under 100 ms: **${held}**; `
+    + `${idleP2.streams} streams idle for ${idleP2.idle_s} s: **${f(idleP2.cpu_share_of_core * 100, 1)}% of a core**, **${f(idleP2.kib_per_stream, 0)} KiB** each.`);
 }
 out.push('', '| component | bytes | gzip bytes |', '| --- | ---: | ---: |');
 for (const s of sizes) out.push(`| ${s.build} | ${s.bytes} | ${s.gzip} |`);
