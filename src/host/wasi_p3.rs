@@ -44,7 +44,7 @@ impl Guest for Component {
             app.handle(request, &mut sink).await;
             sink.finish().await;
             drop(busy);
-            log::drain().await;
+            log::settle().await;
         });
         response.await.ok_or(ErrorCode::InternalError(None))
     }
@@ -511,6 +511,15 @@ mod log {
         }
         WRITER.set(Some(writer));
         DRAINING.set(false);
+    }
+
+    /// A request ended: the last one in flight writes what is pending; while others run,
+    /// the flush timer does, so a busy instance writes its lines in batches (one host
+    /// write for many requests' lines, not one each).
+    pub async fn settle() {
+        if IN_FLIGHT.get() == 0 {
+            drain().await;
+        }
     }
 
     /// On a panic the instance traps right after the hook: what is pending goes out with
