@@ -116,3 +116,35 @@ fn a_message_too_large_for_the_store_is_queued_as_an_error_answer() {
     assert_eq!(queued["method"], "notifications/message");
     assert_schema("2025-06-18", "LoggingMessageNotification", &queued);
 }
+
+#[test]
+fn a_task_result_too_large_for_the_store_ends_the_task_failed_saying_why() {
+    use remote_mcp_server::host::executor::block_on;
+    use remote_mcp_server::store::tasks::{self, Ending, Record, Status};
+    let store = MemoryStore::new();
+    let id = "ab".repeat(20);
+    let record = Record::new("owner".into(), "slow_compute", 1_000);
+    block_on(tasks::create(&*store, &id, &record, 1_000)).expect("created");
+    let huge = json!({"content": [{"type": "text", "text": "x".repeat(MAX_VALUE_BYTES)}]});
+    let ending = Ending {
+        status: Status::Completed,
+        message: None,
+        result: Some(huge),
+        error: None,
+    };
+    assert!(block_on(tasks::end(&*store, &id, 2_000, ending)).expect("ended"));
+    let ended = block_on(tasks::read(&*store, &id))
+        .expect("read")
+        .expect("there");
+    assert_eq!(ended.status, Status::Failed);
+    assert!(ended.result.is_none());
+    let message = ended
+        .error
+        .as_ref()
+        .and_then(|e| e["message"].as_str())
+        .unwrap_or_default();
+    assert!(
+        message.contains("result took 100") && message.contains("at most 1000000"),
+        "{message}"
+    );
+}

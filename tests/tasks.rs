@@ -307,6 +307,28 @@ fn a_task_asks_through_tasks_get_and_resumes_on_tasks_update() {
 
     // Answers to unknown keys are ignored; one answer leaves the other asked.
     let answer = |name: &str| json!({"action": "accept", "content": {"name": name}});
+    // An answer too large for the store is refused whole, and nothing of it kept.
+    let huge = answer(&"x".repeat(remote_mcp_server::store::MAX_VALUE_BYTES));
+    let refused = call(
+        &host,
+        "tasks/update",
+        json!({"taskId": id, "inputResponses": {"second": answer("Bo"), "first": huge}}),
+    )
+    .json();
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("\"first\" takes 100"),
+        "{refused}"
+    );
+    assert_eq!(
+        get(&host, &id)["result"]["inputRequests"]
+            .as_object()
+            .map(|m| m.len()),
+        Some(2)
+    );
     let ack = call(
         &host,
         "tasks/update",

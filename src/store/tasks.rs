@@ -145,7 +145,22 @@ pub async fn end(
     record.message = ending.message;
     record.result = ending.result;
     record.error = ending.error;
-    let bytes = serde_json::to_vec(&record).map_err(|e| StoreError(e.to_string()))?;
+    let mut bytes = serde_json::to_vec(&record).map_err(|e| StoreError(e.to_string()))?;
+    if bytes.len() > super::MAX_VALUE_BYTES {
+        // A result too large to keep ends the task failed, saying why, rather than not at all.
+        let size = bytes.len();
+        record.status = Status::Failed;
+        record.result = None;
+        record.message = None;
+        record.error = Some(serde_json::json!({
+            "code": -32603,
+            "message": format!(
+                "the task's result took {size} bytes; the server keeps at most {} (ask for less)",
+                super::MAX_VALUE_BYTES
+            ),
+        }));
+        bytes = serde_json::to_vec(&record).map_err(|e| StoreError(e.to_string()))?;
+    }
     store.set(&keys::task_final(id), &bytes).await?;
     expiry::note(store, &keys::task_final(id), record.created + TTL_MS, now).await?;
     // For readers of task:<id> alone; a runner still going may write over it, the end

@@ -373,6 +373,16 @@ pub async fn update(
         )),
     };
     let now = exchange.host.now_unix_ms();
+    // Checked before anything is kept: an update is taken whole or not at all.
+    for (key, response) in responses {
+        let size = response.to_string().len();
+        if record.input_requests.contains_key(key) && size > crate::store::MAX_VALUE_BYTES {
+            return Err(RpcError::invalid_params(format!(
+                "tasks/update: the input response for \"{key}\" takes {size} bytes; the server keeps at most {}",
+                crate::store::MAX_VALUE_BYTES
+            )));
+        }
+    }
     for (key, response) in responses {
         if !record.input_requests.contains_key(key) || !response.is_object() {
             continue;
