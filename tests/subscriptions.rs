@@ -311,3 +311,55 @@ fn a_session_holds_a_bounded_number_of_subscriptions() {
         63
     );
 }
+
+/// A change's number is taken (the feed's head incremented) before its record is written:
+/// a stream that reads the head in between waits for the record instead of moving past
+/// it (under WASIp3 the publisher's two writes interleave with other requests).
+#[test]
+fn a_change_whose_record_comes_after_its_number_is_still_delivered() {
+    let store = MemoryStore::new();
+    let listener = fixture_instance(&store);
+    let body = json!({"jsonrpc": "2.0", "id": "sub-2", "method": "subscriptions/listen", "params": {
+        "_meta": envelope(), "notifications": {"promptsListChanged": true}
+    }});
+    let headers = client_headers(
+        &bearer(),
+        &[
+            ("mcp-protocol-version", MODERN),
+            ("mcp-method", "subscriptions/listen"),
+        ],
+    );
+    let (_listening, rx) = post_on_thread(&listener, headers, &body);
+    let mut buffer = String::new();
+    let mut read_until = |buffer: &mut String, count: usize, within: Duration| -> Vec<Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            let messages = sse_messages(buffer.as_bytes());
+            if messages.len() >= count || Instant::now() > deadline {
+                return messages;
+            }
+            if let Ok(SinkEvent::Body(bytes)) = rx.recv_timeout(Duration::from_millis(50)) {
+                buffer.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    };
+    assert_eq!(
+        read_until(&mut buffer, 1, Duration::from_secs(5)).len(),
+        1,
+        "the ack"
+    );
+    // The publisher, half way: the number taken, the record not written yet.
+    let seq = store.increment("events:head", 1).expect("a number");
+    std::thread::sleep(Duration::from_millis(300));
+    let record = serde_json::to_vec(&remote_mcp_server::store::events::Change::PromptsList)
+        .expect("a record");
+    store
+        .set(&format!("events:{seq}"), &record)
+        .expect("written");
+    let messages = read_until(&mut buffer, 2, Duration::from_secs(5));
+    assert_eq!(
+        messages.get(1).map(|m| m["method"].clone()),
+        Some(json!("notifications/prompts/list_changed")),
+        "{messages:?}"
+    );
+}

@@ -22,6 +22,10 @@ use crate::protocol::{meta, Revision};
 use crate::store::events::{self, Change};
 use crate::store::places::Leased;
 
+/// How long a change whose number was taken may stay unwritten before the stream moves
+/// past it (its publisher died between the two writes).
+const GAP_WAIT_MS: u64 = 2_000;
+
 /// What a client asked for, as far as this server honours it.
 #[derive(Default)]
 struct Filter {
@@ -190,6 +194,9 @@ async fn follow(
     let mut last_write = host.now_unix_ms();
     let mut last_change = last_write;
     let deadline = last_write.saturating_add(limits.max_ms);
+    // Since when the next change's number has been taken but its record not yet written
+    // (its publisher is between the two writes, or died there).
+    let mut gap_since: Option<u64> = None;
     loop {
         let mut delivered = false;
         if let Some(store) = store {
@@ -197,14 +204,26 @@ async fn follow(
             // A stream that fell more than the feed's length behind skips what is gone.
             cursor = cursor.max(head.saturating_sub(events::KEEP));
             while cursor < head {
-                cursor += 1;
-                if let Ok(Some(change)) = events::get(store, cursor).await {
-                    if filter.wants(&change) {
-                        if send(sink, &tagged(change.notification())).await.is_err() {
-                            return;
+                let change = match events::get(store, cursor + 1).await {
+                    Ok(Some(change)) => change,
+                    Ok(None) => {
+                        let now = host.now_unix_ms();
+                        if now.saturating_sub(*gap_since.get_or_insert(now)) < GAP_WAIT_MS {
+                            break; // looked at again next time round
                         }
-                        delivered = true;
+                        cursor += 1;
+                        gap_since = None;
+                        continue;
                     }
+                    Err(_) => break,
+                };
+                cursor += 1;
+                gap_since = None;
+                if filter.wants(&change) {
+                    if send(sink, &tagged(change.notification())).await.is_err() {
+                        return;
+                    }
+                    delivered = true;
                 }
             }
         }
