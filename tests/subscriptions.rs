@@ -331,7 +331,7 @@ fn a_change_whose_record_comes_after_its_number_is_still_delivered() {
     );
     let (_listening, rx) = post_on_thread(&listener, headers, &body);
     let mut buffer = String::new();
-    let mut read_until = |buffer: &mut String, count: usize, within: Duration| -> Vec<Value> {
+    let read_until = |buffer: &mut String, count: usize, within: Duration| -> Vec<Value> {
         let deadline = Instant::now() + within;
         loop {
             let messages = sse_messages(buffer.as_bytes());
