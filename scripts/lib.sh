@@ -153,13 +153,20 @@ mcp_env_args() {
 # nothing lands in .spin/ (SPIN_MANIFEST: another manifest). Sets SPIN_PID; stop it with
 # stop_group "$SPIN_PID".
 #   start_spin NAME ADDRESS [spin up options...]
+# How `spin up` runs the server: Spin drops a WASIp3 instance this long after it last had a
+# request in flight, with whatever it still runs; a task whose client closed its answer
+# stream runs only as long as its instance lives. Spin's default is 1 s; 600 s keeps such an
+# instance ten minutes without requests (docs/deploy.md, "Instances and faults").
+SPIN_UP_FLAGS=(--idle-instance-timeout 600)
+
 start_spin() {
   local name="$1" address="$2"
   shift 2
   local state="$ROOT/target/e2e/$name"
   rm -rf "$state"
   mkdir -p "$state"
-  setsid spin up --from "${SPIN_MANIFEST:-$ROOT/spin.toml}" --listen "$address" --state-dir "$state" "$@" \
+  setsid spin up --from "${SPIN_MANIFEST:-$ROOT/spin.toml}" --listen "$address" --state-dir "$state" \
+    "${SPIN_UP_FLAGS[@]}" "$@" \
     >"$state.log" 2>&1 &
   SPIN_PID=$!
 }

@@ -80,8 +80,8 @@ test('real spin up: a client that hangs up right after the endpoint event frees 
   // Keep-alives at their default (15 s): the hang-up is noticed without a write. One place
   // per principal, and a quiet second and a half after each hang-up: longer than Spin
   // keeps an instance with nothing left to send (1 s), so the stream must notice and free
-  // its place before its instance goes.
-  const node = await startSpinBuild({ name: 'faults-b', variables: { max_streams_per_principal: 1 } });
+  // its place before its instance goes (Spin's default idle-instance timeout, not ours).
+  const node = await startSpinBuild({ name: 'faults-b', variables: { max_streams_per_principal: 1 }, idleInstanceTimeout: 1 });
   try {
     for (let i = 0; i < 10; i++) {
       const stream = await rawStream(node.base, 'hang-up-0123456789');

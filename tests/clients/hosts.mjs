@@ -68,7 +68,7 @@ process.on('exit', () => started.forEach((node) => node.kill()));
 /// node restarted on it finds the SQLite store its predecessor left; `port` a port to
 /// listen on; `fixtures` a component built with the conformance fixtures. Resolves to a
 /// node: { base, log, state, kill(), exited }.
-export async function startSpinBuild({ name, variables = {}, runtimeConfig, state, port, fixtures } = {}) {
+export async function startSpinBuild({ name, variables = {}, runtimeConfig, state, port, fixtures, idleInstanceTimeout = 600 } = {}) {
   if (!CAN_START) throw new Error('neither MCP_SPIN_HOST=spin nor MCP_LOCAL_HOST is set');
   if (fixtures && !FIXTURES_MANIFEST) throw new Error('MCP_SPIN_FIXTURES_MANIFEST is not set (scripts/test sets it)');
   const manifest = fixtures ? FIXTURES_MANIFEST : MANIFEST;
@@ -82,7 +82,8 @@ export async function startSpinBuild({ name, variables = {}, runtimeConfig, stat
   if (REAL_SPIN) {
     state ??= mkdtempSync(join(E2E, `${label}-state-`));
     command = 'spin';
-    args = ['up', '--from', manifest, '--listen', listen, '--state-dir', state, ...vars];
+    // As scripts/lib.sh's SPIN_UP_FLAGS: instances kept while tasks may still run in them.
+    args = ['up', '--from', manifest, '--listen', listen, '--state-dir', state, '--idle-instance-timeout', String(idleInstanceTimeout), ...vars];
     if (runtimeConfig) args.push('--runtime-config-file', runtimeConfig);
   } else {
     if (runtimeConfig) throw new Error('a runtime config needs the real Spin');
