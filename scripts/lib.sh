@@ -153,11 +153,12 @@ mcp_env_args() {
 # nothing lands in .spin/ (SPIN_MANIFEST: another manifest). Sets SPIN_PID; stop it with
 # stop_group "$SPIN_PID".
 #   start_spin NAME ADDRESS [spin up options...]
-# How `spin up` runs the server: Spin drops a WASIp3 instance this long after it last had a
-# request in flight, with whatever it still runs; a task whose client closed its answer
-# stream runs only as long as its instance lives. Spin's default is 1 s; 600 s keeps such an
-# instance ten minutes without requests (docs/deploy.md, "Instances and faults").
-SPIN_UP_FLAGS=(--idle-instance-timeout 600)
+# How `spin up` runs the server. Spin drops a WASIp3 instance, with whatever it still runs,
+# 1 s after its last request in flight ended, or at once when that was its 128th request; a
+# task whose client closed its answer stream runs only as long as its instance lives. These
+# keep an idle instance ten minutes and retire it after 10,000 requests instead
+# (docs/deploy.md, "Instances and faults").
+SPIN_UP_FLAGS=(--idle-instance-timeout 600 --max-instance-reuse-count 10000)
 
 start_spin() {
   local name="$1" address="$2"

@@ -83,7 +83,7 @@ export async function startSpinBuild({ name, variables = {}, runtimeConfig, stat
     state ??= mkdtempSync(join(E2E, `${label}-state-`));
     command = 'spin';
     // As scripts/lib.sh's SPIN_UP_FLAGS: instances kept while tasks may still run in them.
-    args = ['up', '--from', manifest, '--listen', listen, '--state-dir', state, '--idle-instance-timeout', String(idleInstanceTimeout), ...vars];
+    args = ['up', '--from', manifest, '--listen', listen, '--state-dir', state, '--idle-instance-timeout', String(idleInstanceTimeout), '--max-instance-reuse-count', '10000', ...vars];
     if (runtimeConfig) args.push('--runtime-config-file', runtimeConfig);
   } else {
     if (runtimeConfig) throw new Error('a runtime config needs the real Spin');
