@@ -177,7 +177,9 @@ fn is_json(response: &Response) -> bool {
 
 /// `response` as an event stream whose one event carries its body; left open.
 async fn send_as_event(response: Response, sink: &mut dyn ResponseSink) {
-    let mut headers = Headers::new();
+    // The headers every event stream sends (proxies told not to buffer it), then the
+    // response's own but for its JSON framing.
+    let mut headers = crate::transport::stream::headers();
     for (name, value) in response.headers.iter() {
         if !name.eq_ignore_ascii_case("content-type")
             && !name.eq_ignore_ascii_case("content-length")
@@ -185,8 +187,6 @@ async fn send_as_event(response: Response, sink: &mut dyn ResponseSink) {
             headers.append(name, value);
         }
     }
-    headers.append("content-type", "text/event-stream");
-    headers.append("cache-control", "no-cache");
     if sink.head(response.status, &headers).await.is_ok() {
         let frame = crate::transport::stream::event(None, "message", &response.body);
         let _ = sink.body(&frame).await;
