@@ -72,6 +72,16 @@ fn the_largest_key_and_value_of_a_busy_session_fit() {
     );
     assert!(largest.key.len() <= MAX_KEY_BYTES);
     assert!(largest.value_bytes <= MAX_VALUE_BYTES);
+    // The two above hold by construction (the store refuses more); what can fail: a
+    // session's writes stay far below the limits, and there were some.
+    assert!(largest.value_bytes > 0, "the session wrote");
+    assert!(largest.key.len() <= 128, "{}", largest.key);
+    assert!(
+        largest.value_bytes <= 4096,
+        "{} bytes at {}",
+        largest.value_bytes,
+        largest.value_key
+    );
 }
 
 #[test]
