@@ -58,15 +58,22 @@ fn main() {
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let sources = wit_sources::source_dirs(&manifest_dir, &out.join("locate-wit"));
 
     let spin = std::env::var_os("CARGO_FEATURE_SPIN").is_some();
     let p2 = std::env::var_os("CARGO_FEATURE_P2").is_some();
-    let world = match (spin, p2) {
-        (true, false) => "spin",
-        (true, true) => "spin-p2",
-        (false, _) => "portable",
+    let hosted = std::env::var_os("CARGO_FEATURE_HOSTED").is_some();
+    let world = match (spin, p2, hosted) {
+        (true, _, true) => "spin-hosted",
+        (true, false, false) => "spin",
+        (true, true, false) => "spin-p2",
+        (false, _, _) => "portable",
     };
+    let crates = if hosted {
+        wit_sources::WITH_HOSTED
+    } else {
+        wit_sources::CRATES
+    };
+    let sources = wit_sources::source_dirs(&manifest_dir, &out.join("locate-wit"), crates);
     // One WASI version per build: the WASIp3 world alone with WASIp3's WIT, or the WASIp2
     // worlds with WASIp2's, so the bindings name each package once (`wasi::http`, not a
     // module per version).
@@ -75,9 +82,16 @@ fn main() {
     let (text, deps): (String, Vec<&(&str, &str)>) = if world == "spin" {
         let keep = only_world(&text, "spin");
         (keep, P3.iter().chain(SPIN).collect())
-    } else {
+    } else if hosted {
         (
             without_world(&text, "spin"),
+            P2.iter().chain(SPIN).collect(),
+        )
+    } else {
+        // The hosted world names a package only the hosted build has the WIT of.
+        let text = without_world(&text, "spin");
+        (
+            without_world(&text, "spin-hosted"),
             P2.iter().chain(SPIN).collect(),
         )
     };
@@ -95,10 +109,32 @@ fn main() {
             std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
         }
     }
+    if hosted {
+        outbound_redis(&sources["spin-sdk-5"], &wit.join("deps/fermyon-spin"));
+    }
     let bindings = format!(
         "wit_bindgen::generate!({{\n    path: {wit:?},\n    world: \"remote-mcp-server:component/{world}\",\n    generate_all,\n}});\n"
     );
     std::fs::write(out.join("bindings.rs"), bindings).expect("writing $OUT_DIR/bindings.rs");
+}
+
+/// Spin's outbound Redis for WASIp2 (`fermyon:spin/redis@2.0.0`) as a package of its own:
+/// spin-sdk 5.2's `redis.wit`, under the package line its folder declares. The rest of that
+/// folder (Spin 2's whole platform, on WASI release candidates) is not needed.
+fn outbound_redis(spin_sdk_5: &Path, to: &Path) {
+    let from = spin_sdk_5.join("wit/deps/spin@2.0.0");
+    let package = std::fs::read_to_string(from.join("world.wit"))
+        .ok()
+        .and_then(|world| {
+            world
+                .lines()
+                .find(|line| line.starts_with("package "))
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| panic!("{} declares its package", from.display()));
+    std::fs::create_dir_all(to).expect("creating a WIT deps folder");
+    std::fs::write(to.join("package.wit"), format!("{package}\n")).expect("writing package.wit");
+    std::fs::copy(from.join("redis.wit"), to.join("redis.wit")).expect("copying redis.wit");
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -3,26 +3,39 @@
 //!
 //! * spin-sdk: Spin's key-value and config interfaces (`wit/deps/`);
 //! * wasip3: WASIp3, the release candidate Spin 4.0 runs (`wit/deps/*.wit`);
-//! * wasi: WASIp2 `@0.2.0` (`wit/deps/`).
+//! * wasi: WASIp2 `@0.2.0` (`wit/deps/`);
+//! * spin-sdk-5 (spin-sdk 5.2, a dependency of the hosted build only): Spin's outbound
+//!   Redis for WASIp2 components, `fermyon:spin/redis@2.0.0` (`wit/deps/spin@2.0.0/`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// The crates whose WIT the worlds resolve against.
+/// The crates whose WIT every build's world resolves against.
+#[allow(dead_code)] // tests/component.rs wants them all
 pub const CRATES: &[&str] = &["spin-sdk", "wasip3", "wasi"];
 
-/// Each of [`CRATES`]'s source folder, in the version this workspace depends on: a probe
-/// manifest (in `probe`) depends on just those crates, as `Cargo.toml` requires them, and
-/// `Cargo.lock` pins them, so nothing beyond what the build downloaded is needed.
-pub fn source_dirs(manifest_dir: &Path, probe: &Path) -> HashMap<&'static str, PathBuf> {
+/// The same plus the one only the hosted build needs (an optional dependency: downloaded
+/// only where that build, or `cargo fetch`, asked for it).
+pub const WITH_HOSTED: &[&str] = &["spin-sdk", "wasip3", "wasi", "spin-sdk-5"];
+
+/// The source folder of each of `crates` (by their name in `Cargo.toml`), in the version
+/// this workspace depends on: a probe manifest (in `probe`) depends on just those crates,
+/// as `Cargo.toml` requires them, and `Cargo.lock` pins them, so nothing beyond what the
+/// build downloaded is needed.
+pub fn source_dirs(
+    manifest_dir: &Path,
+    probe: &Path,
+    crates: &[&'static str],
+) -> HashMap<&'static str, PathBuf> {
     let ours = std::fs::read_to_string(manifest_dir.join("Cargo.toml")).expect("Cargo.toml");
     let mut dependencies = String::new();
-    for name in CRATES {
+    for name in crates {
         let line = ours
             .lines()
             .find(|line| line.starts_with(&format!("{name} = ")))
             .unwrap_or_else(|| panic!("Cargo.toml names {name}"));
-        dependencies.push_str(line);
+        // The probe always wants the crate, optional or not.
+        dependencies.push_str(&line.replace(", optional = true", ""));
         dependencies.push('\n');
     }
     std::fs::create_dir_all(probe).expect("creating the probe manifest's folder");
@@ -70,7 +83,11 @@ pub fn source_dirs(manifest_dir: &Path, probe: &Path) -> HashMap<&'static str, P
             .iter()
             .find(|p| p["id"] == *id)
             .expect("a dependency is a package");
-        let Some(name) = CRATES.iter().find(|c| package["name"] == **c) else {
+        // By the name the dependency has here: two versions of spin-sdk, one renamed.
+        let Some(as_named) = dependency["name"].as_str() else {
+            continue;
+        };
+        let Some(name) = crates.iter().find(|c| c.replace('-', "_") == as_named) else {
             continue;
         };
         let manifest = package["manifest_path"].as_str().expect("a manifest path");
@@ -79,7 +96,7 @@ pub fn source_dirs(manifest_dir: &Path, probe: &Path) -> HashMap<&'static str, P
             .expect("a manifest path has a folder");
         dirs.insert(*name, dir.to_path_buf());
     }
-    for name in CRATES {
+    for name in crates {
         assert!(dirs.contains_key(name), "the probe depends on {name}");
     }
     dirs

@@ -14,6 +14,7 @@ mod wit_sources;
 
 const SPIN_BUILD: &str = "target/wasm32-wasip2/release/remote_mcp_server.wasm";
 const SPIN_P2_BUILD: &str = "target/wasm32-wasip2/spin-p2/remote_mcp_server.wasm";
+const HOSTED_BUILD: &str = "target/wasm32-wasip2/hosted/remote_mcp_server.wasm";
 const PORTABLE_BUILD: &str = "target/wasm32-wasip2/portable/remote_mcp_server.wasm";
 const NEEDS_BUILDS: &str = "needs the wasm builds; scripts/test builds them and runs this";
 
@@ -82,7 +83,7 @@ fn worlds() -> Resolve {
 fn lay_out() -> std::path::PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let sources = wit_sources::source_dirs(root, &tmp.join("locate-wit"));
+    let sources = wit_sources::source_dirs(root, &tmp.join("locate-wit"), wit_sources::WITH_HOSTED);
     // Every world at once: wit/ plus the WASIp2, WASIp3 and Spin packages as its deps
     // (build.rs gives each build only its own).
     let all = tmp.join("wit-all");
@@ -113,6 +114,14 @@ fn lay_out() -> std::path::PathBuf {
             }
         }
     }
+    // Spin's outbound Redis for WASIp2, as build.rs lays it out for the hosted build.
+    let redis = sources["spin-sdk-5"].join("wit/deps/spin@2.0.0");
+    let package = std::fs::read_to_string(redis.join("world.wit")).unwrap();
+    let package = package.lines().find(|l| l.starts_with("package ")).unwrap();
+    let to = all.join("deps/fermyon-spin");
+    std::fs::create_dir_all(&to).unwrap();
+    std::fs::write(to.join("package.wit"), format!("{package}\n")).unwrap();
+    std::fs::copy(redis.join("redis.wit"), to.join("redis.wit")).unwrap();
     all
 }
 
@@ -163,6 +172,44 @@ fn spin_p2_build_is_exactly_its_world() {
 
 #[test]
 #[ignore = "needs the wasm builds; scripts/test builds them and runs this"]
+fn hosted_build_is_exactly_its_world() {
+    let resolve = worlds();
+    assert_eq!(
+        component(HOSTED_BUILD),
+        surface(&resolve, world(&resolve, "spin-hosted"))
+    );
+}
+
+/// Fermyon Wasm Functions does not start a component that imports anything it lacks
+/// (`wasi:keyvalue/atomics` first of all): the hosted build imports only what its FAQ
+/// lists, and so does its world.
+#[test]
+#[ignore = "needs the wasm builds; scripts/test builds them and runs this"]
+fn hosted_build_imports_only_what_fermyon_wasm_functions_provides() {
+    let provided = provided("fermyon-wasm-functions.txt");
+    let built = component(HOSTED_BUILD);
+    let missing: Vec<_> = built.imports.difference(&provided).collect();
+    assert!(
+        missing.is_empty(),
+        "Fermyon Wasm Functions does not provide {missing:?}"
+    );
+    assert!(built.imports.contains("fermyon:spin/redis@2"));
+    assert_eq!(
+        built.exports,
+        BTreeSet::from(["wasi:http/incoming-handler@0.2".to_string()])
+    );
+    // The list itself can fail this test: the Spin builds' atomics are not on it.
+    assert!(
+        component(SPIN_P2_BUILD)
+            .imports
+            .difference(&provided)
+            .any(|name| name == "wasi:keyvalue/atomics@0.2.0-draft2"),
+        "the list should leave out wasi:keyvalue/atomics"
+    );
+}
+
+#[test]
+#[ignore = "needs the wasm builds; scripts/test builds them and runs this"]
 fn portable_build_is_exactly_its_world() {
     let resolve = worlds();
     assert_eq!(
@@ -178,6 +225,7 @@ fn the_spin_builds_import_only_what_spin_4_provides() {
     for (build, export) in [
         (SPIN_BUILD, "wasi:http/handler@0.3.0-rc-2026-03-15"),
         (SPIN_P2_BUILD, "wasi:http/incoming-handler@0.2"),
+        (HOSTED_BUILD, "wasi:http/incoming-handler@0.2"),
     ] {
         let built = component(build);
         let missing: Vec<_> = built.imports.difference(&provided).collect();

@@ -31,6 +31,10 @@ mod wasi_p2;
 #[cfg(all(target_arch = "wasm32", feature = "spin"))]
 mod spin;
 
+/// The hosted build's store: the operator's Redis through Spin's outbound Redis.
+#[cfg(all(target_arch = "wasm32", feature = "hosted"))]
+mod redis;
+
 #[cfg(all(target_arch = "wasm32", not(feature = "spin")))]
 mod portable;
 
@@ -52,6 +56,12 @@ pub trait Host {
 
     /// The key-value store shared by every instance of this component, if the host has one.
     fn store(&self) -> Option<&dyn KeyValue>;
+
+    /// What would give this server a shared store, for the errors of what needs one
+    /// (`/sse`) when [`store`](Host::store) is `None`.
+    fn how_to_get_a_store(&self) -> &'static str {
+        "a host with a shared key-value store, such as Spin"
+    }
 
     /// Writes one line to the operator's log. Callers never pass secrets here.
     fn log(&self, line: &str);

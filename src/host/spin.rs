@@ -6,14 +6,22 @@
 //! async: other requests of the instance go on while one waits, and a call can be raced
 //! with a deadline. Atomic increments exist only in `wasi:keyvalue/atomics@0.2.0-draft2`,
 //! whose calls block the instance while they run. The WASIp2 build uses
-//! `wasi:keyvalue@0.2.0-draft2` for everything.
+//! `wasi:keyvalue@0.2.0-draft2` for everything. The hosted build (feature `hosted`)
+//! imports no `wasi:keyvalue` at all: its store is the operator's Redis (`super::redis`).
 
+#[cfg(not(feature = "hosted"))]
 use std::future::ready;
 
 use super::bindings::wasi::config::store as config;
+#[cfg(not(feature = "hosted"))]
 use super::bindings::wasi::keyvalue::{atomics, store};
 
+#[cfg(not(feature = "hosted"))]
 use super::{KeyValue, Pending, StoreError};
+
+/// The hosted build keeps its shared state in the operator's Redis.
+#[cfg(feature = "hosted")]
+pub use super::redis::open_store;
 
 /// The component's variables, read with one `get-all` call.
 pub struct Config;
@@ -27,6 +35,7 @@ impl Config {
     }
 }
 
+#[cfg(not(feature = "hosted"))]
 fn describe(error: &store::Error) -> String {
     match error {
         store::Error::NoSuchStore => "no such store".into(),
@@ -37,11 +46,12 @@ fn describe(error: &store::Error) -> String {
     }
 }
 
+#[cfg(not(feature = "hosted"))]
 fn failed(error: store::Error) -> StoreError {
     StoreError(describe(&error))
 }
 
-#[cfg(feature = "p2")]
+#[cfg(all(feature = "p2", not(feature = "hosted")))]
 /// Opens the `default` store through `wasi:keyvalue`. Failing that (the component lacks
 /// `key_value_stores = ["default"]`), the server runs without sessions, and says why.
 fn open_bucket() -> Option<store::Bucket> {
@@ -57,6 +67,7 @@ fn open_bucket() -> Option<store::Bucket> {
     }
 }
 
+#[cfg(not(feature = "hosted"))]
 /// Every key that starts with `prefix`, from `wasi:keyvalue`'s paged listing.
 fn keys_of(bucket: &store::Bucket, prefix: &str) -> Result<Vec<String>, StoreError> {
     let mut keys = Vec::new();
@@ -72,15 +83,15 @@ fn keys_of(bucket: &store::Bucket, prefix: &str) -> Result<Vec<String>, StoreErr
 }
 
 /// The WASIp2 build's store: every call through `wasi:keyvalue@0.2.0-draft2`, blocking.
-#[cfg(feature = "p2")]
+#[cfg(all(feature = "p2", not(feature = "hosted")))]
 pub fn open_store() -> Option<Box<dyn KeyValue>> {
     open_bucket().map(|bucket| Box::new(DraftStore(bucket)) as Box<dyn KeyValue>)
 }
 
-#[cfg(feature = "p2")]
+#[cfg(all(feature = "p2", not(feature = "hosted")))]
 struct DraftStore(store::Bucket);
 
-#[cfg(feature = "p2")]
+#[cfg(all(feature = "p2", not(feature = "hosted")))]
 impl KeyValue for DraftStore {
     fn get<'a>(&'a self, key: &'a str) -> Pending<'a, Result<Option<Vec<u8>>, StoreError>> {
         Box::pin(ready(self.0.get(key).map_err(failed)))

@@ -125,6 +125,12 @@ impl Host for WasiHost {
         self.store.get_or_init(platform::open_store).as_deref()
     }
 
+    #[cfg(feature = "hosted")]
+    fn how_to_get_a_store(&self) -> &'static str {
+        "a Redis for this build's shared state: set the variables redis_address and \
+         redis_origin (docs/deploy.md)"
+    }
+
     fn log(&self, line: &str) {
         // One write of the whole line: eprintln! writes the line and its newline
         // separately, and every write is a host call (Spin copies it to a log file).
