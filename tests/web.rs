@@ -226,51 +226,101 @@ fn a_wrong_variable_fails_the_requests_that_need_it_with_a_500_naming_it() {
 /// fall back silently.
 #[test]
 fn spin_toml_declares_every_variable() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/spin.toml")).unwrap();
-    let manifest: toml::Table = text.parse().expect("spin.toml is TOML");
-    let declared = manifest["variables"].as_table().expect("[variables]");
-    let component = manifest["component"]["remote-mcp-server"]
-        .as_table()
-        .expect("the component");
-    let mapped = component["variables"]
-        .as_table()
-        .expect("component variables");
-    for variable in VARIABLES {
-        let default = declared[variable.name]["default"].as_str();
-        assert_eq!(
-            default,
-            Some(variable.default),
-            "default of {}",
-            variable.name
-        );
-        assert_eq!(
-            mapped[variable.name].as_str(),
-            Some(format!("{{{{ {} }}}}", variable.name).as_str()),
-            "{} is not passed to the component",
-            variable.name
-        );
-    }
-    assert_eq!(
-        declared.len(),
-        VARIABLES.len(),
-        "spin.toml declares variables the code does not read"
-    );
+    let component = manifest_declares("spin.toml", &[]);
     assert_eq!(
         component["source"].as_str(),
         Some("target/wasm32-wasip2/release/remote_mcp_server.wasm")
     );
     // Outbound requests go only to the JWKS origin, through its variable.
-    let hosts: Vec<&str> = component["allowed_outbound_hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|h| h.as_str())
-        .collect();
-    assert_eq!(hosts, ["{{ jwt_jwks_origin }}"]);
+    assert_eq!(outbound_hosts(&component), ["{{ jwt_jwks_origin }}"]);
     assert_eq!(
         component["key_value_stores"].as_array().unwrap()[0].as_str(),
         Some("default")
     );
+}
+
+/// spin-hosted.toml is spin.toml for the hosted build: the same variables plus the
+/// Redis its shared state lives in, no key-value store (the platforms have no atomics).
+#[test]
+fn spin_hosted_toml_is_spin_toml_for_the_hosted_build() {
+    let component = manifest_declares(
+        "spin-hosted.toml",
+        &[
+            ("redis_address", ""),
+            ("redis_origin", "redis://redis.invalid:6379"),
+        ],
+    );
+    assert_eq!(
+        component["source"].as_str(),
+        Some("target/wasm32-wasip2/hosted/remote_mcp_server.wasm")
+    );
+    assert_eq!(
+        outbound_hosts(&component),
+        ["{{ jwt_jwks_origin }}", "{{ redis_origin }}"]
+    );
+    assert!(component.get("key_value_stores").is_none());
+    let command = component["build"]["command"].as_str().unwrap();
+    assert!(
+        command.contains("--profile hosted --features hosted"),
+        "{command}"
+    );
+    let plain: toml::Table =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/spin.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+    assert_eq!(
+        component["build"]["watch"],
+        plain["component"]["remote-mcp-server"]["build"]["watch"]
+    );
+}
+
+/// Checks that the manifest `file` declares every variable the code reads, plus `extra`
+/// (name, default), with its default, and passes each to the component; returns the
+/// component's table.
+fn manifest_declares(file: &str, extra: &[(&str, &str)]) -> toml::Table {
+    let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let manifest: toml::Table = text.parse().expect("a manifest is TOML");
+    let declared = manifest["variables"].as_table().expect("[variables]");
+    let component = manifest["component"]["remote-mcp-server"]
+        .as_table()
+        .expect("the component")
+        .clone();
+    let mapped = component["variables"]
+        .as_table()
+        .expect("component variables");
+    let all = VARIABLES
+        .iter()
+        .map(|variable| (variable.name, variable.default))
+        .chain(extra.iter().copied());
+    for (name, default) in all {
+        assert_eq!(
+            declared[name]["default"].as_str(),
+            Some(default),
+            "{file}: default of {name}"
+        );
+        assert_eq!(
+            mapped[name].as_str(),
+            Some(format!("{{{{ {name} }}}}").as_str()),
+            "{file}: {name} is not passed to the component"
+        );
+    }
+    assert_eq!(
+        declared.len(),
+        VARIABLES.len() + extra.len(),
+        "{file} declares variables the code does not read"
+    );
+    component
+}
+
+fn outbound_hosts(component: &toml::Table) -> Vec<&str> {
+    component["allowed_outbound_hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h.as_str())
+        .collect()
 }
 
 #[test]

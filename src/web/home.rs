@@ -7,18 +7,20 @@ use crate::protocol::Revision;
 
 const TEMPLATE: &str = include_str!("home.html");
 
-pub fn page(mode: AuthMode, origin: &str, has_store: bool) -> Response {
-    let (sse_status, inspector_transport, client_url) = if has_store {
+/// `store`: `Ok` where the host has a shared store, else what would give it one.
+pub fn page(mode: AuthMode, origin: &str, store: Result<(), &str>) -> Response {
+    let (sse_status, inspector_transport, client_url) = if let Err(missing) = store {
         (
-            "HTTP+SSE (legacy, revision 2024-11-05): what the Inspector's \"SSE\" transport and mcp-remote use",
-            "SSE",
-            format!("{origin}/sse"),
+            format!("HTTP+SSE: not available here, it needs {missing}"),
+            "Streamable HTTP",
+            format!("{origin}/mcp"),
         )
     } else {
         (
-            "HTTP+SSE: not available here, it needs a host with a shared key-value store (Spin)",
-            "Streamable HTTP",
-            format!("{origin}/mcp"),
+            "HTTP+SSE (legacy, revision 2024-11-05): what the Inspector's \"SSE\" transport and mcp-remote use"
+                .to_string(),
+            "SSE",
+            format!("{origin}/sse"),
         )
     };
     let auth_note = match mode {
@@ -45,7 +47,7 @@ pub fn page(mode: AuthMode, origin: &str, has_store: bool) -> Response {
         .replace("{{name}}", crate::SERVER_NAME)
         .replace("{{version}}", crate::SERVER_VERSION)
         .replace("{{revisions}}", &revisions.join(", "))
-        .replace("{{sse_status}}", sse_status)
+        .replace("{{sse_status}}", &sse_status)
         .replace("{{auth_mode}}", mode.as_str())
         .replace("{{auth_note}}", auth_note)
         .replace("{{inspector_transport}}", inspector_transport)

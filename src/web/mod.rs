@@ -65,6 +65,10 @@ impl Host for Shielded<'_> {
     fn idle_instance_grace_ms(&self) -> Option<u64> {
         self.inner.idle_instance_grace_ms()
     }
+
+    fn how_to_get_a_store(&self) -> &'static str {
+        self.inner.how_to_get_a_store()
+    }
 }
 
 /// What an instance keeps for every request it serves: the configuration (variables are
@@ -325,7 +329,14 @@ async fn route(
     let response = match path.as_str() {
         "/" => match request.method {
             Method::Get | Method::Head => answered(app.verifier().map(|verifier| {
-                home::page(verifier.policy.mode(), &origin, host.store().is_some())
+                home::page(
+                    verifier.policy.mode(),
+                    &origin,
+                    host.store()
+                        .is_some()
+                        .then_some(())
+                        .ok_or(host.how_to_get_a_store()),
+                )
             })),
             _ => not_allowed("GET, HEAD"),
         },
@@ -408,7 +419,7 @@ async fn route(
                         )
                         .await
                     }
-                    None => no_sse_store(),
+                    None => no_sse_store(host),
                 },
                 ("/sse", _) => not_allowed("GET, POST, DELETE"),
                 (_, Method::Post) => match host.store() {
@@ -426,7 +437,7 @@ async fn route(
                         )
                         .await
                     }
-                    None => no_sse_store(),
+                    None => no_sse_store(host),
                 },
                 _ => not_allowed("POST"),
             }
@@ -537,13 +548,13 @@ fn not_allowed(allow: &str) -> Response {
     .with_header("allow", allow)
 }
 
-fn no_sse_store() -> Response {
+fn no_sse_store(host: &dyn Host) -> Response {
     transport::rpc_error(
         501,
         None,
-        &crate::protocol::jsonrpc::RpcError::internal(
-            "the HTTP+SSE transport (/sse) needs a host with a shared key-value store, such as \
-             Spin; use Streamable HTTP at /mcp instead",
-        ),
+        &crate::protocol::jsonrpc::RpcError::internal(format!(
+            "the HTTP+SSE transport (/sse) needs {}; use Streamable HTTP at /mcp instead",
+            host.how_to_get_a_store()
+        )),
     )
 }

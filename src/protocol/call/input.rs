@@ -162,9 +162,10 @@ impl Call<'_> {
     /// Legacy: a server→client request on the stream, then a wait for the answer.
     async fn ask(&mut self, method: &str, params: Value) -> Result<Value, Stop> {
         let Some(link) = self.session.clone() else {
-            return Err(Stop::Failed(
-                "Asking the client needs a session (a host with a shared key-value store, such as Spin).".into(),
-            ));
+            return Err(Stop::Failed(format!(
+                "Asking the client needs a session ({}).",
+                self.host.how_to_get_a_store()
+            )));
         };
         let id = format!("s-{}", crate::ids::random_hex(self.host, 12));
         let now = self.host.now_unix_ms();

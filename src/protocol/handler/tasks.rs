@@ -137,7 +137,7 @@ pub async fn create(
     let host = exchange.host;
     let store = host
         .store()
-        .ok_or_else(|| RpcError::internal("tasks need a shared key-value store"))?;
+        .ok_or_else(|| RpcError::internal(format!("tasks need {}", host.how_to_get_a_store())))?;
     let now = host.now_unix_ms();
     let id = crate::ids::random_hex(host, 20);
     // A place among the principal's stored tasks, and one among its long-running
