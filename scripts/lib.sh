@@ -10,6 +10,8 @@ SPIN_P2_WASM="$ROOT/target/wasm32-wasip2/spin-p2/remote_mcp_server.wasm"
 # Test builds: the same with the conformance fixtures compiled in.
 SPIN_FIXTURES_WASM="$ROOT/target/wasm32-wasip2/fixtures/remote_mcp_server.wasm"
 SPIN_P2_FIXTURES_WASM="$ROOT/target/wasm32-wasip2/spin-p2-fixtures/remote_mcp_server.wasm"
+HOSTED_WASM="$ROOT/target/wasm32-wasip2/hosted/remote_mcp_server.wasm"
+HOSTED_FIXTURES_WASM="$ROOT/target/wasm32-wasip2/hosted-fixtures/remote_mcp_server.wasm"
 PORTABLE_WASM="$ROOT/target/wasm32-wasip2/portable/remote_mcp_server.wasm"
 # How to run the portable build under wasmtime serve: WASI CLI for Rust's std, and
 # instances from a pool whose memory stays resident between requests (a new instance per
@@ -93,7 +95,7 @@ ensure_mcp_schemas() {
 }
 
 # The shipped components: the Spin build (default features, WASIp3), its WASIp2 variant,
-# and the portable build (no Spin imports).
+# the build for hosted platforms (spin-hosted.toml) and the portable build (no Spin imports).
 build_wasm() {
   ensure_rust
   local cargo=(cargo build --manifest-path "$ROOT/Cargo.toml" --target wasm32-wasip2)
@@ -101,11 +103,13 @@ build_wasm() {
   "${cargo[@]}" --release
   say "building the Spin component's WASIp2 variant ($SPIN_P2_WASM)"
   "${cargo[@]}" --profile spin-p2 --features p2
+  say "building the component for hosted platforms ($HOSTED_WASM)"
+  "${cargo[@]}" --profile hosted --features hosted
   say "building the portable component ($PORTABLE_WASM)"
   "${cargo[@]}" --profile portable --no-default-features
 }
 
-# The test builds: both Spin builds with the conformance fixtures compiled in.
+# The test builds: the Spin builds with the conformance fixtures compiled in.
 build_fixtures_wasm() {
   ensure_rust
   local cargo=(cargo build --manifest-path "$ROOT/Cargo.toml" --target wasm32-wasip2)
@@ -113,15 +117,17 @@ build_fixtures_wasm() {
   "${cargo[@]}" --profile fixtures --features conformance-fixtures
   say "building its WASIp2 variant with the conformance fixtures ($SPIN_P2_FIXTURES_WASM)"
   "${cargo[@]}" --profile spin-p2-fixtures --features p2,conformance-fixtures
+  say "building the build for hosted platforms with the conformance fixtures ($HOSTED_FIXTURES_WASM)"
+  "${cargo[@]}" --profile hosted-fixtures --features hosted,conformance-fixtures
 }
 
-# A manifest like spin.toml whose component is another build (for `spin up --from` and the
-# local host): written to target/e2e/NAME.toml, its path printed.
-#   manifest_for NAME WASM
+# A manifest like spin.toml (or FROM, another manifest) whose component is another build
+# (for `spin up --from` and the local host): written to target/e2e/NAME.toml, its path printed.
+#   manifest_for NAME WASM [FROM]
 manifest_for() {
   local manifest="$ROOT/target/e2e/$1.toml"
   mkdir -p "$ROOT/target/e2e"
-  sed "s#^source = \".*\"#source = \"$2\"#" "$ROOT/spin.toml" >"$manifest"
+  sed "s#^source = \".*\"#source = \"$2\"#" "${3:-$ROOT/spin.toml}" >"$manifest"
   echo "$manifest"
 }
 

@@ -23,6 +23,9 @@ export const MANIFEST = process.env.MCP_SPIN_MANIFEST || join(ROOT, 'spin.toml')
 /// The same with a component built with the conformance fixtures (MCP_SPIN_FIXTURES_MANIFEST).
 const FIXTURES_MANIFEST = process.env.MCP_SPIN_FIXTURES_MANIFEST;
 export const REAL_SPIN = process.env.MCP_SPIN_HOST === 'spin';
+/// MCP_SPIN_HOSTED=1: the manifest is the build for hosted platforms (spin-hosted.toml),
+/// whose shared state lives in the Redis its variables name, not in a key-value store.
+export const HOSTED = process.env.MCP_SPIN_HOSTED === '1';
 const LOCAL_HOST = process.env.MCP_LOCAL_HOST;
 /// Whether a Spin build can be started at all in this run.
 export const CAN_START = REAL_SPIN || Boolean(LOCAL_HOST);
@@ -158,6 +161,18 @@ export async function startRedis({ port, dir } = {}) {
     kill() {
       redis.kill('SIGKILL');
       return exited;
+    },
+  };
+}
+
+/// What makes a node keep its shared state in `redis` (startRedis's): the runtime config
+/// of Spin's key-value store, or for the hosted build its two variables.
+export function storeIn(redis) {
+  if (!HOSTED) return { variables: {}, runtimeConfig: redis.runtimeConfig };
+  return {
+    variables: {
+      redis_address: `redis://127.0.0.1:${redis.port}/0`,
+      redis_origin: `redis://127.0.0.1:${redis.port}`,
     },
   };
 }

@@ -1,5 +1,6 @@
 // Several nodes for real: two `spin up` processes whose `default` key-value store is one
-// Redis (redis-server from Debian's packages, started and stopped here), as a deployment
+// Redis (redis-server from Debian's packages, started and stopped here; with
+// MCP_SPIN_HOSTED=1, the hosted build's redis_address instead), as a deployment
 // behind a load balancer without sticky sessions runs them. Needs MCP_SPIN_HOST=spin
 // (scripts/test sets it when `spin` is on PATH) and `redis-server` on PATH.
 //
@@ -19,7 +20,7 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { EventSource } from 'eventsource';
 
-import { HAS_REDIS, REAL_SPIN, assertListsTools, startRedis, startSpinBuild, until, within } from './hosts.mjs';
+import { HAS_REDIS, REAL_SPIN, assertListsTools, startRedis, startSpinBuild, storeIn, until, within } from './hosts.mjs';
 
 const skip = !REAL_SPIN ? 'needs the real Spin (MCP_SPIN_HOST=spin)' : !HAS_REDIS ? 'needs redis-server on PATH' : false;
 
@@ -40,8 +41,9 @@ const on = (node, url) => {
 before(async () => {
   if (skip) return;
   redis = await startRedis();
-  const { runtimeConfig } = redis;
-  const variables = { keepalive_seconds: 1, max_sessions_per_principal: 8 };
+  const store = storeIn(redis);
+  const runtimeConfig = store.runtimeConfig;
+  const variables = { keepalive_seconds: 1, max_sessions_per_principal: 8, ...store.variables };
   [a, b] = await Promise.all([
     startSpinBuild({ name: 'node-a', variables, runtimeConfig }),
     startSpinBuild({ name: 'node-b', variables, runtimeConfig }),
