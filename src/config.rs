@@ -193,6 +193,11 @@ variables! {
     /// Longest life of an event stream. It then ends cleanly with a `retry` hint;
     /// Streamable HTTP clients reconnect and resume with `Last-Event-ID`.
     STREAM_MAX_SECONDS "stream_max_seconds" stream_max_ms: u64 = seconds("3600");
+    /// The longest a request may run on this host (Fermyon's hosted platforms cut every
+    /// request at 30 s); 0 for no limit. Event streams (`GET /sse`, `GET /mcp`,
+    /// `subscriptions/listen`) then end cleanly a little before it, saying when to
+    /// reconnect, instead of being cut with a message half-sent.
+    REQUEST_LIMIT_SECONDS "request_limit_seconds" request_limit_ms: u64 = request_limit("0");
     /// Longest wait for the shared store to answer one call. Past it the request gets 503
     /// with `Retry-After` (the session store is unavailable), and for a second the
     /// instance does not wait on the store again. Decimals allowed.
@@ -414,6 +419,32 @@ pub fn positive_seconds(variable: &'static Variable, value: String) -> Result<u6
     Ok(positive(variable, value)? as u64 * 1000)
 }
 
+/// How long a request may run where the host cuts requests at `request_limit_ms` (0: no
+/// limit): `max_ms`, but ending a sixth of the limit (1 to 5 s) before the cut, so that an
+/// event stream's last event and `retry` hint, or a call's error, reach the client whole.
+pub fn within_request_limit(max_ms: u64, request_limit_ms: u64) -> u64 {
+    if request_limit_ms == 0 {
+        return max_ms;
+    }
+    let margin = (request_limit_ms / 6).clamp(1000, 5000);
+    max_ms.min(request_limit_ms - margin)
+}
+
+/// `0` (no limit) or a number of seconds, at least 2 (a stream must live long enough to
+/// deliver something before it ends).
+fn request_limit(variable: &'static Variable, value: String) -> Result<u64, ConfigError> {
+    if value.trim() == "0" {
+        return Ok(0);
+    }
+    match seconds(variable, value)? {
+        ms if ms >= 2000 => Ok(ms),
+        ms => Err(variable.problem(format!(
+            "{} s is too short: at least 2 seconds, or 0 for no limit",
+            ms as f64 / 1000.0
+        ))),
+    }
+}
+
 fn session_ttl(variable: &'static Variable, value: String) -> Result<u64, ConfigError> {
     match positive(variable, value)? {
         // A month: beyond it, no session needs to live, and times stay far from
@@ -569,4 +600,22 @@ pub fn http_url(variable: &'static Variable, url: &str) -> Result<String, Config
         return Err(variable.problem(format!("{url:?} is not an http(s) URL")));
     }
     Ok(url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within_request_limit;
+
+    #[test]
+    fn requests_end_before_the_hosts_request_limit() {
+        // No limit: the given maximum alone.
+        assert_eq!(within_request_limit(3_600_000, 0), 3_600_000);
+        // Fermyon's 30 s: 5 s before it.
+        assert_eq!(within_request_limit(3_600_000, 30_000), 25_000);
+        // A short limit keeps at least a second of margin; a longer one at most 5 s.
+        assert_eq!(within_request_limit(3_600_000, 4_000), 3_000);
+        assert_eq!(within_request_limit(3_600_000, 600_000), 595_000);
+        // A maximum shorter than the limit wins.
+        assert_eq!(within_request_limit(10_000, 30_000), 10_000);
+    }
 }

@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use remote_mcp_server::host::memory::MemoryStore;
+use remote_mcp_server::host::Host;
 use serde_json::{json, Value};
 
 #[test]
@@ -268,4 +269,41 @@ fn an_unknown_scheme_is_never_named() {
         !unknown.contains("VVVV") && !unknown.contains("kkkk"),
         "{unknown}"
     );
+}
+
+/// Where the host cuts requests (`request_limit_seconds`), a call that would run past the
+/// cut is refused up front with an error that says why; a shorter one is untouched.
+/// The clock is the in-memory host's, so the test takes no real time.
+#[test]
+fn a_call_stops_before_the_hosts_request_limit_and_says_so() {
+    let limited = host().with_variable("request_limit_seconds", "30");
+    let countdown = |from: u64| {
+        let started = limited.now_unix_ms();
+        let reply = modern(
+            &limited,
+            "tools/call",
+            json!({"name": "countdown", "arguments": {"from": from, "interval_ms": 1000}}),
+        );
+        assert_eq!(reply.status, 200);
+        (reply.json(), limited.now_unix_ms() - started)
+    };
+    let (short, _) = countdown(20);
+    assert_eq!(short["result"]["isError"], false, "{short}");
+    let (long, took) = countdown(60);
+    assert_eq!(long["result"]["isError"], true, "{long}");
+    let why = long["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        why.contains("request limit of 30 seconds (request_limit_seconds)"),
+        "{why}"
+    );
+    // Refused up front: 60 s of counting cannot end before 25 s (30 less a sixth).
+    assert_eq!(took, 0);
+
+    // Without a limit the same call runs to its end.
+    let reply = modern(
+        &host(),
+        "tools/call",
+        json!({"name": "countdown", "arguments": {"from": 60, "interval_ms": 1000}}),
+    );
+    assert_eq!(reply.json()["result"]["isError"], false);
 }

@@ -38,6 +38,38 @@ fn streams_end_at_their_lifetime_with_a_retry_hint_and_resume() {
     again.hang_up();
 }
 
+/// On a host that cuts requests (`request_limit_seconds`), a stream ends on its own a
+/// little before the cut, with its retry hint, whatever `stream_max_seconds` says.
+#[test]
+fn streams_end_before_the_hosts_request_limit_with_a_retry_hint() {
+    let store = MemoryStore::new();
+    let host = instance(&store).with_variable("request_limit_seconds", "2");
+    let auth = bearer();
+    let started = std::time::Instant::now();
+    let mut stream = sse_stream(&host, &auth, None);
+    assert_eq!(stream.next_event(WAIT).unwrap().name, "endpoint");
+    let hint = loop {
+        let event = stream.next_event(WAIT).expect("the closing hint");
+        if event.retry.is_some() {
+            break event;
+        }
+    };
+    assert_eq!(hint.retry.as_deref(), Some("1000"));
+    stream.expect_end(WAIT, "after its retry hint");
+    let lived = started.elapsed();
+    // 2 s limit, 1 s margin.
+    assert!(
+        lived >= Duration::from_millis(900) && lived < Duration::from_millis(1900),
+        "{lived:?}"
+    );
+    stream.hang_up();
+
+    // A limit too short to deliver anything is a configuration error, said as such.
+    let host = instance(&store).with_variable("request_limit_seconds", "1");
+    let refused = sse_stream(&host, &auth, None);
+    assert_eq!(refused.status, 500);
+}
+
 #[test]
 fn an_sse_stream_ends_at_its_lifetime_and_the_reconnect_resumes_its_session() {
     let store = MemoryStore::new();

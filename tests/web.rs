@@ -246,6 +246,7 @@ fn spin_hosted_toml_is_spin_toml_for_the_hosted_build() {
     let component = manifest_declares(
         "spin-hosted.toml",
         &[
+            ("request_limit_seconds", "30"),
             ("redis_address", ""),
             ("redis_origin", "redis://redis.invalid:6379"),
         ],
@@ -276,8 +277,8 @@ fn spin_hosted_toml_is_spin_toml_for_the_hosted_build() {
 }
 
 /// Checks that the manifest `file` declares every variable the code reads, plus `extra`
-/// (name, default), with its default, and passes each to the component; returns the
-/// component's table.
+/// (name, default; one the code reads gets that default instead), with its default, and
+/// passes each to the component; returns the component's table.
 fn manifest_declares(file: &str, extra: &[(&str, &str)]) -> toml::Table {
     let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap();
@@ -290,10 +291,19 @@ fn manifest_declares(file: &str, extra: &[(&str, &str)]) -> toml::Table {
     let mapped = component["variables"]
         .as_table()
         .expect("component variables");
+    let overrides = |name: &str| extra.iter().find(|(n, _)| *n == name).map(|(_, d)| *d);
+    let added: Vec<_> = extra
+        .iter()
+        .filter(|(name, _)| !VARIABLES.iter().any(|v| v.name == *name))
+        .copied()
+        .collect();
     let all = VARIABLES
         .iter()
-        .map(|variable| (variable.name, variable.default))
-        .chain(extra.iter().copied());
+        .map(|variable| {
+            let default = overrides(variable.name).unwrap_or(variable.default);
+            (variable.name, default)
+        })
+        .chain(added.iter().copied());
     for (name, default) in all {
         assert_eq!(
             declared[name]["default"].as_str(),
@@ -308,7 +318,7 @@ fn manifest_declares(file: &str, extra: &[(&str, &str)]) -> toml::Table {
     }
     assert_eq!(
         declared.len(),
-        VARIABLES.len() + extra.len(),
+        VARIABLES.len() + added.len(),
         "{file} declares variables the code does not read"
     );
     component

@@ -6,7 +6,7 @@ use std::cell::OnceCell;
 
 use serde_json::{json, Map, Value};
 
-use super::call::{Context, LogLevel, REQUEST_BUDGET_MS};
+use super::call::{request_deadline, Context, LogLevel};
 use super::meta;
 use super::model::{CacheScope, Cacheable};
 use super::Revision;
@@ -73,7 +73,7 @@ impl<'a> Exchange<'a> {
                 .and_then(|m| m.get(meta::LOG_LEVEL))
                 .and_then(Value::as_str)
                 .and_then(LogLevel::parse),
-            deadline: host.now_unix_ms() + REQUEST_BUDGET_MS,
+            deadline: request_deadline(settings, host.now_unix_ms()),
             deferred: Default::default(),
             scopes: OnceCell::new(),
         }
@@ -102,7 +102,7 @@ impl<'a> Exchange<'a> {
             session,
             client_capabilities,
             log_level: Some(log_level.unwrap_or(LogLevel::Info)),
-            deadline: host.now_unix_ms() + REQUEST_BUDGET_MS,
+            deadline: request_deadline(settings, host.now_unix_ms()),
             deferred: Default::default(),
             scopes: OnceCell::new(),
         }

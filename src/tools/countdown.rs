@@ -39,6 +39,8 @@ async fn countdown(
     Countdown { from, interval_ms }: Countdown,
     call: &mut Call<'_>,
 ) -> Result<Structured<Counted>, Stop> {
+    // Refused at once where the host would cut the request before the end.
+    call.expect_to_take(from * interval_ms)?;
     for left in (0..=from).rev() {
         let done = from - left;
         call.progress(

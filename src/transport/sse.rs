@@ -259,7 +259,7 @@ pub async fn post(
     let _ = sink.head(202, &crate::http::Headers::new()).await;
 
     let batched = messages.len() > 1;
-    let deadline = host.now_unix_ms() + crate::protocol::call::REQUEST_BUDGET_MS;
+    let deadline = crate::protocol::call::request_deadline(settings, host.now_unix_ms());
     let mut replies = Vec::new();
     for message in messages {
         let request = match message {

@@ -123,7 +123,10 @@ impl StreamLimits {
     pub fn load(settings: &Settings<'_>) -> Result<StreamLimits, ConfigError> {
         Ok(StreamLimits {
             keepalive_ms: settings.keepalive_ms()?,
-            max_ms: settings.stream_max_ms()?,
+            max_ms: crate::config::within_request_limit(
+                settings.stream_max_ms()?,
+                settings.request_limit_ms()?,
+            ),
             per_principal: settings.max_streams()?,
             total: settings.max_streams_total()?,
         })

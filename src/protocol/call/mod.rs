@@ -29,7 +29,7 @@ mod input;
 pub mod state;
 
 pub use crate::store::events::Change;
-pub use admission::{REQUEST_BUDGET_MS, TASK_BUDGET_MS};
+pub use admission::{request_deadline, task_deadline, REQUEST_BUDGET_MS, TASK_BUDGET_MS};
 pub use input::TASK_INPUT_WAIT_MS;
 pub use state::Rounds;
 

@@ -40,7 +40,7 @@ use crate::auth::Principal;
 use crate::config::Settings;
 use crate::host::{Host, KeyValue, StoreError};
 use crate::protocol::call::{
-    Call, Discard, Rounds, Stop, Target, REQUEST_BUDGET_MS, TASK_BUDGET_MS,
+    task_deadline, Call, Discard, Rounds, Stop, Target, REQUEST_BUDGET_MS,
 };
 use crate::protocol::exchange::Exchange;
 use crate::protocol::jsonrpc::{self, RpcError};
@@ -174,7 +174,7 @@ pub async fn create(
         principal: exchange.principal.clone(),
         client_capabilities: exchange.client_capabilities.clone(),
         rounds,
-        deadline: now + TASK_BUDGET_MS,
+        deadline: task_deadline(exchange.settings, now),
         running: running_place,
     };
     Ok((created, run))
