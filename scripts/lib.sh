@@ -178,6 +178,33 @@ start_spin() {
   SPIN_PID=$!
 }
 
+# The longest key and the largest value in Redis database DB on PORT, printed; fails when
+# either is over the hosted platforms' limits (keys 255 bytes, values 1 MB). One script
+# run inside Redis walks the database with SCAN.
+#   store_sizes PORT DB
+store_sizes() {
+  local script='
+    local longest, key, largest, holder, cursor = 0, "", 0, "", "0"
+    repeat
+      local page = redis.call("SCAN", cursor, "COUNT", 1000)
+      cursor = page[1]
+      for _, k in ipairs(page[2]) do
+        if #k > longest then longest, key = #k, k end
+        if redis.call("TYPE", k).ok == "string" then
+          local size = redis.call("STRLEN", k)
+          if size > largest then largest, holder = size, k end
+        end
+      end
+    until cursor == "0"
+    return {longest, key, largest, holder}'
+  local sizes
+  mapfile -t sizes < <(redis-cli -p "$1" -n "$2" EVAL "$script" 0)
+  say "Redis database $2: longest key ${sizes[0]} bytes (${sizes[1]}), largest value ${sizes[2]} bytes (${sizes[3]})"
+  if [ "${sizes[0]:-999}" -gt 255 ] || [ "${sizes[2]:-1000001}" -gt 1000000 ]; then
+    say "over the hosted platforms' limits (keys 255 bytes, values 1 MB)"; return 1
+  fi
+}
+
 # SIGKILL to a process group (`spin up` ignores SIGTERM while streams are open).
 stop_group() {
   kill -KILL -- "-$1" 2>/dev/null || true

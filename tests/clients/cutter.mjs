@@ -34,7 +34,13 @@ export async function startCutter(target, limitMs, { port = 0 } = {}) {
       forward.destroy();
       outgoing.destroy();
     }, limitMs);
-    outgoing.on('close', () => clearTimeout(timer));
+    // A client that goes away is gone for the server too, as behind a real platform: the
+    // forwarded request is aborted, so the server sees the hang-up and frees what the
+    // request held (a stream's place) instead of serving into the proxy.
+    outgoing.on('close', () => {
+      clearTimeout(timer);
+      forward.destroy();
+    });
   });
   // Long-lived connections are the clients' business: only requests are cut.
   server.keepAliveTimeout = 60_000;
