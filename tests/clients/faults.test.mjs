@@ -139,7 +139,8 @@ async function firstMessage(response) {
 
 test('real spin up: a node killed while it runs a task; the task is reported failed by the next node, once its lease lapses', { skip }, async () => {
   const token = 'task-runner-killed-0123456789';
-  const variables = { conformance_fixtures: 'on' };
+  // No request limit (the hosted build's manifest sets 30 s): a task that outlives it.
+  const variables = { conformance_fixtures: 'on', request_limit_seconds: 0 };
   const first = await startSpinBuild({ name: 'faults-c', variables, fixtures: true });
   let id;
   try {

@@ -18,7 +18,7 @@ let node;
 after(() => node?.kill());
 
 test('hosted build without redis_address: stateless Streamable HTTP works, /sse says to set redis_address', { skip }, async () => {
-  node = await startSpinBuild({ name: 'hosted-no-redis' });
+  node = await startSpinBuild({ name: 'hosted-no-redis', variables: { redis_address: '' } });
 
   const client = new Client({ name: 'e2e-hosted', version: '1.0.0' });
   const transport = new StreamableHTTPClientTransport(new URL('/mcp', node.base), { requestInit: { headers } });

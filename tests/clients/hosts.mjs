@@ -26,6 +26,9 @@ export const REAL_SPIN = process.env.MCP_SPIN_HOST === 'spin';
 /// MCP_SPIN_HOSTED=1: the manifest is the build for hosted platforms (spin-hosted.toml),
 /// whose shared state lives in the Redis its variables name, not in a key-value store.
 export const HOSTED = process.env.MCP_SPIN_HOSTED === '1';
+/// The Redis each hosted-build node started here keeps its state in, by its state folder:
+/// a node of its own unless it reuses a predecessor's state, as a SQLite store is per node.
+const REDIS_OF_STATE = new Map();
 const LOCAL_HOST = process.env.MCP_LOCAL_HOST;
 /// Whether a Spin build can be started at all in this run.
 export const CAN_START = REAL_SPIN || Boolean(LOCAL_HOST);
@@ -64,7 +67,10 @@ export async function freePort() {
 }
 
 const started = new Set();
-process.on('exit', () => started.forEach((node) => node.kill()));
+process.on('exit', () => {
+  started.forEach((node) => node.kill());
+  REDIS_OF_STATE.forEach((redis) => redis.kill());
+});
 
 /// Starts the Spin build with `variables` ({ name: value }); `runtimeConfig` (real Spin
 /// only) is a runtime-config file; `state` (real Spin only) a state folder to reuse, so a
@@ -79,11 +85,23 @@ export async function startSpinBuild({ name, variables = {}, runtimeConfig, stat
   const listen = `127.0.0.1:${port}`;
   mkdirSync(E2E, { recursive: true });
   const label = `${name ?? 'spin-build'}-${port}`;
+  // The hosted build keeps its state in a Redis: one per node (per state folder), unless
+  // the test names one, or none (`redis_address: ''`).
+  let ownRedis;
+  if (HOSTED && REAL_SPIN && !('redis_address' in variables)) {
+    ownRedis = state && REDIS_OF_STATE.get(state);
+    if (!ownRedis) {
+      ownRedis = await startRedis();
+      ownRedis.unref();
+    }
+    variables = { ...storeIn(ownRedis).variables, ...variables };
+  }
   const vars = Object.entries(variables).flatMap(([key, value]) => ['--variable', `${key}=${value}`]);
   let command;
   let args;
   if (REAL_SPIN) {
     state ??= mkdtempSync(join(E2E, `${label}-state-`));
+    if (ownRedis) REDIS_OF_STATE.set(state, ownRedis);
     command = 'spin';
     // As scripts/lib.sh's SPIN_UP_FLAGS: instances kept while tasks may still run in them.
     args = ['up', '--from', manifest, '--listen', listen, '--state-dir', state, '--idle-instance-timeout', String(idleInstanceTimeout), '--max-instance-reuse-count', '10000', ...vars];
@@ -161,6 +179,11 @@ export async function startRedis({ port, dir } = {}) {
     kill() {
       redis.kill('SIGKILL');
       return exited;
+    },
+    /// Lets the test process end while this Redis runs (it is killed on exit).
+    unref() {
+      redis.stdout.destroy();
+      redis.unref();
     },
   };
 }

@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { HAS_REDIS, REAL_SPIN, sleep, startRedis, startSpinBuild } from './hosts.mjs';
+import { HAS_REDIS, REAL_SPIN, sleep, startRedis, startSpinBuild, storeIn } from './hosts.mjs';
 
 const skip = !REAL_SPIN ? 'needs the real Spin (MCP_SPIN_HOST=spin)' : !HAS_REDIS ? 'needs redis-server on PATH' : false;
 
@@ -73,7 +73,7 @@ const stateless = (base) => post(
 
 test('real spin up on Redis: Redis killed and restarted under a node; answered within 2 s throughout, sessions back without a restart', { skip, timeout: 400_000 }, async () => {
   let redis = await startRedis();
-  const node = await startSpinBuild({ name: 'outage', runtimeConfig: redis.runtimeConfig });
+  const node = await startSpinBuild({ name: 'outage', ...storeIn(redis) });
   try {
     const opened = await initialize(node.base);
     assert.equal(opened.status, 200, opened.body);
