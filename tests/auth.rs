@@ -19,8 +19,13 @@ fn mcp_with(
     send(host, "POST", path, &headers, PING)
 }
 
+/// The challenge of a refusal at `/mcp`: it names `/mcp`'s own metadata document.
 const CHALLENGE: &str =
-    "Bearer realm=\"mcp\", resource_metadata=\"http://mcp.test/.well-known/oauth-protected-resource\"";
+    "Bearer realm=\"mcp\", resource_metadata=\"http://mcp.test/.well-known/oauth-protected-resource/mcp\"";
+
+/// The same for a path of the HTTP+SSE transport (`/sse`, `/sse/message`).
+const SSE_CHALLENGE: &str =
+    "Bearer realm=\"mcp\", resource_metadata=\"http://mcp.test/.well-known/oauth-protected-resource/sse\"";
 
 #[test]
 fn a_missing_token_gets_401_with_the_resource_metadata_challenge() {
@@ -28,7 +33,12 @@ fn a_missing_token_gets_401_with_the_resource_metadata_challenge() {
     for path in ["/mcp", "/sse", "/sse/message"] {
         let reply = mcp_with(&host, path, &[]);
         assert_eq!(reply.status, 401, "{path}");
-        assert_eq!(reply.header("www-authenticate"), Some(CHALLENGE), "{path}");
+        let expected = if path == "/mcp" {
+            CHALLENGE
+        } else {
+            SSE_CHALLENGE
+        };
+        assert_eq!(reply.header("www-authenticate"), Some(expected), "{path}");
         let body = reply.json();
         assert!(body["error_description"]
             .as_str()
@@ -185,7 +195,7 @@ fn protected_resource_metadata_describes_this_server() {
     let reply = mcp_with(&configured, "/mcp", &[]);
     assert_eq!(
         reply.header("www-authenticate"),
-        Some("Bearer realm=\"mcp\", resource_metadata=\"https://mcp.example.com/.well-known/oauth-protected-resource\"")
+        Some("Bearer realm=\"mcp\", resource_metadata=\"https://mcp.example.com/.well-known/oauth-protected-resource/mcp\"")
     );
 }
 

@@ -146,8 +146,9 @@ fn assert_refused(reply: &Reply, words: &str) {
     assert_eq!(reply.status, 401, "{}", reply.text());
     let challenge = reply.header("www-authenticate").expect("a challenge");
     assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
-    assert!(challenge
-        .contains("resource_metadata=\"http://mcp.test/.well-known/oauth-protected-resource\""));
+    assert!(challenge.contains(
+        "resource_metadata=\"http://mcp.test/.well-known/oauth-protected-resource/mcp\""
+    ));
     let description = reply.json()["error_description"]
         .as_str()
         .unwrap()
@@ -603,7 +604,7 @@ fn a_call_without_its_scope_is_403_naming_the_scope() {
     assert_eq!(reply.status, 403);
     assert_eq!(
         reply.header("www-authenticate"),
-        Some("Bearer realm=\"mcp\", resource_metadata=\"http://mcp.test/.well-known/oauth-protected-resource\", error=\"insufficient_scope\", error_description=\"This call needs the scope token:read.\", scope=\"token:read\"")
+        Some("Bearer realm=\"mcp\", resource_metadata=\"http://mcp.test/.well-known/oauth-protected-resource/mcp\", error=\"insufficient_scope\", error_description=\"This call needs the scope token:read.\", scope=\"token:read\"")
     );
     let body = reply.json();
     assert_schema("2026-07-28", "JSONRPCErrorResponse", &body);
@@ -1000,4 +1001,67 @@ fn refusals_name_no_urls_and_the_log_has_the_detail() {
     assert_eq!(reply.status, 401);
     let shown = description(&reply);
     assert!(!shown.contains("://"), "{shown}");
+}
+
+/// The journey of a client that follows the metadata (RFC 9728, RFC 8707), for each
+/// protected endpoint: the 401 names that endpoint's own document, whose `resource` is
+/// exactly the endpoint's URL (a strict client discards any other, RFC 9728 §3.3); a token
+/// the issuer minted for that resource is accepted. Both with the audiences derived from
+/// `public_url` and with `jwt_audience` naming the `/mcp` URL alone, the setup under which
+/// clients that followed the root document (whose resource is the origin) were refused.
+#[test]
+fn a_client_that_follows_the_challenge_gets_a_token_this_server_accepts() {
+    let k = keys();
+    let pinned = jwt_host().with_variable("jwt_audience", "http://mcp.test/mcp");
+    for (host, endpoints) in [(jwt_host(), &["/mcp", "/sse"][..]), (pinned, &["/mcp"][..])] {
+        for endpoint in endpoints {
+            let refused = match *endpoint {
+                "/sse" => send(
+                    &host,
+                    "GET",
+                    "/sse",
+                    &[("accept", "text/event-stream")],
+                    b"",
+                ),
+                _ => send(
+                    &host,
+                    "POST",
+                    "/mcp",
+                    &[
+                        ("content-type", "application/json"),
+                        ("accept", "application/json, text/event-stream"),
+                    ],
+                    rpc(1, "ping", json!({})).to_string().as_bytes(),
+                ),
+            };
+            assert_eq!(refused.status, 401, "{endpoint}");
+            let challenge = refused.header("www-authenticate").unwrap().to_string();
+            let document = challenge
+                .split("resource_metadata=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap()
+                .to_string();
+            assert_eq!(
+                document,
+                format!("http://mcp.test/.well-known/oauth-protected-resource{endpoint}")
+            );
+            let path = document.trim_start_matches("http://mcp.test");
+            let metadata = send(&host, "GET", path, &[], b"").json();
+            let resource = metadata["resource"].as_str().unwrap().to_string();
+            assert_eq!(resource, format!("http://mcp.test{endpoint}"));
+
+            let mut claims = claims("alice", "");
+            claims["aud"] = json!(resource);
+            let token = k.rsa.sign(&claims);
+            match *endpoint {
+                "/sse" => {
+                    let stream = sse_stream(&host, &bearer_of(&token), None);
+                    assert_eq!(stream.status, 200, "{endpoint}");
+                    stream.hang_up();
+                }
+                _ => assert_eq!(add_as(&host, &token).status, 200),
+            }
+        }
+    }
 }

@@ -10,9 +10,26 @@ use crate::http::Response;
 /// Path of the metadata document for the server as a whole.
 pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 
-/// The URL `WWW-Authenticate: … resource_metadata=` points at.
-pub fn document_url(origin: &str) -> String {
-    format!("{origin}{WELL_KNOWN}")
+/// The endpoint a protected path belongs to: `/mcp`, or `/sse` for the HTTP+SSE transport
+/// (`/sse/message` included). Its metadata document names exactly that endpoint's URL.
+pub fn endpoint_of(path: &str) -> &'static str {
+    if path == "/sse" || path.starts_with("/sse/") {
+        "/sse"
+    } else {
+        "/mcp"
+    }
+}
+
+/// The URL a refusal at `endpoint` (`/mcp`, `/sse`) names in `WWW-Authenticate: …
+/// resource_metadata=`: that endpoint's own document (RFC 9728 §3.1, path-suffixed), whose
+/// `resource` is the endpoint's URL. A client that follows it asks its authorization server
+/// for a token for that URL (RFC 8707), which is what a strict client requires (RFC 9728
+/// §3.3: the document's `resource` equals the URL it requested) and what the default
+/// `jwt` audiences accept. The root document names the origin; clients that took it asked
+/// for tokens for the origin, which a server configured with `jwt_audience` set to its
+/// `/mcp` URL refused.
+pub fn document_url(origin: &str, endpoint: &str) -> String {
+    format!("{origin}{WELL_KNOWN}{endpoint}")
 }
 
 #[derive(Serialize)]

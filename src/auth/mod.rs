@@ -176,10 +176,15 @@ fn log_safe(text: &str) -> String {
 
 /// The `WWW-Authenticate` challenge every refusal carries: the realm and where the
 /// protected resource metadata is (RFC 9728 §5.1), plus RFC 6750 error attributes.
-fn challenge_header(origin: &str, error: Option<(&str, &str)>, scope: Option<&str>) -> String {
+fn challenge_header(
+    origin: &str,
+    endpoint: &str,
+    error: Option<(&str, &str)>,
+    scope: Option<&str>,
+) -> String {
     let mut header = format!(
         "Bearer realm=\"mcp\", resource_metadata=\"{}\"",
-        metadata::document_url(origin)
+        metadata::document_url(origin, endpoint)
     );
     if let Some((code, description)) = error {
         header.push_str(&format!(
@@ -201,8 +206,9 @@ fn quotable(text: &str) -> String {
 }
 
 /// The response that refuses an unauthenticated request: 401 (or 400 for a malformed
-/// request, RFC 6750 §3.1), or 503 when the token could not be checked.
-pub fn challenge(error: &AuthError, origin: &str) -> Response {
+/// request, RFC 6750 §3.1), or 503 when the token could not be checked. `endpoint` is
+/// the protected endpoint asked for ([`metadata::endpoint_of`]).
+pub fn challenge(error: &AuthError, origin: &str, endpoint: &str) -> Response {
     let (status, code, description) = match error {
         AuthError::Config(e) => return e.response(),
         AuthError::Bearer(bearer) => (bearer.status(), bearer.code(), bearer.description()),
@@ -221,16 +227,22 @@ pub fn challenge(error: &AuthError, origin: &str) -> Response {
         "error": code.unwrap_or("unauthorized"),
         "error_description": description,
     });
-    let header = challenge_header(origin, code.map(|c| (c, description.as_str())), None);
+    let header = challenge_header(
+        origin,
+        endpoint,
+        code.map(|c| (c, description.as_str())),
+        None,
+    );
     Response::json(status, &body).with_header("www-authenticate", header)
 }
 
 /// The `WWW-Authenticate` value of a 403 for missing scopes (RFC 6750 §3.1
 /// `insufficient_scope`), naming the scopes the request needs.
-pub fn insufficient_scope_header(origin: &str, scopes: &[&str]) -> String {
+pub fn insufficient_scope_header(origin: &str, endpoint: &str, scopes: &[&str]) -> String {
     let scope = scopes.join(" ");
     challenge_header(
         origin,
+        endpoint,
         Some((
             "insufficient_scope",
             &format!("This call needs the scope {scope}."),

@@ -78,7 +78,13 @@ pub fn refused(host: &dyn Host, refused: &Refused, id: Option<&RequestId>) -> Re
 
 /// 403 for a call the token lacks scopes for: the JSON-RPC error says which, and so does
 /// `WWW-Authenticate` (RFC 6750 `insufficient_scope`), for clients that step up.
-pub fn insufficient_scope(origin: &str, id: Option<&RequestId>, error: &RpcError) -> Response {
+/// `endpoint`: `/mcp` or `/sse`, whose metadata document the challenge names.
+pub fn insufficient_scope(
+    origin: &str,
+    endpoint: &str,
+    id: Option<&RequestId>,
+    error: &RpcError,
+) -> Response {
     let scopes: Vec<&str> = error
         .data
         .as_ref()
@@ -88,7 +94,7 @@ pub fn insufficient_scope(origin: &str, id: Option<&RequestId>, error: &RpcError
         .unwrap_or_default();
     rpc_error(403, id, error).with_header(
         "www-authenticate",
-        crate::auth::insufficient_scope_header(origin, &scopes),
+        crate::auth::insufficient_scope_header(origin, endpoint, &scopes),
     )
 }
 

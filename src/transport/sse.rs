@@ -246,7 +246,12 @@ pub async fn post(
             match server::authorize(&exchange, request) {
                 Ok(()) => {}
                 Err(error) if error.code == INSUFFICIENT_SCOPE => {
-                    return Some(insufficient_scope(origin, Some(&request.id), &error))
+                    return Some(insufficient_scope(
+                        origin,
+                        "/sse",
+                        Some(&request.id),
+                        &error,
+                    ))
                 }
                 Err(error) => return Some(rpc_error(500, Some(&request.id), &error)),
             }

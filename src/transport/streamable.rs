@@ -202,7 +202,7 @@ impl<'a> Post<'a> {
             Err(error) => {
                 let frame = jsonrpc::failure(Some(&request.id), &error);
                 let response = if error.code == INSUFFICIENT_SCOPE {
-                    insufficient_scope(self.origin, Some(&request.id), &error)
+                    insufficient_scope(self.origin, "/mcp", Some(&request.id), &error)
                 } else {
                     rpc_error(
                         error_status(exchange.revision, &error),

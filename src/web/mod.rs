@@ -380,7 +380,11 @@ async fn route(
                     {
                         host.log(&format!("refused a token: {why}"));
                     }
-                    return Some(auth::challenge(&error, &origin));
+                    return Some(auth::challenge(
+                        &error,
+                        &origin,
+                        metadata::endpoint_of(&path),
+                    ));
                 }
             };
             trace.principal = Some(principal.label.clone());

@@ -44,7 +44,7 @@ async function exercise(client) {
 
 for (const [name, BASE] of TARGETS) {
   const MCP = new URL('/mcp', BASE);
-  const CHALLENGE = `Bearer realm="mcp", resource_metadata="${new URL('/.well-known/oauth-protected-resource', BASE)}"`;
+  const CHALLENGE = `Bearer realm="mcp", resource_metadata="${new URL('/.well-known/oauth-protected-resource/mcp', BASE)}"`;
 
   test(`${name}: SDK v1 client: handshake, tools, exact outputs`, async () => {
     const client = new ClientV1({ name: 'e2e-sdk-v1', version: '1.0.0' });
