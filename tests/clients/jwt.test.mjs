@@ -11,8 +11,12 @@ import { createServer } from 'node:http';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import {
+  discoverOAuthProtectedResourceMetadata, extractResourceMetadataUrl, selectResourceURL,
+} from '@modelcontextprotocol/sdk/client/auth.js';
 
-import { CAN_START, HOST_NAME, assertListsTools, startSpinBuild, until } from './hosts.mjs';
+import { CAN_START, HOST_NAME, assertListsTools, freePort, startSpinBuild, until } from './hosts.mjs';
 
 const skip = !CAN_START;
 const ISSUER = 'https://issuer.e2e.test/';
@@ -202,4 +206,55 @@ test(`${HOST_NAME}: a JWKS host missing from allowed_outbound_hosts is refused; 
   assert.match(description, /Retry shortly/);
   assert.doesNotMatch(description, /127\.0\.0\.1|http:/);
   await until(5_000, 'the log line naming jwt_jwks_origin', () => readFileSync(node.log, 'utf8').includes('jwt_jwks_origin'));
+});
+
+// What the SDK's OAuth client does before it sends anyone to the authorization server,
+// from each endpoint's 401: the resource_metadata URL, the document, and the `resource` it
+// will ask a token for (RFC 8707), which must match the URL it connects to (the SDK checks
+// that, as RFC 9728 §3.3 asks). On a server whose jwt_audience names exactly its /mcp and
+// /sse URLs (no public_url), the token minted for that resource gets in.
+test(`${HOST_NAME}: the SDK's OAuth discovery, from each endpoint's 401, selects a resource this server accepts`, { skip }, async () => {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const node = await startSpinBuild({
+    name: 'jwt-discovery',
+    port,
+    variables: {
+      auth_mode: 'jwt',
+      jwt_issuer: ISSUER,
+      jwt_jwks_url: `http://127.0.0.1:${jwksPort}/jwks`,
+      jwt_jwks_origin: `http://127.0.0.1:${jwksPort}`,
+      jwt_audience: `${origin}/mcp,${origin}/sse`,
+    },
+  });
+  servers.push(node);
+  for (const endpoint of ['/mcp', '/sse']) {
+    const serverUrl = new URL(endpoint, origin);
+    const refused = await fetch(serverUrl, endpoint === '/sse'
+      ? { headers: { accept: 'text/event-stream' } }
+      : {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+      });
+    assert.equal(refused.status, 401, endpoint);
+    const resourceMetadataUrl = extractResourceMetadataUrl(refused);
+    assert.equal(resourceMetadataUrl?.href, `${origin}/.well-known/oauth-protected-resource${endpoint}`);
+    const metadata = await discoverOAuthProtectedResourceMetadata(serverUrl, { resourceMetadataUrl });
+    assert.deepEqual(metadata.authorization_servers, [ISSUER]);
+    const resource = await selectResourceURL(serverUrl, {}, metadata);
+    assert.equal(resource.href, serverUrl.href);
+
+    // Signed with a key the issuer publishes now (an earlier test rotated them).
+    const token = await mint(jwks.keys[0].kid, { aud: metadata.resource });
+    const requestInit = { headers: { Authorization: `Bearer ${token}` } };
+    const transport = endpoint === '/sse'
+      ? new SSEClientTransport(serverUrl, { requestInit })
+      : new StreamableHTTPClientTransport(serverUrl, { requestInit });
+    const client = new Client({ name: `e2e-discovery${endpoint.replace('/', '-')}`, version: '1.0.0' });
+    await client.connect(transport);
+    const sum = await client.callTool({ name: 'add', arguments: { a: 20, b: 22 } });
+    assert.deepEqual(sum.content, [{ type: 'text', text: '42' }]);
+    await client.close();
+  }
 });
