@@ -126,9 +126,21 @@ test('real spin up on Redis: Redis killed and restarted under a node; answered w
     assert.ok(back, 'sessions came back within 300 s of Redis');
     const seconds = ((Date.now() - restartedAt) / 1000).toFixed(1);
     // The new session works end to end; the one from before the outage died with Redis's
-    // data (no persistence) and is refused as unknown.
-    assert.equal((await inSession(node.base, back.session)).status, 200);
-    assert.equal((await inSession(node.base, opened.session)).status, 404);
+    // data (no persistence) and is refused as unknown. Right after the store is back, a
+    // request that lands on an instance whose store calls still fail gets a clean 503 with
+    // Retry-After (seen about once in six runs); a client that retries as told gets in.
+    const settled = async (session) => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const reply = await inSession(node.base, session);
+        if (reply.status !== 503 || Date.now() > deadline) return reply;
+        assert.ok(reply.retryAfter, `Retry-After: ${reply.body}`);
+        assert.ok(reply.ms < 2_000, `answered in ${reply.ms} ms`);
+        await sleep(Number(reply.retryAfter) * 1000);
+      }
+    };
+    assert.equal((await settled(back.session)).status, 200);
+    assert.equal((await settled(opened.session)).status, 404);
     console.log(`# outage: slowest answer ${slowest} ms; sessions back ${seconds} s after Redis restarted; statuses ${JSON.stringify(Object.fromEntries(Object.entries(seen).map(([k, v]) => [k, [...v]])))}`);
   } finally {
     await node.kill();
