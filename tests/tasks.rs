@@ -182,6 +182,11 @@ fn where_idle_instances_are_dropped_the_answer_streams_and_stays_open_while_the_
         finished_after >= Duration::from_secs(1),
         "open while the task ran: {finished_after:?}"
     );
+    // Kept alive meanwhile (keepalive_seconds is 0.05 here): a comment every interval.
+    let comments = String::from_utf8_lossy(&bytes)
+        .matches(": keepalive")
+        .count();
+    assert!(comments >= 5, "{comments} keep-alive comments in 1 s");
     assert_eq!(get(&host, id)["result"]["status"], "completed");
     runner.join().unwrap();
 }

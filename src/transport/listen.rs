@@ -240,7 +240,7 @@ async fn follow(
             last_write = now;
             last_change = now;
         } else if now.saturating_sub(last_write) >= limits.keepalive_ms {
-            if sink.body(b": keepalive\n\n").await.is_err() {
+            if sink.body(stream::KEEPALIVE).await.is_err() {
                 return;
             }
             last_write = now;

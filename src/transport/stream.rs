@@ -41,6 +41,8 @@ const CHECKS_PER_GRACE: u64 = 3;
 const GAP_WAIT_MS: u64 = 2000;
 /// Delivered messages a Streamable HTTP stream keeps for `Last-Event-ID` replay.
 pub const REPLAY_WINDOW: u64 = 32;
+/// The comment an idle event stream sends every `keepalive_seconds`.
+pub const KEEPALIVE: &[u8] = b": keepalive\n\n";
 /// The reconnection delay a stream suggests when it ends at its maximum lifetime.
 pub const RETRY_MS: u64 = 1000;
 
@@ -390,9 +392,7 @@ impl Stream<'_> {
             }
             let now = host.now_unix_ms();
             if now.saturating_sub(last_write) >= self.keepalive_ms {
-                sink.body(b": keepalive\n\n")
-                    .await
-                    .map_err(|_| End::ClientGone)?;
+                sink.body(KEEPALIVE).await.map_err(|_| End::ClientGone)?;
                 last_write = now;
             }
             if now >= deadline {

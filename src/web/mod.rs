@@ -166,8 +166,23 @@ async fn serve(app: &App<'_>, request: Request<'_>, sink: &mut dyn ResponseSink)
     if let Some(work) = deferred {
         if !hold_open {
             sink.finish().await;
+            work(host).await;
+        } else {
+            // Keep-alive comments on the held-open answer while the task runs, as on any
+            // event stream: proxies and clients that time out a silent response keep it.
+            let every = app.settings.keepalive_ms().unwrap_or(15_000);
+            let mut work = std::pin::pin!(work(host));
+            let mut listening = true;
+            while crate::host::race(work.as_mut(), host.sleep_ms(every))
+                .await
+                .is_none()
+            {
+                if listening {
+                    // A client gone: the task runs on all the same.
+                    listening = sink.body(transport::stream::KEEPALIVE).await.is_ok();
+                }
+            }
         }
-        work(host).await;
         sink.finish().await;
     }
 }
