@@ -21,12 +21,7 @@ fn streams_end_at_their_lifetime_with_a_retry_hint_and_resume() {
     let mut stream = open(None);
     assert_eq!(stream.status, 200);
     let started = std::time::Instant::now();
-    let last = loop {
-        let event = stream.next_event(WAIT).expect("the stream's closing hint");
-        if event.retry.is_some() {
-            break event;
-        }
-    };
+    let last = stream.until_retry_hint(WAIT);
     assert_eq!(last.retry.as_deref(), Some("1000"));
     stream.expect_end(WAIT, "after its retry hint");
     assert!(started.elapsed() < Duration::from_secs(3));
@@ -48,12 +43,7 @@ fn streams_end_before_the_hosts_request_limit_with_a_retry_hint() {
     let started = std::time::Instant::now();
     let mut stream = sse_stream(&host, &auth, None);
     assert_eq!(stream.next_event(WAIT).unwrap().name, "endpoint");
-    let hint = loop {
-        let event = stream.next_event(WAIT).expect("the closing hint");
-        if event.retry.is_some() {
-            break event;
-        }
-    };
+    let hint = stream.until_retry_hint(WAIT);
     assert_eq!(hint.retry.as_deref(), Some("1000"));
     stream.expect_end(WAIT, "after its retry hint");
     let lived = started.elapsed();

@@ -18,13 +18,7 @@ fn listen_streams_acknowledge_then_carry_the_changes_they_asked_for() {
     let body = json!({"jsonrpc": "2.0", "id": "sub-1", "method": "subscriptions/listen", "params": {
         "_meta": envelope(), "notifications": {"toolsListChanged": true, "resourceSubscriptions": ["test://watched-resource"]}
     }});
-    let headers = client_headers(
-        &auth,
-        &[
-            ("mcp-protocol-version", MODERN),
-            ("mcp-method", "subscriptions/listen"),
-        ],
-    );
+    let headers = listen_headers(&auth);
     let (_listening, rx) = post_on_thread(&listener, headers, &body);
     let mut buffer = String::new();
     let next = |buffer: &mut String, count: usize| -> Vec<Value> {
@@ -136,13 +130,7 @@ fn a_change_made_as_soon_as_the_ack_arrives_is_delivered() {
     let body = json!({"jsonrpc": "2.0", "id": "sub-1", "method": "subscriptions/listen", "params": {
         "_meta": envelope(), "notifications": {"promptsListChanged": true}
     }});
-    let headers = client_headers(
-        &bearer(),
-        &[
-            ("mcp-protocol-version", MODERN),
-            ("mcp-method", "subscriptions/listen"),
-        ],
-    );
+    let headers = listen_headers(&bearer());
     let request = post_request(headers, &body);
     remote_mcp_server::host::executor::block_on(remote_mcp_server::handle(
         &listener,
@@ -322,13 +310,7 @@ fn a_change_whose_record_comes_after_its_number_is_still_delivered() {
     let body = json!({"jsonrpc": "2.0", "id": "sub-2", "method": "subscriptions/listen", "params": {
         "_meta": envelope(), "notifications": {"promptsListChanged": true}
     }});
-    let headers = client_headers(
-        &bearer(),
-        &[
-            ("mcp-protocol-version", MODERN),
-            ("mcp-method", "subscriptions/listen"),
-        ],
-    );
+    let headers = listen_headers(&bearer());
     let (_listening, rx) = post_on_thread(&listener, headers, &body);
     let mut buffer = String::new();
     let read_until = |buffer: &mut String, count: usize, within: Duration| -> Vec<Value> {
@@ -362,4 +344,15 @@ fn a_change_whose_record_comes_after_its_number_is_still_delivered() {
         Some(json!("notifications/prompts/list_changed")),
         "{messages:?}"
     );
+}
+
+/// The headers of a 2026-07-28 `subscriptions/listen` request.
+fn listen_headers(auth: &str) -> Headers {
+    client_headers(
+        auth,
+        &[
+            ("mcp-protocol-version", MODERN),
+            ("mcp-method", "subscriptions/listen"),
+        ],
+    )
 }

@@ -163,13 +163,16 @@ impl KeyValue for RedisStore {
                     if let RedisResult::Binary(found) = result {
                         if let Ok(found) = String::from_utf8(found) {
                             // MATCH is a glob; the prefix is checked exactly.
-                            if found.starts_with(prefix) && !keys.contains(&found) {
+                            if found.starts_with(prefix) {
                                 keys.push(found);
                             }
                         }
                     }
                 }
                 if next == b"0" {
+                    // SCAN may return a key twice.
+                    keys.sort_unstable();
+                    keys.dedup();
                     return Ok(keys);
                 }
                 cursor = next;

@@ -22,10 +22,6 @@ use crate::protocol::{meta, Revision};
 use crate::store::events::{self, Change};
 use crate::store::places::Leased;
 
-/// How long a change whose number was taken may stay unwritten before the stream moves
-/// past it (its publisher died between the two writes).
-const GAP_WAIT_MS: u64 = 2_000;
-
 /// What a client asked for, as far as this server honours it.
 #[derive(Default)]
 struct Filter {
@@ -208,7 +204,7 @@ async fn follow(
                     Ok(Some(change)) => change,
                     Ok(None) => {
                         let now = host.now_unix_ms();
-                        if now.saturating_sub(*gap_since.get_or_insert(now)) < GAP_WAIT_MS {
+                        if now.saturating_sub(*gap_since.get_or_insert(now)) < stream::GAP_WAIT_MS {
                             break; // looked at again next time round
                         }
                         cursor += 1;

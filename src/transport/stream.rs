@@ -38,7 +38,7 @@ const CHECKS_PER_GRACE: u64 = 3;
 
 /// How long a taken sequence number may stay empty (its writer died mid-push) before
 /// the stream moves past it.
-const GAP_WAIT_MS: u64 = 2000;
+pub const GAP_WAIT_MS: u64 = 2000;
 /// Delivered messages a Streamable HTTP stream keeps for `Last-Event-ID` replay.
 pub const REPLAY_WINDOW: u64 = 32;
 /// The comment an idle event stream sends every `keepalive_seconds`.

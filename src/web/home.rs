@@ -7,9 +7,9 @@ use crate::protocol::Revision;
 
 const TEMPLATE: &str = include_str!("home.html");
 
-/// `store`: `Ok` where the host has a shared store, else what would give it one.
-pub fn page(mode: AuthMode, origin: &str, store: Result<(), &str>) -> Response {
-    let (sse_status, inspector_transport, client_url) = if let Err(missing) = store {
+/// `missing_store`: what would give the host a shared store, where it has none.
+pub fn page(mode: AuthMode, origin: &str, missing_store: Option<&str>) -> Response {
+    let (sse_status, inspector_transport, client_url) = if let Some(missing) = missing_store {
         (
             format!("HTTP+SSE: not available here, it needs {missing}"),
             "Streamable HTTP",

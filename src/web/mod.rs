@@ -347,10 +347,7 @@ async fn route(
                 home::page(
                     verifier.policy.mode(),
                     &origin,
-                    host.store()
-                        .is_some()
-                        .then_some(())
-                        .ok_or(host.how_to_get_a_store()),
+                    host.store().is_none().then(|| host.how_to_get_a_store()),
                 )
             })),
             _ => not_allowed("GET, HEAD"),

@@ -101,6 +101,16 @@ impl Stream {
         }
     }
 
+    /// The event that carries the stream's `retry` hint, skipping those before it.
+    pub fn until_retry_hint(&mut self, timeout: Duration) -> Event {
+        loop {
+            let event = self.next_event(timeout).expect("the stream's closing hint");
+            if event.retry.is_some() {
+                return event;
+            }
+        }
+    }
+
     /// Asserts that nothing but comments arrives within `timeout` and the stream stays open.
     pub fn expect_silence(&mut self, timeout: Duration, why: &str) {
         match self.poll(timeout) {
