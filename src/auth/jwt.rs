@@ -5,9 +5,9 @@
 //! Keys come from the issuer's JWKS URL and are cached in the shared store for
 //! `jwks_cache_seconds`. Nothing is looked up or fetched for a token that fails what can
 //! be checked without keys (its form, `alg`, `crit`, `iss`, `aud`, `exp`, `nbf`), so junk
-//! costs no fetch. A token whose key id is unknown triggers one refetch (key rotation), at
-//! most every [`REFETCH_INTERVAL_MS`], so a flood of forged tokens cannot hammer the
-//! issuer; a failed fetch is not retried by any instance for [`FAILED_FETCH_BACKOFF_MS`].
+//! costs no fetch. A token whose key id is unknown triggers one refetch at once (key
+//! rotation); after such a refetch the next is at least [`REFETCH_INTERVAL_MS`] later, so
+//! a flood of forged tokens cannot hammer the issuer; a failed fetch is not retried by any instance for [`FAILED_FETCH_BACKOFF_MS`].
 //! While the issuer is unreachable cached keys still serve, for at most [`MAX_STALE_MS`].
 //! Without a store (the portable build) keys are fetched for every request that needs
 //! them.
@@ -422,18 +422,23 @@ async fn fetch_keys(
     let cached = cache.cached().await.and_then(|c| {
         parse_set(c.jwks.as_bytes())
             .ok()
-            .map(|keys| (c.fetched_at, keys))
+            .map(|keys| (c.fetched_at, keys, c.for_unknown_kid))
     });
-    if let Some((fetched_at, keys)) = &cached {
+    let mut knows_kid = true;
+    if let Some((fetched_at, keys, for_unknown_kid)) = &cached {
         let age = now.saturating_sub(*fetched_at);
-        let knows_kid = kid.is_none_or(|kid| keys.iter().any(|k| k.kid.as_deref() == Some(kid)));
+        knows_kid = kid.is_none_or(|kid| keys.iter().any(|k| k.kid.as_deref() == Some(kid)));
         let fresh = age < settings.cache_ms;
-        // Fresh keys serve; an unknown kid refetches them, but at most every interval.
-        if fresh && (knows_kid || age < REFETCH_INTERVAL_MS) {
+        // Fresh keys serve. An unknown kid refetches them at once (the issuer rotated its
+        // key), unless an unknown kid already did less than an interval ago: a flood of
+        // made-up key ids costs the issuer one fetch per interval.
+        let refetched_lately = *for_unknown_kid && age < REFETCH_INTERVAL_MS;
+        if fresh && (knows_kid || refetched_lately) {
             memory.keep(url, *fetched_at, keys);
             return Ok(keys.clone());
         }
     }
+    let cached = cached.map(|(fetched_at, keys, _)| (fetched_at, keys));
     // When the last fetch failed (as any instance saw it), and until when nobody retries.
     let failed_at = cache.failed_at().await;
     let why = match failed_at.filter(|at| now < at.saturating_add(FAILED_FETCH_BACKOFF_MS)) {
@@ -447,6 +452,7 @@ async fn fetch_keys(
                 let record = Cached {
                     fetched_at: now,
                     jwks: body,
+                    for_unknown_kid: !knows_kid,
                 };
                 if let Err(e) = cache.save(&record).await {
                     host.log(&format!("jwt: could not cache the JWKS: {e}"));

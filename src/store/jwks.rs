@@ -7,11 +7,14 @@ use serde::{Deserialize, Serialize};
 use super::keys;
 use crate::host::{KeyValue, StoreError};
 
-/// A JWKS as cached: the document as fetched, and when.
+/// A JWKS as cached: the document as fetched, when, and whether a token with a key id
+/// it did not know caused the fetch.
 #[derive(Serialize, Deserialize)]
 pub struct Cached {
     pub fetched_at: u64,
     pub jwks: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub for_unknown_kid: bool,
 }
 
 /// The cache of one JWKS URL.
