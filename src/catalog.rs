@@ -88,18 +88,6 @@ impl Scopes {
     pub fn any(&self) -> bool {
         self.0.iter().any(|(_, scopes)| !scopes.is_empty())
     }
-
-    /// Every scope some tool requires, sorted, once each (`scopes_supported`).
-    pub fn all(&self) -> Vec<&str> {
-        let mut all: Vec<&str> = self
-            .0
-            .iter()
-            .flat_map(|(_, scopes)| scopes.iter().map(String::as_str))
-            .collect();
-        all.sort_unstable();
-        all.dedup();
-        all
-    }
 }
 
 impl Catalog {

@@ -142,6 +142,12 @@ variables! {
     /// `tool=scope scope`; tools not listed need none. Empty: the scopes each tool's
     /// definition declares (`getToken` needs `token:read`).
     TOOL_SCOPES "tool_scopes" tool_scopes: Option<ToolScopes> = tool_scopes("");
+    /// Scopes every token must carry to use this server at all, outside `passthrough`
+    /// mode: space- or comma-separated, such as `mcp`. A token without them is refused
+    /// with 403 `insufficient_scope`. A 401 names them in its challenge (`scope=`) and the
+    /// protected resource metadata lists them as `scopes_supported`: what a client asks
+    /// for first. Scopes a tool needs beyond them are asked for when it is called.
+    REQUIRED_SCOPES "required_scopes" required_scopes: Vec<String> = scope_list("");
     /// A URL with documentation for people, published in the protected resource metadata.
     RESOURCE_DOCUMENTATION "resource_documentation" resource_documentation: Option<String> = optional_url("");
     /// Signs the requestState of 2026-07-28 input rounds. Empty: a random key kept in the
@@ -561,6 +567,29 @@ fn tool_scopes(
         })
         .collect::<Result<_, _>>()
         .map(Some)
+}
+
+/// OAuth scope tokens (RFC 6749 §3.3: printable ASCII but `"` and `\`), separated by
+/// spaces or commas, once each, in the order given.
+fn scope_list(variable: &'static Variable, value: String) -> Result<Vec<String>, ConfigError> {
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in value
+        .split([' ', ',', '\t', '\n'])
+        .filter(|s| !s.is_empty())
+    {
+        if !scope
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        {
+            return Err(variable.problem(format!(
+                "{scope:?} is not a scope: printable ASCII without quotes or backslashes"
+            )));
+        }
+        if !scopes.iter().any(|s| s == scope) {
+            scopes.push(scope.to_string());
+        }
+    }
+    Ok(scopes)
 }
 
 /// `scheme://host[:port]` with an optional trailing slash, kept without it.

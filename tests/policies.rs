@@ -561,7 +561,10 @@ fn jwt_misconfiguration_fails_closed_naming_the_variable() {
 // --- scopes -------------------------------------------------------------------------------
 
 #[test]
-fn tools_list_shows_only_what_the_token_may_call() {
+fn jwt_lists_every_tool_so_a_client_can_step_up_for_one() {
+    // A jwt client lacking a tool's scope still sees the tool: calling it gets the 403 that
+    // tells it which scope to ask its authorization server for (static tokens, which cannot
+    // gain scopes, see only what they may call: static_tokens_accept_exactly_the_configured_ones).
     let host = jwt_host();
     let rsa = &keys().rsa;
     let list = |scope: &str| {
@@ -581,15 +584,14 @@ fn tools_list_shows_only_what_the_token_may_call() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, tool_names_without_get_token());
+    assert_eq!(names, tool_names());
     assert_eq!(
-        without["result"]["cacheScope"], "private",
-        "lists differ per caller"
+        without["result"]["cacheScope"], "public",
+        "every caller sees the same list"
     );
-    let with = list("token:read other");
     assert_eq!(
-        with["result"]["tools"].as_array().unwrap().len(),
-        tool_names().len()
+        without["result"]["tools"],
+        list("token:read other")["result"]["tools"]
     );
 }
 
@@ -631,6 +633,27 @@ fn a_call_without_its_scope_is_403_naming_the_scope() {
         reply.json()["result"]["content"][0]["text"],
         format!("User's token: Bearer {granted}")
     );
+
+    // With required_scopes, the challenge names every scope the call needs (the TypeScript
+    // SDK re-authorizes for exactly those), the message only the missing one.
+    let based = host.clone().with_variable("required_scopes", "mcp");
+    let reply = modern_as(
+        &based,
+        &bearer_of(&keys().rsa.sign(&claims("alice", "mcp"))),
+        "tools/call",
+        json!({"name": "getToken", "arguments": {}}),
+    );
+    assert_eq!(reply.status, 403);
+    assert!(reply
+        .header("www-authenticate")
+        .unwrap()
+        .ends_with("scope=\"mcp token:read\""));
+    let body = reply.json();
+    assert_eq!(
+        body["error"]["data"]["requiredScopes"],
+        json!(["mcp", "token:read"])
+    );
+    assert!(!body["error"]["message"].as_str().unwrap().contains("mcp "));
 
     // Scopes are configurable per tool.
     let strict = host
@@ -731,7 +754,10 @@ fn protected_resource_metadata_reflects_the_configuration() {
     .json();
     assert_eq!(doc["resource"], "http://mcp.test/mcp");
     assert_eq!(doc["authorization_servers"], json!([ISSUER]));
-    assert_eq!(doc["scopes_supported"], json!(["token:read"]));
+    assert!(
+        doc.get("scopes_supported").is_none(),
+        "a tool's scope is asked for when it is needed, not up front: {doc}"
+    );
     assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
     assert_eq!(
         doc["resource_documentation"],
@@ -749,6 +775,75 @@ fn protected_resource_metadata_reflects_the_configuration() {
     assert!(
         passthrough.get("scopes_supported").is_none(),
         "not enforced, so not advertised"
+    );
+}
+
+#[test]
+fn required_scopes_are_what_a_first_call_asks_for_and_every_call_needs() {
+    let host = jwt_host().with_variable("required_scopes", "mcp  mcp,files:read");
+    // The 401 names them (clients ask for exactly those first), and so does the metadata.
+    let refused = send(&host, "POST", "/mcp", &[], b"{}");
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        refused.header("www-authenticate"),
+        Some("Bearer realm=\"mcp\", resource_metadata=\"http://mcp.test/.well-known/oauth-protected-resource/mcp\", scope=\"mcp files:read\"")
+    );
+    let expired = {
+        let mut c = claims("alice", "mcp files:read");
+        c["exp"] = json!(NOW - 3600);
+        keys().rsa.sign(&c)
+    };
+    let stale = add_as(&host, &expired);
+    assert_eq!(stale.status, 401);
+    assert!(stale
+        .header("www-authenticate")
+        .unwrap()
+        .ends_with("error=\"invalid_token\", error_description=\"The JWT has expired.\", scope=\"mcp files:read\""));
+    for path in [
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-protected-resource/sse",
+    ] {
+        let doc = send(&host, "GET", path, &[], b"").json();
+        assert_eq!(
+            doc["scopes_supported"],
+            json!(["mcp", "files:read"]),
+            "{path}"
+        );
+    }
+    // A valid token without them is refused before anything runs, naming them.
+    let partial = add_as(&host, &keys().rsa.sign(&claims("alice", "mcp token:read")));
+    assert_eq!(partial.status, 403);
+    assert_eq!(
+        partial.header("www-authenticate"),
+        Some("Bearer realm=\"mcp\", resource_metadata=\"http://mcp.test/.well-known/oauth-protected-resource/mcp\", error=\"insufficient_scope\", error_description=\"This call needs the scope mcp files:read.\", scope=\"mcp files:read\"")
+    );
+    assert_eq!(partial.json()["error"], "insufficient_scope");
+    assert_eq!(
+        add_as(
+            &host,
+            &keys().rsa.sign(&claims("alice", "files:read other mcp"))
+        )
+        .status,
+        200
+    );
+    // A scope that cannot be one fails closed, naming the variable.
+    let bad = jwt_host().with_variable("required_scopes", "mcp \"quoted\"");
+    let reply = add_as(&bad, &keys().rsa.sign(&claims("alice", "mcp")));
+    assert_eq!(reply.status, 500);
+    assert!(reply.text().contains("required_scopes"), "{}", reply.text());
+    // Passthrough grants everything: the variable changes nothing there.
+    let open = common::host().with_variable("required_scopes", "mcp");
+    assert_eq!(
+        send(
+            &open,
+            "GET",
+            "/.well-known/oauth-protected-resource/mcp",
+            &[],
+            b""
+        )
+        .json()
+        .get("scopes_supported"),
+        None
     );
 }
 

@@ -48,12 +48,9 @@ struct ProtectedResource<'a> {
 }
 
 /// The metadata document for `resource_path` ("" for the root document, "/mcp", …).
-/// `scopes` are every scope a tool requires, sorted (published only where the policy
-/// enforces them).
 pub fn document(
     settings: &Settings<'_>,
     policy: &Policy,
-    scopes: &[&str],
     origin: &str,
     resource_path: &str,
 ) -> Result<Response, ConfigError> {
@@ -68,9 +65,17 @@ pub fn document(
             authorization_servers.push(&jwt.issuer);
         }
     }
-    // Scopes mean something only where they are enforced.
-    let scopes_supported = if policy.mode().enforces_scopes() {
-        scopes.to_vec()
+    // `scopes_supported` is what a client asks for when the challenge names no scope: the
+    // MCP specification makes it the minimal set for basic use (`required_scopes`), with a
+    // tool's further scopes asked for when a call is refused for them (step-up). Listing
+    // every tool's scopes here made clients ask for all of them up front. Scopes mean
+    // something only where they are enforced.
+    let scopes_supported: Vec<&str> = if policy.mode().enforces_scopes() {
+        settings
+            .required_scopes()?
+            .iter()
+            .map(String::as_str)
+            .collect()
     } else {
         Vec::new()
     };

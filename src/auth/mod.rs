@@ -96,8 +96,20 @@ pub enum AuthError {
     /// is the detail for the operator's log (it may name URLs); the client is told only
     /// that it may retry.
     Unavailable(String),
+    /// A valid token without every scope in `required_scopes` (those are named).
+    MissingScopes(Vec<String>),
     /// The auth configuration is invalid (logged when read).
     Config(ConfigError),
+}
+
+/// Refuses a principal that lacks any of `required` (`required_scopes`, the scopes every
+/// request needs). Passthrough and none modes grant everything.
+pub fn require(principal: &Principal, required: &[String]) -> Result<(), AuthError> {
+    if principal.missing(required).is_empty() {
+        Ok(())
+    } else {
+        Err(AuthError::MissingScopes(required.to_vec()))
+    }
 }
 
 /// The policy in force, with what judging tokens under it keeps from one request to the
@@ -206,11 +218,29 @@ fn quotable(text: &str) -> String {
 }
 
 /// The response that refuses an unauthenticated request: 401 (or 400 for a malformed
-/// request, RFC 6750 §3.1), or 503 when the token could not be checked. `endpoint` is
-/// the protected endpoint asked for ([`metadata::endpoint_of`]).
-pub fn challenge(error: &AuthError, origin: &str, endpoint: &str) -> Response {
+/// request, RFC 6750 §3.1), 403 for a token without the scopes every request needs, or
+/// 503 when the token could not be checked. `endpoint` is the protected endpoint asked
+/// for ([`metadata::endpoint_of`]); `required` the scopes every request needs, which a
+/// 401 names so that a client asks for them (and only them) first.
+pub fn challenge(error: &AuthError, origin: &str, endpoint: &str, required: &[String]) -> Response {
+    let required = required.join(" ");
+    let scope = (!required.is_empty()).then_some(required.as_str());
     let (status, code, description) = match error {
         AuthError::Config(e) => return e.response(),
+        AuthError::MissingScopes(scopes) => {
+            let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+            let body = serde_json::json!({
+                "error": "insufficient_scope",
+                "error_description": format!(
+                    "This server needs the scope {} for every request.",
+                    scopes.join(" ")
+                ),
+            });
+            return Response::json(403, &body).with_header(
+                "www-authenticate",
+                insufficient_scope_header(origin, endpoint, &scopes),
+            );
+        }
         AuthError::Bearer(bearer) => (bearer.status(), bearer.code(), bearer.description()),
         AuthError::InvalidToken(why) => (401, Some("invalid_token"), why.clone()),
         AuthError::Unavailable(_) => {
@@ -231,7 +261,7 @@ pub fn challenge(error: &AuthError, origin: &str, endpoint: &str) -> Response {
         origin,
         endpoint,
         code.map(|c| (c, description.as_str())),
-        None,
+        scope,
     );
     Response::json(status, &body).with_header("www-authenticate", header)
 }

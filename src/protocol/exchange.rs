@@ -12,7 +12,7 @@ use super::model::{CacheScope, Cacheable};
 use super::Revision;
 use crate::auth::Principal;
 use crate::catalog::{Catalog, Scopes};
-use crate::config::{ConfigError, Settings};
+use crate::config::{AuthMode, ConfigError, Settings};
 use crate::host::{Host, Pending};
 use crate::protocol::jsonrpc::RpcError;
 use crate::store::asks::SessionLink;
@@ -173,9 +173,14 @@ impl<'a> Exchange<'a> {
             .is_empty())
     }
 
-    /// Whether tool lists can differ between callers (and so must not be shared).
-    pub fn lists_depend_on_caller(&self) -> Result<bool, RpcError> {
-        Ok(self.scopes()?.is_some_and(Scopes::any))
+    /// Whether `tools/list` shows only the tools this caller may call (lists then differ
+    /// between callers and must not be shared): in `static` mode, whose tokens can never
+    /// gain a scope. In `jwt` mode every tool is listed: calling one without its scope is
+    /// refused with 403 `insufficient_scope` naming it, and the client re-authorizes for it
+    /// (the specification's step-up flow); a tool it was never shown it could never ask for.
+    pub fn lists_only_callable(&self) -> Result<bool, RpcError> {
+        Ok(self.settings.auth_mode()? == AuthMode::Static
+            && self.scopes()?.is_some_and(Scopes::any))
     }
 
     /// Caching hints for a list or read result of a modern request.

@@ -84,7 +84,7 @@ pub const MISSING_REQUIRED_CLIENT_CAPABILITY: i64 = -32021;
 /// MCP 2026-07-28: the requested protocol version is not one this server speaks.
 pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 /// This server's code (implementation-defined range) for a call the caller's token lacks
-/// scopes for; `data.requiredScopes` lists them. Over HTTP it comes with a 403.
+/// scopes for; `data.requiredScopes` lists every scope the call needs. Over HTTP it comes with a 403.
 pub const INSUFFICIENT_SCOPE: i64 = -32010;
 
 impl RpcError {

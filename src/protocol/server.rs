@@ -67,6 +67,23 @@ pub fn authorize(exchange: &Exchange<'_>, request: &Request) -> Result<(), RpcEr
     if missing.is_empty() {
         return Ok(());
     }
+    // `requiredScopes` (and the challenge's `scope`) is everything this call needs, the
+    // scopes every request needs included: the spec asks for all of them in one challenge,
+    // and the TypeScript SDK re-authorizes for exactly the challenge's scopes (no union
+    // with what it held), so a challenge naming only the missing one would cost the client
+    // the others.
+    let mut needed: Vec<&str> = exchange
+        .settings
+        .required_scopes()
+        .map_err(RpcError::from)?
+        .iter()
+        .map(String::as_str)
+        .collect();
+    for scope in exchange.required_scopes(name)? {
+        if !needed.contains(&scope.as_str()) {
+            needed.push(scope);
+        }
+    }
     Err(RpcError::new(
         INSUFFICIENT_SCOPE,
         format!(
@@ -75,7 +92,7 @@ pub fn authorize(exchange: &Exchange<'_>, request: &Request) -> Result<(), RpcEr
             missing.join(" ")
         ),
     )
-    .with_data(json!({ "requiredScopes": missing })))
+    .with_data(json!({ "requiredScopes": needed })))
 }
 
 /// Answers a request: the result object, or the JSON-RPC error. `emitter` receives what

@@ -384,7 +384,17 @@ async fn route(
                 Ok(verifier) => verifier,
                 Err(e) => return Some(e.response()),
             };
-            let principal = match auth::authenticate(verifier, host, &request).await {
+            let required = match verifier.policy.mode().enforces_scopes() {
+                true => match settings.required_scopes() {
+                    Ok(required) => required,
+                    Err(e) => return Some(e.response()),
+                },
+                false => &[],
+            };
+            let authenticated = auth::authenticate(verifier, host, &request)
+                .await
+                .and_then(|principal| auth::require(&principal, required).map(|()| principal));
+            let principal = match authenticated {
                 Ok(principal) => principal,
                 Err(error) => {
                     if let auth::AuthError::InvalidToken(why) | auth::AuthError::Unavailable(why) =
@@ -396,6 +406,7 @@ async fn route(
                         &error,
                         &origin,
                         metadata::endpoint_of(&path),
+                        required,
                     ));
                 }
             };
@@ -486,12 +497,7 @@ fn is_streamable_get(request: &Request<'_>, has_store: bool) -> bool {
 /// The protected resource metadata for `resource` ("", "/mcp", "/sse").
 fn metadata_document(app: &App<'_>, origin: &str, resource: &str) -> Result<Response, ConfigError> {
     let policy = &app.verifier()?.policy;
-    let scopes = match policy.mode().enforces_scopes() {
-        true => Some(Catalog::tool_scopes(&app.settings)?),
-        false => None,
-    };
-    let supported = scopes.as_ref().map(|s| s.all()).unwrap_or_default();
-    metadata::document(&app.settings, policy, &supported, origin, resource)
+    metadata::document(&app.settings, policy, origin, resource)
 }
 
 /// How long a store that answered `/healthz` counts as answering, in one instance: under

@@ -12,11 +12,12 @@ use crate::tools::{schema, TaskSupport};
 
 pub fn list_tools(exchange: &Exchange<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {
     let revision = exchange.revision;
-    // Only the tools this caller may call (2026-07-28 tools: the set MAY vary by the
-    // authorization presented).
+    // In static mode only the tools this caller may call (2026-07-28 tools: the set MAY
+    // vary by the authorization presented); see `lists_only_callable`.
+    let only_callable = exchange.lists_only_callable()?;
     let mut all = Vec::new();
     for tool in exchange.catalog()?.tools() {
-        if exchange.may_call(tool.name)? {
+        if !only_callable || exchange.may_call(tool.name)? {
             all.push(tool);
         }
     }
@@ -39,7 +40,7 @@ pub fn list_tools(exchange: &Exchange<'_>, params: &Map<String, Value>) -> Resul
             annotations: revision.has_tool_annotations().then_some(&tool.annotations),
         });
     }
-    let scope = if exchange.lists_depend_on_caller()? {
+    let scope = if only_callable {
         CacheScope::Private
     } else {
         CacheScope::Public
