@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::executor::sleep_until;
-use super::{Fetched, Host, KeyValue, Pending, StoreError};
+use super::{Fetched, Host, KeyValue, Outbound, OutboundMethod, Pending, StoreError};
 use crate::http::{Disconnected, Headers, ResponseSink};
 
 /// One component instance's view of the machine. Clone it (or share its store) to model
@@ -33,11 +33,21 @@ pub struct MemoryHost {
     idle_grace_ms: Option<u64>,
 }
 
-/// What `http_get` reaches: URLs a test has published, and a record of every fetch.
+/// Answers a POST to one URL, from its body.
+type Responder = Arc<dyn Fn(&[u8]) -> Fetched + Send + Sync>;
+
+/// A POST as sent: its URL, headers and body.
+pub type Posted = (String, Vec<(String, String)>, Vec<u8>);
+
+/// What `send` reaches: URLs a test has published (GET), URLs that answer POSTs, and a
+/// record of every request.
 #[derive(Default)]
 pub struct MemoryWeb {
     pages: Mutex<HashMap<String, Fetched>>,
+    responders: Mutex<HashMap<String, Responder>>,
     fetches: Mutex<Vec<String>>,
+    /// Every POST: its URL, headers and body.
+    posts: Mutex<Vec<Posted>>,
 }
 
 impl MemoryWeb {
@@ -61,7 +71,23 @@ impl MemoryWeb {
         }
     }
 
-    /// How many times `url` was fetched.
+    /// Answers POSTs to `url` with what `respond` makes of their body.
+    pub fn answer_posts(
+        &self,
+        url: &str,
+        respond: impl Fn(&[u8]) -> Fetched + Send + Sync + 'static,
+    ) {
+        if let Ok(mut responders) = self.responders.lock() {
+            responders.insert(url.to_string(), Arc::new(respond));
+        }
+    }
+
+    /// Every POST so far: URL, headers, body.
+    pub fn posts(&self) -> Vec<Posted> {
+        self.posts.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// How many times `url` was requested (any method).
     pub fn fetches(&self, url: &str) -> usize {
         self.fetches
             .lock()
@@ -180,18 +206,41 @@ impl Host for MemoryHost {
         }
     }
 
-    fn http_get<'a>(&'a self, url: &'a str) -> Pending<'a, Result<Fetched, String>> {
+    fn send<'a>(&'a self, request: Outbound<'a>) -> Pending<'a, Result<Fetched, String>> {
+        let url = request.url;
         if let Ok(mut fetches) = self.web.fetches.lock() {
             fetches.push(url.to_string());
         }
-        let page = self
-            .web
-            .pages
-            .lock()
-            .ok()
-            .and_then(|pages| pages.get(url).cloned())
-            .ok_or_else(|| format!("connection refused: {url}"));
-        Box::pin(ready(page))
+        let refused = || format!("connection refused: {url}");
+        let answer = match request.method {
+            OutboundMethod::Get => self
+                .web
+                .pages
+                .lock()
+                .ok()
+                .and_then(|pages| pages.get(url).cloned())
+                .ok_or_else(refused),
+            OutboundMethod::Post => {
+                if let Ok(mut posts) = self.web.posts.lock() {
+                    let headers = request
+                        .headers
+                        .iter()
+                        .map(|(name, value)| (name.to_string(), value.clone()))
+                        .collect();
+                    posts.push((url.to_string(), headers, request.body.clone()));
+                }
+                let responder = self
+                    .web
+                    .responders
+                    .lock()
+                    .ok()
+                    .and_then(|responders| responders.get(url).cloned());
+                responder
+                    .map(|respond| respond(&request.body))
+                    .ok_or_else(refused)
+            }
+        };
+        Box::pin(ready(answer))
     }
 
     fn idle_instance_grace_ms(&self) -> Option<u64> {

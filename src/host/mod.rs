@@ -66,8 +66,16 @@ pub trait Host {
     /// Writes one line to the operator's log. Callers never pass secrets here.
     fn log(&self, line: &str);
 
-    /// Fetches `url` with GET (issuer keys). `Err` explains a failure to get any answer.
-    fn http_get<'a>(&'a self, url: &'a str) -> Pending<'a, Result<Fetched, String>>;
+    /// Sends an outbound HTTP request (issuer keys, token introspection, a tool's calls)
+    /// and reads its answer, up to [`MAX_FETCH_BYTES`] within the host's deadline. `Err`
+    /// explains a failure to get any answer (safe to log: it never repeats the request's
+    /// headers or body).
+    fn send<'a>(&'a self, request: Outbound<'a>) -> Pending<'a, Result<Fetched, String>>;
+
+    /// Fetches `url` with GET.
+    fn http_get<'a>(&'a self, url: &'a str) -> Pending<'a, Result<Fetched, String>> {
+        self.send(Outbound::get(url))
+    }
 
     /// How long the host keeps an instance none of whose responses is still being sent
     /// before it drops it, with whatever work the instance still runs (`None`: an instance
@@ -79,7 +87,73 @@ pub trait Host {
     }
 }
 
-/// An answer to [`Host::http_get`].
+/// The method of an [`Outbound`] request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutboundMethod {
+    Get,
+    Post,
+}
+
+/// An outbound HTTP request. Not `Debug`: its headers may carry a credential.
+pub struct Outbound<'a> {
+    pub method: OutboundMethod,
+    pub url: &'a str,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl<'a> Outbound<'a> {
+    pub fn get(url: &'a str) -> Outbound<'a> {
+        Outbound {
+            method: OutboundMethod::Get,
+            url,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// A POST of an HTML form (`application/x-www-form-urlencoded`) that asks for JSON.
+    pub fn post_form(url: &'a str, fields: &[(&str, &str)]) -> Outbound<'a> {
+        let body = fields
+            .iter()
+            .map(|(name, value)| format!("{}={}", form_encode(name), form_encode(value)))
+            .collect::<Vec<_>>()
+            .join("&");
+        Outbound {
+            method: OutboundMethod::Post,
+            url,
+            headers: vec![
+                ("content-type", "application/x-www-form-urlencoded".into()),
+                ("content-length", body.len().to_string()),
+                ("accept", "application/json".into()),
+            ],
+            body: body.into_bytes(),
+        }
+    }
+
+    pub fn header(mut self, name: &'static str, value: String) -> Outbound<'a> {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one name or value: unreserved
+/// characters as they are, a space as `+`, every other byte as `%XX`.
+pub fn form_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(byte as char)
+            }
+            b' ' => out.push('+'),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+/// An answer to [`Host::send`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fetched {
     pub status: u16,

@@ -23,7 +23,7 @@ use wasi::io::streams::{InputStream, OutputStream, StreamError};
 use super::portable as platform;
 #[cfg(feature = "spin")]
 use super::spin as platform;
-use super::{Fetched, Host, KeyValue, Pending, MAX_FETCH_BYTES};
+use super::{Fetched, Host, KeyValue, Outbound, OutboundMethod, Pending, MAX_FETCH_BYTES};
 use crate::http::{Disconnected, Headers, Method, Request, ResponseSink};
 
 /// Runs `future`, whose every await is ready at once (WASIp2 calls block), to its end.
@@ -141,8 +141,8 @@ impl Host for WasiHost {
         let _ = std::io::stderr().write_all(&bytes);
     }
 
-    fn http_get<'a>(&'a self, url: &'a str) -> Pending<'a, Result<Fetched, String>> {
-        Box::pin(ready(http_get(url)))
+    fn send<'a>(&'a self, request: Outbound<'a>) -> Pending<'a, Result<Fetched, String>> {
+        Box::pin(ready(send(&request)))
     }
 }
 
@@ -318,13 +318,15 @@ const FETCH_STEP_TIMEOUT_NS: u64 = 5_000_000_000;
 /// hold a request (and its instance) longer than this.
 const FETCH_DEADLINE_NS: u64 = 10_000_000_000;
 
-/// `GET url` through `wasi:http/outgoing-handler`, body read up to [`MAX_FETCH_BYTES`],
-/// the whole of it within [`FETCH_DEADLINE_NS`].
-fn http_get(url: &str) -> Result<Fetched, String> {
+/// `request` through `wasi:http/outgoing-handler`, the answer's body read up to
+/// [`MAX_FETCH_BYTES`], the whole of it within [`FETCH_DEADLINE_NS`].
+fn send(request: &Outbound<'_>) -> Result<Fetched, String> {
     use wasi::clocks::monotonic_clock;
     use wasi::http::outgoing_handler;
     use wasi::http::types::{OutgoingRequest, RequestOptions};
     use wasi::io::poll::{poll, Pollable};
+
+    let url = request.url;
 
     let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
         (Scheme::Https, rest)
@@ -349,22 +351,48 @@ fn http_get(url: &str) -> Result<Fetched, String> {
         let expiry = monotonic_clock::subscribe_instant(deadline);
         poll(&[ready, &expiry]).contains(&0)
     };
-    let request = OutgoingRequest::new(Fields::new());
-    let _ = request.set_scheme(Some(&scheme));
-    let _ = request.set_authority(Some(authority));
-    let _ = request.set_path_with_query(Some(path));
+    let fields: Vec<(String, Vec<u8>)> = request
+        .headers
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+        .collect();
+    let headers =
+        Fields::from_list(&fields).map_err(|e| format!("a header for {url} is invalid: {e:?}"))?;
+    let outgoing = OutgoingRequest::new(headers);
+    let _ = outgoing.set_method(&match request.method {
+        OutboundMethod::Get => WasiMethod::Get,
+        OutboundMethod::Post => WasiMethod::Post,
+    });
+    let _ = outgoing.set_scheme(Some(&scheme));
+    let _ = outgoing.set_authority(Some(authority));
+    let _ = outgoing.set_path_with_query(Some(path));
+    let body = outgoing
+        .body()
+        .map_err(|()| format!("no body for the request to {url}"))?;
     let options = RequestOptions::new();
     let _ = options.set_connect_timeout(Some(FETCH_STEP_TIMEOUT_NS));
     let _ = options.set_first_byte_timeout(Some(FETCH_STEP_TIMEOUT_NS));
     let _ = options.set_between_bytes_timeout(Some(FETCH_STEP_TIMEOUT_NS));
     let describe = |e: ErrorCode| match e {
         ErrorCode::HttpRequestDenied => format!(
-            "the host denied the request to {authority}: on Spin, set jwt_jwks_origin to its \
-             origin so allowed_outbound_hosts includes it"
+            "the host denied the request to {authority}: on Spin, its origin must be in \
+             allowed_outbound_hosts (set jwt_jwks_origin or introspection_origin to it)"
         ),
         other => format!("request to {url} failed: {other:?}"),
     };
-    let pending = outgoing_handler::handle(request, Some(options)).map_err(describe)?;
+    let pending = outgoing_handler::handle(outgoing, Some(options)).map_err(describe)?;
+    {
+        let stream = body
+            .write()
+            .map_err(|()| format!("no body for the request to {url}"))?;
+        // At most 4096 bytes per call (wasi:io's limit for blocking writes).
+        for chunk in request.body.chunks(4096) {
+            stream
+                .blocking_write_and_flush(chunk)
+                .map_err(|e| format!("sending the request to {url}: {e:?}"))?;
+        }
+    }
+    OutgoingBody::finish(body, None).map_err(|e| format!("sending the request to {url}: {e:?}"))?;
     if !wait(&pending.subscribe()) {
         return Err(timed_out());
     }

@@ -26,7 +26,7 @@ use wasi::http::types::{
 };
 
 use super::spin as platform;
-use super::{Fetched, Host, KeyValue, Pending, MAX_FETCH_BYTES};
+use super::{Fetched, Host, KeyValue, Outbound, OutboundMethod, Pending, MAX_FETCH_BYTES};
 use crate::http::{BodyReader, Disconnected, Headers, Method, Request, ResponseSink};
 use crate::web::App;
 use wit_bindgen::{FutureReader, FutureWriter, StreamReader, StreamResult, StreamWriter};
@@ -113,8 +113,8 @@ impl Host for Instance {
         Some(1_000)
     }
 
-    fn http_get<'a>(&'a self, url: &'a str) -> Pending<'a, Result<Fetched, String>> {
-        Box::pin(http_get(url))
+    fn send<'a>(&'a self, request: Outbound<'a>) -> Pending<'a, Result<Fetched, String>> {
+        Box::pin(send(request))
     }
 }
 
@@ -377,7 +377,8 @@ const FETCH_DEADLINE_NS: u64 = 10_000_000_000;
 
 /// `GET url` through `wasi:http/client`, body read up to [`MAX_FETCH_BYTES`], the whole
 /// of it within [`FETCH_DEADLINE_NS`].
-async fn http_get(url: &str) -> Result<Fetched, String> {
+async fn send(request: Outbound<'_>) -> Result<Fetched, String> {
+    let url = request.url;
     let deadline = wasi::clocks::monotonic_clock::wait_for(FETCH_DEADLINE_NS);
     let timed_out = || {
         format!(
@@ -385,14 +386,16 @@ async fn http_get(url: &str) -> Result<Fetched, String> {
             FETCH_DEADLINE_NS / 1_000_000_000
         )
     };
-    super::race(fetch(url), deadline)
+    super::race(fetch(request), deadline)
         .await
         .unwrap_or_else(|| Err(timed_out()))
 }
 
-async fn fetch(url: &str) -> Result<Fetched, String> {
+async fn fetch(request: Outbound<'_>) -> Result<Fetched, String> {
     use wasi::http::client;
     use wasi::http::types::RequestOptions;
+
+    let url = request.url;
 
     let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
         (Scheme::Https, rest)
@@ -411,18 +414,37 @@ async fn fetch(url: &str) -> Result<Fetched, String> {
     let _ = options.set_between_bytes_timeout(Some(FETCH_STEP_TIMEOUT_NS));
     let (trailers, no_trailers) = wit_future::new(|| Ok(None));
     drop(trailers);
-    let (request, _sent) = WasiRequest::new(Fields::new(), None, no_trailers, Some(options));
-    let _ = request.set_scheme(Some(&scheme));
-    let _ = request.set_authority(Some(authority));
-    let _ = request.set_path_with_query(Some(path));
+    let fields: Vec<(String, Vec<u8>)> = request
+        .headers
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+        .collect();
+    let headers =
+        Fields::from_list(&fields).map_err(|e| format!("a header for {url} is invalid: {e:?}"))?;
+    let contents = (request.method == OutboundMethod::Post).then(|| {
+        let (mut writer, reader) = wit_stream::new();
+        let body = request.body;
+        wit_bindgen::spawn(async move {
+            let _ = writer.write_all(body).await;
+        });
+        reader
+    });
+    let (outgoing, _sent) = WasiRequest::new(headers, contents, no_trailers, Some(options));
+    let _ = outgoing.set_method(&match request.method {
+        OutboundMethod::Get => WasiMethod::Get,
+        OutboundMethod::Post => WasiMethod::Post,
+    });
+    let _ = outgoing.set_scheme(Some(&scheme));
+    let _ = outgoing.set_authority(Some(authority));
+    let _ = outgoing.set_path_with_query(Some(path));
     let describe = |e: ErrorCode| match e {
         ErrorCode::HttpRequestDenied => format!(
-            "the host denied the request to {authority}: on Spin, set jwt_jwks_origin to its \
-             origin so allowed_outbound_hosts includes it"
+            "the host denied the request to {authority}: on Spin, its origin must be in \
+             allowed_outbound_hosts (set jwt_jwks_origin or introspection_origin to it)"
         ),
         other => format!("request to {url} failed: {other:?}"),
     };
-    let response = client::send(request).await.map_err(describe)?;
+    let response = client::send(outgoing).await.map_err(describe)?;
     let status = response.get_status_code();
     let (done, finished) = wit_future::new(|| Ok(()));
     let (stream, _trailers) = WasiResponse::consume_body(response, finished);

@@ -6,7 +6,7 @@ use std::cell::{Cell, OnceCell};
 use crate::auth::{self, metadata, Policy, Verifier};
 use crate::catalog::Catalog;
 use crate::config::{ConfigError, Settings};
-use crate::host::{Fetched, Host, KeyValue, Pending};
+use crate::host::{Fetched, Host, KeyValue, Outbound, Pending};
 use crate::http::{Disconnected, Headers, Method, Request, Response, ResponseSink};
 use crate::store::guard::Guarded;
 use crate::transport::feed::Feed;
@@ -58,8 +58,8 @@ impl Host for Shielded<'_> {
         self.inner.log(line)
     }
 
-    fn http_get<'a>(&'a self, url: &'a str) -> Pending<'a, Result<Fetched, String>> {
-        self.inner.http_get(url)
+    fn send<'a>(&'a self, request: Outbound<'a>) -> Pending<'a, Result<Fetched, String>> {
+        self.inner.send(request)
     }
 
     fn idle_instance_grace_ms(&self) -> Option<u64> {

@@ -15,7 +15,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use remote_mcp_server::host::executor::block_on;
 use remote_mcp_server::host::memory::{MemoryHost, MemorySink, MemoryStore};
-use remote_mcp_server::host::{Fetched, Host, KeyValue, Pending};
+use remote_mcp_server::host::{Fetched, Host, KeyValue, Outbound, Pending};
 use remote_mcp_server::http::{Headers, Method, Request};
 use tokio::net::TcpListener;
 
@@ -42,9 +42,10 @@ impl Host for NativeHost {
     fn log(&self, line: &str) {
         eprintln!("{line}");
     }
-    fn http_get<'a>(&'a self, url: &'a str) -> Pending<'a, Result<Fetched, String>> {
+    fn send<'a>(&'a self, request: Outbound<'a>) -> Pending<'a, Result<Fetched, String>> {
         Box::pin(std::future::ready(Err(format!(
-            "the native benchmark server fetches nothing ({url})"
+            "the native benchmark server fetches nothing ({})",
+            request.url
         ))))
     }
 }
