@@ -107,15 +107,17 @@ macro_rules! variables {
 variables! {
     /// Who gets in. `passthrough`: any well-formed bearer token is accepted (the demo's
     /// behaviour; never for production). `static`: the tokens in `static_tokens`. `jwt`:
-    /// JWTs signed by `jwt_issuer`. `none`: no authentication at all, for conformance test
-    /// suites only.
+    /// JWTs signed by `jwt_issuer`. `introspection`: any token, as the authorization
+    /// server's introspection endpoint judges it (opaque tokens). `none`: no
+    /// authentication at all, for conformance test suites only.
     AUTH_MODE "auth_mode" auth_mode: AuthMode = auth_mode("passthrough");
     /// For `static` mode: comma-separated `label=sha256:<hex>` (the SHA-256 of the token)
     /// or `label=plain:<token>` entries, each optionally followed by space-separated
     /// scopes. A secret.
     STATIC_TOKENS "static_tokens" static_tokens: String = text("") secret;
     /// For `jwt` mode: the `iss` every token must carry, such as
-    /// `https://login.example.com/`.
+    /// `https://login.example.com/`. In `introspection` mode, optional: the `iss` an
+    /// introspection answer must carry when it names one.
     JWT_ISSUER "jwt_issuer" jwt_issuer: String = text("");
     /// For `jwt` mode: the issuer's JWKS URL. Its origin must also be in
     /// `jwt_jwks_origin` so Spin lets the component fetch it.
@@ -126,13 +128,30 @@ variables! {
     JWT_JWKS_ORIGIN "jwt_jwks_origin" jwt_jwks_origin: String = text("https://jwks.invalid");
     /// For `jwt` mode: a JWKS document given inline instead of a URL.
     JWT_JWKS "jwt_jwks" jwt_jwks: String = text("");
-    /// For `jwt` mode: comma-separated accepted `aud` values. Empty: this server's
-    /// resource URLs under `public_url` (the origin, and the origin with /mcp or /sse); jwt
-    /// mode needs one of the two.
+    /// For `jwt` and `introspection` modes: comma-separated accepted `aud` values. Empty:
+    /// this server's resource URLs under `public_url` (the origin, and the origin with /mcp
+    /// or /sse); these modes need one of the two.
     JWT_AUDIENCE "jwt_audience" jwt_audience: String = text("");
     /// For `jwt` mode: a shared secret that also accepts HS256 tokens. A secret; empty
     /// disables HS256.
     JWT_HS256_SECRET "jwt_hs256_secret" jwt_hs256_secret: String = text("") secret;
+    /// For `introspection` mode: the authorization server's token introspection endpoint
+    /// (RFC 7662), asked about each token this server has no fresh answer for. Its origin
+    /// must also be in `introspection_origin` so Spin lets the component reach it.
+    INTROSPECTION_URL "introspection_url" introspection_url: String = text("");
+    /// Spin only: the origin (`https://login.example.com`) of `introspection_url`;
+    /// `spin.toml` puts it in `allowed_outbound_hosts`. The default names a reserved host
+    /// that reaches nothing.
+    INTROSPECTION_ORIGIN "introspection_origin" introspection_origin: String = text("https://introspection.invalid");
+    /// For `introspection` mode: the client id this server authenticates with at the
+    /// introspection endpoint (HTTP Basic, RFC 6749 §2.3.1).
+    INTROSPECTION_CLIENT_ID "introspection_client_id" introspection_client_id: String = text("");
+    /// For `introspection` mode: that client's secret. A secret.
+    INTROSPECTION_CLIENT_SECRET "introspection_client_secret" introspection_client_secret: String = text("") secret;
+    /// For `introspection` mode: how long an answer is reused at most (in the shared
+    /// store, never past the token's `exp`): a token the authorization server revokes is
+    /// refused within this.
+    INTROSPECTION_CACHE_SECONDS "introspection_cache_seconds" introspection_cache_seconds: String = text("60");
     /// Clock skew allowed when checking `exp` and `nbf`.
     JWT_LEEWAY_SECONDS "jwt_leeway_seconds" jwt_leeway_seconds: String = text("60");
     /// How long fetched keys are reused (in the shared store). A token with an unknown key
@@ -273,6 +292,8 @@ pub enum AuthMode {
     Static,
     /// JWTs signed by the configured issuer.
     Jwt,
+    /// Any token, judged by the authorization server's introspection endpoint.
+    Introspection,
     /// No authentication at all: for test suites that send no token. Never the default.
     None,
 }
@@ -283,6 +304,7 @@ impl AuthMode {
             AuthMode::Passthrough => "passthrough",
             AuthMode::Static => "static",
             AuthMode::Jwt => "jwt",
+            AuthMode::Introspection => "introspection",
             AuthMode::None => "none",
         }
     }
@@ -291,7 +313,7 @@ impl AuthMode {
     /// everything, so lists and calls do not depend on who asks.
     pub fn enforces_scopes(self) -> bool {
         match self {
-            AuthMode::Static | AuthMode::Jwt => true,
+            AuthMode::Static | AuthMode::Jwt | AuthMode::Introspection => true,
             AuthMode::Passthrough | AuthMode::None => false,
         }
     }
@@ -397,10 +419,12 @@ fn auth_mode(variable: &'static Variable, value: String) -> Result<AuthMode, Con
         "passthrough" => AuthMode::Passthrough,
         "static" => AuthMode::Static,
         "jwt" => AuthMode::Jwt,
+        "introspection" => AuthMode::Introspection,
         "none" => AuthMode::None,
         other => {
             return Err(variable.problem(format!(
-                "unknown mode {other:?}; expected `passthrough`, `static`, `jwt` or `none`"
+                "unknown mode {other:?}; expected `passthrough`, `static`, `jwt`, \
+                 `introspection` or `none`"
             )))
         }
     })

@@ -44,6 +44,10 @@ pub struct Claims {
     pub issuer: String,
     pub subject: String,
     pub scopes: BTreeSet<String>,
+    /// Whether the subject is a client acting for itself (an introspected token with no
+    /// `sub`, named by its `client_id`), not a user: its principal is kept apart from any
+    /// user's, whatever their `sub`.
+    pub client_only: bool,
 }
 
 /// The signature algorithms this server verifies.
@@ -135,7 +139,7 @@ fn alg_named(name: &str) -> Option<Algorithm> {
     }
 }
 
-fn invalid(why: impl Into<String>) -> AuthError {
+pub(super) fn invalid(why: impl Into<String>) -> AuthError {
     AuthError::InvalidToken(why.into())
 }
 
@@ -278,17 +282,55 @@ fn verify_with(key: &Jwk, algorithm: Algorithm, signed: &[u8], signature: &[u8])
     }
 }
 
-fn check_claims(claims: &Value, settings: &JwtSettings, now: u64) -> Result<Claims, AuthError> {
-    let issuer = claims
-        .get("iss")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if issuer != settings.issuer {
-        return Err(invalid(
-            "The JWT was not issued by this server's authorization server (iss).",
-        ));
+/// What a token's claims must say, whoever vouches for them: its signature (jwt mode), or
+/// the authorization server's introspection answer.
+pub(super) struct Rules<'a> {
+    /// How refusals name the token: "The JWT", "The access token".
+    pub noun: &'static str,
+    /// The `iss` required, if any.
+    pub issuer: Option<&'a str>,
+    /// Whether a token that names no `iss` passes (an introspection answer need not).
+    pub issuer_optional: bool,
+    pub audiences: &'a [String],
+    pub leeway_s: u64,
+    /// Whether a token without `exp` is refused.
+    pub expiry_required: bool,
+}
+
+impl JwtSettings {
+    fn rules(&self) -> Rules<'_> {
+        Rules {
+            noun: "The JWT",
+            issuer: Some(&self.issuer),
+            issuer_optional: false,
+            audiences: &self.audiences,
+            leeway_s: self.leeway_s,
+            expiry_required: true,
+        }
     }
-    let accepted = &settings.audiences;
+}
+
+fn check_claims(claims: &Value, settings: &JwtSettings, now: u64) -> Result<Claims, AuthError> {
+    check(claims, &settings.rules(), now)
+}
+
+/// Checks `claims` against `rules` at `now` (unix seconds): issuer, audience, expiry, not
+/// before, subject; and reads the scopes.
+pub(super) fn check(claims: &Value, rules: &Rules<'_>, now: u64) -> Result<Claims, AuthError> {
+    let noun = rules.noun;
+    let named = claims.get("iss").and_then(Value::as_str);
+    let issuer = match (named, rules.issuer) {
+        (Some(named), Some(required)) if named == required => named,
+        (None, Some(required)) if rules.issuer_optional => required,
+        (Some(named), None) => named,
+        (None, None) => "",
+        _ => {
+            return Err(invalid(format!(
+                "{noun} was not issued by this server's authorization server (iss)."
+            )))
+        }
+    };
+    let accepted = rules.audiences;
     let audiences: Vec<&str> = match claims.get("aud") {
         Some(Value::String(one)) => vec![one],
         Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
@@ -297,32 +339,36 @@ fn check_claims(claims: &Value, settings: &JwtSettings, now: u64) -> Result<Clai
     // The accepted audiences are not named: the client learns which resource to ask a
     // token for from the protected resource metadata, not from a refusal.
     if !audiences.iter().any(|a| accepted.iter().any(|b| a == b)) {
-        return Err(invalid(
-            "The JWT is meant for another resource: its aud does not name this server.",
-        ));
+        return Err(invalid(format!(
+            "{noun} is meant for another resource: its aud does not name this server."
+        )));
     }
-    let leeway = settings.leeway_s as f64;
+    let leeway = rules.leeway_s as f64;
     let numeric = |name: &str| match claims.get(name) {
         None => Ok(None),
         Some(value) => value.as_f64().map(Some).ok_or_else(|| {
             invalid(format!(
-                "The JWT's {name} is not a number (RFC 7519 NumericDate)."
+                "{noun}'s {name} is not a number (RFC 7519 NumericDate)."
             ))
         }),
     };
     match numeric("exp")? {
-        None => return Err(invalid("The JWT has no expiry (exp).")),
-        Some(exp) if now as f64 > exp + leeway => return Err(invalid("The JWT has expired.")),
-        Some(_) => {}
+        None if rules.expiry_required => {
+            return Err(invalid(format!("{noun} has no expiry (exp).")))
+        }
+        Some(exp) if now as f64 > exp + leeway => {
+            return Err(invalid(format!("{noun} has expired.")))
+        }
+        _ => {}
     }
     if let Some(nbf) = numeric("nbf")? {
         if now as f64 + leeway < nbf {
-            return Err(invalid("The JWT is not valid yet (nbf)."));
+            return Err(invalid(format!("{noun} is not valid yet (nbf).")));
         }
     }
     let subject = match claims.get("sub").and_then(Value::as_str) {
         Some(sub) if !sub.is_empty() => sub.to_string(),
-        _ => return Err(invalid("The JWT names no subject (sub).")),
+        _ => return Err(invalid(format!("{noun} names no subject (sub)."))),
     };
     // `scope` (RFC 8693, space-separated) or `scp` (array or string, as some issuers use).
     let mut scopes = BTreeSet::new();
@@ -339,6 +385,7 @@ fn check_claims(claims: &Value, settings: &JwtSettings, now: u64) -> Result<Clai
         issuer: issuer.to_string(),
         subject,
         scopes,
+        client_only: false,
     })
 }
 

@@ -59,10 +59,14 @@ pub fn document(
         .iter()
         .map(String::as_str)
         .collect();
-    if let Policy::Jwt(jwt) = policy {
-        // The issuer is the authorization server unless another was configured.
-        if authorization_servers.is_empty() {
-            authorization_servers.push(&jwt.issuer);
+    // The issuer is the authorization server unless another was configured.
+    if authorization_servers.is_empty() {
+        match policy {
+            Policy::Jwt(jwt) => authorization_servers.push(&jwt.issuer),
+            Policy::Introspection(introspection) => {
+                authorization_servers.extend(introspection.issuer.as_deref())
+            }
+            _ => {}
         }
     }
     // `scopes_supported` is what a client asks for when the challenge names no scope: the

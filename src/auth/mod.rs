@@ -5,6 +5,8 @@
 //! * `static`: configured tokens, kept as SHA-256 hashes, compared in constant time;
 //! * `jwt`: JWS signatures checked against the issuer's keys, then `iss`, `aud`, `exp`,
 //!   `nbf`; the principal is the token's subject;
+//! * `introspection`: any token, as the authorization server's introspection endpoint
+//!   judges it (RFC 7662), its answer checked as a JWT's claims are;
 //! * `none`: no authentication, for conformance suites that send no token.
 //!
 //! Tokens never reach a log line or an error message: [`Secret`] prints as `[redacted]`,
@@ -20,6 +22,7 @@ use crate::host::Host;
 use crate::http::{Request, Response};
 
 pub mod bearer;
+pub mod introspection;
 pub mod jwt;
 pub mod metadata;
 pub mod policy;
@@ -172,6 +175,20 @@ pub async fn authenticate(
             let claims = jwt::verify(token, jwt_settings, &verifier.keys, host).await?;
             Ok(Principal {
                 id: format!("jwt:{}|{}", claims.issuer, claims.subject),
+                label: log_safe(&claims.subject),
+                authorization,
+                grants: Grants::Scopes(claims.scopes),
+            })
+        }
+        Policy::Introspection(settings) => {
+            let claims = introspection::verify(token, settings, host).await?;
+            let kind = if claims.client_only {
+                "oauth-client"
+            } else {
+                "oauth"
+            };
+            Ok(Principal {
+                id: format!("{kind}:{}|{}", claims.issuer, claims.subject),
                 label: log_safe(&claims.subject),
                 authorization,
                 grants: Grants::Scopes(claims.scopes),

@@ -2,9 +2,11 @@
 //! judge a token (the static tokens' hashes, the JWT issuer and keys), built from the
 //! configuration variables that belong to it.
 
+use super::Secret;
 use crate::config::{
-    self, AuthMode, ConfigError, Settings, JWKS_CACHE_SECONDS, JWT_AUDIENCE, JWT_HS256_SECRET,
-    JWT_ISSUER, JWT_JWKS, JWT_JWKS_URL, JWT_LEEWAY_SECONDS, STATIC_TOKENS,
+    self, AuthMode, ConfigError, Settings, INTROSPECTION_CACHE_SECONDS, INTROSPECTION_CLIENT_ID,
+    INTROSPECTION_CLIENT_SECRET, INTROSPECTION_URL, JWKS_CACHE_SECONDS, JWT_AUDIENCE,
+    JWT_HS256_SECRET, JWT_ISSUER, JWT_JWKS, JWT_JWKS_URL, JWT_LEEWAY_SECONDS, STATIC_TOKENS,
 };
 
 /// How bearer tokens are judged.
@@ -16,6 +18,8 @@ pub enum Policy {
     Static(Vec<StaticToken>),
     /// JWTs signed by the configured issuer.
     Jwt(JwtSettings),
+    /// Any token, judged by the authorization server's introspection endpoint.
+    Introspection(IntrospectionSettings),
     /// No authentication at all: for test suites that send no token. Never the default.
     None,
 }
@@ -28,6 +32,7 @@ impl Policy {
             AuthMode::Passthrough => Ok(Policy::Passthrough),
             AuthMode::Static => static_tokens(settings.static_tokens()?).map(Policy::Static),
             AuthMode::Jwt => jwt_settings(settings).map(Policy::Jwt),
+            AuthMode::Introspection => introspection_settings(settings).map(Policy::Introspection),
             AuthMode::None => Ok(Policy::None),
         };
         if let Err(e) = &loaded {
@@ -41,6 +46,7 @@ impl Policy {
             Policy::Passthrough => AuthMode::Passthrough,
             Policy::Static(_) => AuthMode::Static,
             Policy::Jwt(_) => AuthMode::Jwt,
+            Policy::Introspection(_) => AuthMode::Introspection,
             Policy::None => AuthMode::None,
         }
     }
@@ -93,6 +99,33 @@ impl std::fmt::Debug for JwtSettings {
             .field("keys", &self.keys)
             .field("audiences", &self.audiences)
             .field("hs256", &self.hs256_secret.is_some())
+            .finish()
+    }
+}
+
+/// The `introspection` mode's settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IntrospectionSettings {
+    /// The introspection endpoint.
+    pub url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// The `iss` an answer must carry when it names one (`jwt_issuer`, optional here).
+    pub issuer: Option<String>,
+    /// Accepted `aud` values, as in jwt mode. Never empty.
+    pub audiences: Vec<String>,
+    pub leeway_s: u64,
+    /// How long an answer is reused at most.
+    pub cache_ms: u64,
+}
+
+impl std::fmt::Debug for IntrospectionSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntrospectionSettings")
+            .field("url", &self.url)
+            .field("client_id", &self.client_id)
+            .field("issuer", &self.issuer)
+            .field("audiences", &self.audiences)
             .finish()
     }
 }
@@ -187,32 +220,78 @@ fn jwt_settings(settings: &Settings<'_>) -> Result<JwtSettings, ConfigError> {
         }
         _ => return Err(JWT_JWKS.problem("set either jwt_jwks_url or jwt_jwks, not both")),
     };
-    let listed: Vec<String> = config::split_list(settings.jwt_audience()?)
-        .map(str::to_string)
-        .collect();
-    let audiences = match (listed.is_empty(), settings.public_url()?) {
-        (false, _) => listed,
-        // What clients request per RFC 8707: this server's resource URLs.
-        (true, Some(url)) => ["", "/", "/mcp", "/sse"]
-            .iter()
-            .map(|path| format!("{url}{path}"))
-            .collect(),
-        (true, None) => {
-            return Err(JWT_AUDIENCE.problem(
-                "jwt mode needs jwt_audience, or public_url to derive it from: the audience \
-                 tokens must carry is never taken from the request",
-            ))
-        }
-    };
     Ok(JwtSettings {
         issuer: issuer.to_string(),
         keys,
-        audiences,
+        audiences: audiences(settings)?,
         hs256_secret,
         leeway_s: config::whole(&JWT_LEEWAY_SECONDS, settings.jwt_leeway_seconds()?.into())?,
         cache_ms: config::positive_seconds(
             &JWKS_CACHE_SECONDS,
             settings.jwks_cache_seconds()?.into(),
+        )?,
+    })
+}
+
+/// The accepted `aud` values of jwt and introspection modes: `jwt_audience`, or this
+/// server's resource URLs under `public_url` (what clients request per RFC 8707).
+fn audiences(settings: &Settings<'_>) -> Result<Vec<String>, ConfigError> {
+    let listed: Vec<String> = config::split_list(settings.jwt_audience()?)
+        .map(str::to_string)
+        .collect();
+    match (listed.is_empty(), settings.public_url()?) {
+        (false, _) => Ok(listed),
+        (true, Some(url)) => Ok(["", "/", "/mcp", "/sse"]
+            .iter()
+            .map(|path| format!("{url}{path}"))
+            .collect()),
+        (true, None) => Err(JWT_AUDIENCE.problem(format!(
+            "{} mode needs jwt_audience, or public_url to derive it from: the audience \
+             tokens must carry is never taken from the request",
+            settings.auth_mode()?.as_str()
+        ))),
+    }
+}
+
+/// The introspection endpoint and this server's credentials for it are required; the
+/// issuer is optional (an answer comes from the authorization server itself).
+fn introspection_settings(settings: &Settings<'_>) -> Result<IntrospectionSettings, ConfigError> {
+    let url = match settings.introspection_url()? {
+        "" => {
+            return Err(INTROSPECTION_URL.problem(
+                "introspection mode needs the authorization server's introspection endpoint",
+            ))
+        }
+        url => config::http_url(&INTROSPECTION_URL, url)?,
+    };
+    let client_id = settings.introspection_client_id()?;
+    if client_id.is_empty() {
+        return Err(INTROSPECTION_CLIENT_ID
+            .problem("introspection mode needs the client id this server authenticates with"));
+    }
+    // Its length is the authorization server's choice, not the operator's: not checked.
+    let client_secret = settings.introspection_client_secret()?;
+    if client_secret.is_empty() {
+        return Err(INTROSPECTION_CLIENT_SECRET
+            .problem("introspection mode needs the secret of introspection_client_id"));
+    }
+    let issuer = Some(settings.jwt_issuer()?.to_string()).filter(|i| !i.is_empty());
+    if issuer.is_none() && settings.authorization_servers()?.is_empty() {
+        return Err(JWT_ISSUER.problem(
+            "introspection mode needs jwt_issuer (or authorization_servers): the protected \
+             resource metadata names it, and without it no client can find where to get a token",
+        ));
+    }
+    Ok(IntrospectionSettings {
+        url,
+        client_id: client_id.to_string(),
+        client_secret: Secret::new(client_secret),
+        issuer,
+        audiences: audiences(settings)?,
+        leeway_s: config::whole(&JWT_LEEWAY_SECONDS, settings.jwt_leeway_seconds()?.into())?,
+        cache_ms: config::positive_seconds(
+            &INTROSPECTION_CACHE_SECONDS,
+            settings.introspection_cache_seconds()?.into(),
         )?,
     })
 }

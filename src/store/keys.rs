@@ -43,6 +43,10 @@ pub const TASK_FINAL: &str = "task-final:";
 pub const TASK_INPUT: &str = "task-in:";
 pub const TASK_CANCEL: &str = "task-cancel:";
 pub const JWKS: &str = "jwks:";
+/// `introspected:<token digest>`: an introspection answer, until it lapses.
+pub const INTROSPECTED: &str = "introspected:";
+/// When an introspection request last failed, as any instance saw it.
+pub const INTROSPECTION_FAILED: &str = "introspection:failed";
 pub const STATE_KEY: &str = "server:state-key";
 
 /// A key noted in the expiry index, as the sweep sees it when its time comes.
@@ -61,7 +65,8 @@ pub enum Key<'k> {
     /// `ask:<session>:<request>`: a wait whose instance died; its answer is `reply:…`.
     Ask(&'k str),
     /// Removed as it is once its time has come: quota counters of passed epochs, claims,
-    /// cancellations, running markers, a task's end, answers and cancellation.
+    /// cancellations, running markers, a task's end, answers and cancellation, and
+    /// introspection answers.
     Lapsed,
     /// Nothing this server writes into the index.
     Unknown,
@@ -92,6 +97,7 @@ impl<'k> Key<'k> {
             TASK_FINAL,
             TASK_INPUT,
             TASK_CANCEL,
+            INTROSPECTED,
         ];
         if lapses.iter().any(|prefix| key.starts_with(prefix)) {
             Key::Lapsed
@@ -173,6 +179,10 @@ pub fn task_cancel(id: &str) -> String {
 
 pub fn jwks(url_digest: &str) -> String {
     format!("{JWKS}{url_digest}")
+}
+
+pub fn introspected(token_digest: &str) -> String {
+    format!("{INTROSPECTED}{token_digest}")
 }
 
 #[cfg(test)]

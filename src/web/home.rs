@@ -40,6 +40,12 @@ pub fn page(mode: AuthMode, origin: &str, missing_store: Option<&str>) -> Respon
              <a href=\"/.well-known/oauth-protected-resource\">protected resource metadata</a>; \
              MCP clients that support OAuth find it there.</p>"
         }
+        AuthMode::Introspection => {
+            "<p>Tokens come from the authorization server listed in the \
+             <a href=\"/.well-known/oauth-protected-resource\">protected resource metadata</a>, \
+             which this server asks about each one; MCP clients that support OAuth find it \
+             there.</p>"
+        }
     };
     let revisions: Vec<&str> = Revision::ALL.iter().rev().map(|r| r.as_str()).collect();
     let html = TEMPLATE

@@ -19,17 +19,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import {
-  UnauthorizedError, auth, discoverAuthorizationServerMetadata, exchangeAuthorization, registerClient,
-  startAuthorization,
-} from '@modelcontextprotocol/sdk/client/auth.js';
-import * as v2 from '@modelcontextprotocol/client';
+import { UnauthorizedError, auth } from '@modelcontextprotocol/sdk/client/auth.js';
 
 import { CAN_START, HOST_NAME, assertListsTools, freePort, sleep, startSpinBuild, until, within } from './hosts.mjs';
 import { USER, startAuthServer } from './authserver.mjs';
+import {
+  MemoryProvider, SDKS, addWith as addAt, claimsOf, signIn as signInAt, tokenFor,
+  userApproves as approve,
+} from './oauthclients.mjs';
 
 const skip = !CAN_START;
 /// Seconds an access token lives: short, so that every journey outlives one.
@@ -37,26 +36,10 @@ const TOKEN_TTL = 6;
 /// Where the CIMD client's metadata document lives (served by authserver.mjs).
 const CLIENT_DOCUMENT = 'https://client.e2e.test/oauth/client-metadata.json';
 
-// How each SDK takes the callback: v1 the code; v2 the callback's parameters, whose `iss`
-// it checks against the authorization server it used (RFC 9207).
-const SDKS = {
-  v1: {
-    name: 'SDK v1', Client, Transport: StreamableHTTPClientTransport, UnauthorizedError,
-    finish: (transport, landed) => transport.finishAuth(landed.searchParams.get('code')),
-  },
-  v2: {
-    name: 'SDK v2', Client: v2.Client, Transport: v2.StreamableHTTPClientTransport, UnauthorizedError: v2.UnauthorizedError,
-    finish: (transport, landed) => transport.finishAuth(landed.searchParams),
-  },
-};
-
 let as;
 let origin;
 const nodes = [];
 const cleanups = [];
-
-/// The payload of a JWT, unverified: to see what the authorization server issued.
-const claimsOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
 
 before(async () => {
   if (skip) return;
@@ -96,74 +79,15 @@ after(async () => {
   await as?.stop();
 });
 
-/// An OAuthClientProvider as an application would write one, keeping everything in memory.
-/// `redirectToAuthorization` records the URL; the test then plays the user with it.
-class MemoryProvider {
-  constructor(name, { clientMetadataUrl, redirectUrl = 'http://127.0.0.1:9/callback' } = {}) {
-    this.name = name;
-    this.redirect = redirectUrl;
-    if (clientMetadataUrl) this.clientMetadataUrl = clientMetadataUrl;
-    this.authorizations = [];
-    this.saved = [];
-  }
-
-  get redirectUrl() { return this.redirect; }
-
-  get clientMetadata() {
-    return {
-      client_name: this.name,
-      redirect_uris: [this.redirect],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-
-  clientInformation() { return this.client; }
-
-  saveClientInformation(client) { this.client = client; }
-
-  tokens() { return this.current; }
-
-  saveTokens(tokens) {
-    this.current = tokens;
-    this.saved.push({ at: Date.now(), tokens });
-  }
-
-  redirectToAuthorization(url) { this.authorizations.push(new URL(url)); }
-
-  saveCodeVerifier(verifier) { this.verifier = verifier; }
-
-  codeVerifier() { return this.verifier; }
-}
-
 /// The scopes an authorization URL asks for, sorted, without `offline_access` (which SDK v2
 /// and mcp-remote add to get a refresh token when the authorization server offers it).
 const scopesIn = (url) => url.searchParams.get('scope').split(' ').filter((s) => s !== 'offline_access').sort();
 
-/// The user approves the latest authorization the client asked for; returns the callback
-/// URL the browser landed on.
-async function userApproves(provider) {
-  const url = provider.authorizations.at(-1);
-  assert.ok(url, 'the client sent the user to the authorization server');
-  const landed = await as.browse(url);
-  assert.equal(landed.origin + landed.pathname, provider.redirect);
-  assert.ok(landed.searchParams.get('code'), `the callback carries a code: ${landed}`);
-  return landed;
-}
+/// The user approves the latest authorization the client asked for.
+const userApproves = (provider) => approve(as, provider);
 
-/// Connects `sdk`'s client to `endpoint` with nothing but `provider`: the 401, the flow, the
-/// user's approval, the code exchange, and the second connect.
-async function signIn(sdk, provider, endpoint = '/mcp') {
-  const url = new URL(endpoint, origin);
-  const first = new sdk.Client({ name: provider.name, version: '1.0.0' });
-  await assert.rejects(first.connect(new sdk.Transport(url, { authProvider: provider })), sdk.UnauthorizedError);
-  const landed = await userApproves(provider);
-  await sdk.finish(new sdk.Transport(url, { authProvider: provider }), landed);
-  const client = new sdk.Client({ name: provider.name, version: '1.0.0' });
-  await client.connect(new sdk.Transport(url, { authProvider: provider }));
-  return client;
-}
+/// Connects `sdk`'s client to `endpoint` with nothing but `provider`.
+const signIn = (sdk, provider, endpoint = '/mcp') => signInAt(as, sdk, provider, new URL(endpoint, origin));
 
 /// Calls getToken, which needs token:read: the first call is refused with 403
 /// insufficient_scope, the client re-authorizes for the scope the challenge names, the user
@@ -330,52 +254,7 @@ for (const strategy of [null, 'sse-only']) {
   });
 }
 
-/// Gets a token for `resource` from `server` the way a client does, without the MCP SDK's
-/// discovery (so the resource can be one this MCP server is not).
-async function tokenFor(server, resource, scope = 'mcp') {
-  const metadata = await discoverAuthorizationServerMetadata(server.issuer);
-  const redirectUrl = 'http://127.0.0.1:9/callback';
-  const clientInformation = await registerClient(server.issuer, {
-    metadata,
-    clientMetadata: { client_name: 'e2e-direct', redirect_uris: [redirectUrl], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'] },
-  });
-  const { authorizationUrl, codeVerifier } = await startAuthorization(server.issuer, {
-    metadata, clientInformation, redirectUrl, scope, resource: new URL(resource),
-  });
-  const landed = await server.browse(authorizationUrl);
-  const tokens = await exchangeAuthorization(server.issuer, {
-    metadata, clientInformation, authorizationCode: landed.searchParams.get('code'), codeVerifier, redirectUri: redirectUrl, resource: new URL(resource),
-  });
-  return tokens.access_token;
-}
-
-/// A stateless 2026-07-28 `tools/call` of add with `token`.
-async function addWith(token) {
-  return fetch(new URL('/mcp', origin), {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': 'add',
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: {
-        name: 'add',
-        arguments: { a: 1, b: 2 },
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-          'io.modelcontextprotocol/clientCapabilities': {},
-        },
-      },
-    }),
-  });
-}
+const addWith = (token) => addAt(origin, token);
 
 test(`${HOST_NAME}: the issuer rotates its signing key: new tokens are accepted at once, without a restart; tokens for another resource or from another issuer are refused`, { skip }, async () => {
   const before = await tokenFor(as, `${origin}/mcp`);
