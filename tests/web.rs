@@ -231,8 +231,12 @@ fn spin_toml_declares_every_variable() {
         component["source"].as_str(),
         Some("target/wasm32-wasip2/release/remote_mcp_server.wasm")
     );
-    // Outbound requests go only to the JWKS origin, through its variable.
-    assert_eq!(outbound_hosts(&component), ["{{ jwt_jwks_origin }}"]);
+    // Outbound requests go only to the JWKS and introspection origins, through their
+    // variables.
+    assert_eq!(
+        outbound_hosts(&component),
+        ["{{ jwt_jwks_origin }}", "{{ introspection_origin }}"]
+    );
     assert_eq!(
         component["key_value_stores"].as_array().unwrap()[0].as_str(),
         Some("default")
@@ -257,7 +261,11 @@ fn spin_hosted_toml_is_spin_toml_for_the_hosted_build() {
     );
     assert_eq!(
         outbound_hosts(&component),
-        ["{{ jwt_jwks_origin }}", "{{ redis_origin }}"]
+        [
+            "{{ jwt_jwks_origin }}",
+            "{{ introspection_origin }}",
+            "{{ redis_origin }}"
+        ]
     );
     assert!(component.get("key_value_stores").is_none());
     let command = component["build"]["command"].as_str().unwrap();
