@@ -14,9 +14,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
@@ -255,6 +257,104 @@ for (const strategy of [null, 'sse-only']) {
 }
 
 const addWith = (token) => addAt(origin, token);
+
+// The MCP Inspector (2.12, tests/inspector: it needs Node.js 22) signs in by itself too: its
+// CLI runs the Inspector's OAuth client, prints the authorization URL, listens on a loopback
+// callback, and then makes the call.
+const INSPECTOR_DIR = new URL('../inspector/node_modules/', import.meta.url);
+const INSPECTOR = [
+  fileURLToPath(new URL('.bin/node', INSPECTOR_DIR)),
+  fileURLToPath(new URL('@modelcontextprotocol/inspector/clients/launcher/build/index.js', INSPECTOR_DIR)),
+];
+const HAS_INSPECTOR = existsSync(INSPECTOR[0]) && existsSync(INSPECTOR[1]);
+
+for (const endpoint of ['/mcp', '/sse']) {
+  test(`${HOST_NAME}: the MCP Inspector's OAuth client (its CLI) on ${endpoint}: it signs in by itself, the user approves, add is called`, { skip: skip || (!HAS_INSPECTOR && 'the Inspector is not installed: npm ci --prefix tests/inspector') }, async () => {
+    const home = mkdtempSync(join(tmpdir(), 'mcp-inspector-'));
+    cleanups.push(() => rmSync(home, { recursive: true, force: true }));
+    const callback = `http://127.0.0.1:${await freePort()}/oauth/callback`;
+    const child = spawn(INSPECTOR[0], [
+      INSPECTOR[1], '--cli', new URL(endpoint, origin).href,
+      '--method', 'tools/call', '--tool-name', 'add', '--tool-arg', 'a=20', 'b=22',
+      '--callback-url', callback,
+    ], {
+      // No TTY here: MCP_AUTO_OPEN_ENABLED lets it sign in anyway; BROWSER=true keeps it
+      // from opening one (the test is the user's browser).
+      env: { ...process.env, HOME: home, MCP_AUTO_OPEN_ENABLED: 'true', MCP_INSPECTOR_SECRET_STORE: 'memory', BROWSER: 'true', DISPLAY: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let log = '';
+    child.stdout.on('data', (chunk) => { out += chunk; });
+    child.stderr.on('data', (chunk) => { log += chunk; });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    try {
+      const asked = /Please navigate to: (\S+)/;
+      await until(30_000, 'the Inspector printing the authorization URL', () => asked.test(log));
+      const url = new URL(log.match(asked)[1]);
+      assert.equal(url.origin, as.issuer);
+      assert.equal(url.searchParams.get('resource'), `${origin}${endpoint}`);
+      assert.equal(url.searchParams.get('code_challenge_method'), 'S256');
+      assert.deepEqual(scopesIn(url), ['mcp']);
+      const landed = await as.browse(url);
+      assert.equal(landed.origin + landed.pathname, callback);
+      assert.equal(await within(30_000, 'the Inspector finishing', exited), 0, log);
+      assert.deepEqual(JSON.parse(out).content, [{ type: 'text', text: '42' }], out);
+    } finally {
+      child.kill();
+    }
+  });
+}
+
+// The Inspector's web UI, in headless Chromium (Debian's; MCP_CHROMIUM): inspector-ui.mjs
+// switches the connection on, the browser goes through the sign-in and back, and the user
+// lists the tools and calls add from the form.
+test(`${HOST_NAME}: the MCP Inspector's web UI in headless Chromium: connecting signs in through the authorization server, then add is called from the Tools form`, { skip: skip || (!HAS_INSPECTOR && 'the Inspector is not installed: npm ci --prefix tests/inspector') || (!process.env.MCP_CHROMIUM && 'MCP_CHROMIUM is not set') }, async () => {
+  const home = mkdtempSync(join(tmpdir(), 'mcp-inspector-web-'));
+  cleanups.push(() => rmSync(home, { recursive: true, force: true }));
+  const webPort = await freePort();
+  const inspector = spawn(INSPECTOR[0], [
+    INSPECTOR[1], '--web', '--transport', 'http', '--server-url', new URL('/mcp', origin).href,
+  ], {
+    env: {
+      ...process.env,
+      HOME: home,
+      CLIENT_PORT: String(webPort),
+      MCP_SANDBOX_PORT: String(await freePort()),
+      MCP_INSPECTOR_SECRET_STORE: 'memory',
+      MCP_AUTO_OPEN_ENABLED: 'false',
+      BROWSER: 'true',
+      DISPLAY: '',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let out = '';
+  inspector.stdout.on('data', (chunk) => { out += chunk; });
+  inspector.stderr.on('data', (chunk) => { out += chunk; });
+  try {
+    const address = new RegExp(`http://127\\.0\\.0\\.1:${webPort}\\?MCP_INSPECTOR_API_TOKEN=[0-9a-f]+`);
+    await until(60_000, 'the Inspector web UI', () => address.test(out));
+    const before = as.requests.length;
+    const driver = spawn(INSPECTOR[0], [fileURLToPath(new URL('inspector-ui.mjs', import.meta.url)), process.env.MCP_CHROMIUM, out.match(address)[0]], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let report = '';
+    driver.stdout.on('data', (chunk) => { report += chunk; });
+    await within(150_000, 'the Inspector UI driver', new Promise((resolve) => driver.on('exit', resolve)));
+    const seen = JSON.parse(report);
+    assert.equal(seen.error, undefined, `${seen.error}\npage: ${seen.page}\nInspector: ${out}`);
+    const signIn = seen.visited.map((u) => new URL(u)).find((u) => u.origin === as.issuer && u.pathname === '/auth');
+    assert.ok(signIn, `the browser went to the authorization server: ${seen.visited.join(' ')}`);
+    assert.equal(signIn.searchParams.get('resource'), `${origin}/mcp`);
+    assert.equal(signIn.searchParams.get('code_challenge_method'), 'S256');
+    assert.ok(seen.visited.some((u) => u.startsWith(`http://127.0.0.1:${webPort}/oauth/callback?code=`)), 'and came back with a code');
+    assert.ok(seen.connected);
+    assert.deepEqual(seen.tools, ['add', 'getToken', 'countdown']);
+    assert.equal(seen.result, '42');
+    assert.ok(as.requests.slice(before).some((r) => r.path === '/token' && r.params.resource === `${origin}/mcp`));
+  } finally {
+    try { process.kill(-inspector.pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+});
 
 test(`${HOST_NAME}: the issuer rotates its signing key: new tokens are accepted at once, without a restart; tokens for another resource or from another issuer are refused`, { skip }, async () => {
   const before = await tokenFor(as, `${origin}/mcp`);
