@@ -74,15 +74,10 @@ pub fn document(
     // tool's further scopes asked for when a call is refused for them (step-up). Listing
     // every tool's scopes here made clients ask for all of them up front. Scopes mean
     // something only where they are enforced.
-    let scopes_supported: Vec<&str> = if policy.mode().enforces_scopes() {
-        settings
-            .required_scopes()?
-            .iter()
-            .map(String::as_str)
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let scopes_supported: Vec<&str> = super::required_scopes(policy, settings)?
+        .iter()
+        .map(String::as_str)
+        .collect();
     Ok(Response::json(
         200,
         &ProtectedResource {

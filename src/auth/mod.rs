@@ -105,8 +105,19 @@ pub enum AuthError {
     Config(ConfigError),
 }
 
-/// Refuses a principal that lacks any of `required` (`required_scopes`, the scopes every
-/// request needs). Passthrough and none modes grant everything.
+/// The scopes every request needs under `policy`: `required_scopes` where scopes are
+/// enforced, none elsewhere (passthrough and none modes grant everything).
+pub fn required_scopes<'s>(
+    policy: &Policy,
+    settings: &'s crate::config::Settings<'_>,
+) -> Result<&'s [String], ConfigError> {
+    match policy.mode().enforces_scopes() {
+        true => settings.required_scopes(),
+        false => Ok(&[]),
+    }
+}
+
+/// Refuses a principal that lacks any of `required` ([`required_scopes`]).
 pub fn require(principal: &Principal, required: &[String]) -> Result<(), AuthError> {
     if principal.missing(required).is_empty() {
         Ok(())

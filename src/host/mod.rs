@@ -135,6 +135,14 @@ impl<'a> Outbound<'a> {
         self.headers.push((name, value));
         self
     }
+
+    /// The headers as `wasi:http` fields take them (`fields.from-list`).
+    pub fn fields(&self) -> Vec<(String, Vec<u8>)> {
+        self.headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+            .collect()
+    }
 }
 
 /// `application/x-www-form-urlencoded` encoding of one name or value: unreserved

@@ -351,13 +351,8 @@ fn send(request: &Outbound<'_>) -> Result<Fetched, String> {
         let expiry = monotonic_clock::subscribe_instant(deadline);
         poll(&[ready, &expiry]).contains(&0)
     };
-    let fields: Vec<(String, Vec<u8>)> = request
-        .headers
-        .iter()
-        .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
-        .collect();
-    let headers =
-        Fields::from_list(&fields).map_err(|e| format!("a header for {url} is invalid: {e:?}"))?;
+    let headers = Fields::from_list(&request.fields())
+        .map_err(|e| format!("a header for {url} is invalid: {e:?}"))?;
     let outgoing = OutgoingRequest::new(headers);
     let _ = outgoing.set_method(&match request.method {
         OutboundMethod::Get => WasiMethod::Get,

@@ -414,13 +414,8 @@ async fn fetch(request: Outbound<'_>) -> Result<Fetched, String> {
     let _ = options.set_between_bytes_timeout(Some(FETCH_STEP_TIMEOUT_NS));
     let (trailers, no_trailers) = wit_future::new(|| Ok(None));
     drop(trailers);
-    let fields: Vec<(String, Vec<u8>)> = request
-        .headers
-        .iter()
-        .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
-        .collect();
-    let headers =
-        Fields::from_list(&fields).map_err(|e| format!("a header for {url} is invalid: {e:?}"))?;
+    let headers = Fields::from_list(&request.fields())
+        .map_err(|e| format!("a header for {url} is invalid: {e:?}"))?;
     let contents = (request.method == OutboundMethod::Post).then(|| {
         let (mut writer, reader) = wit_stream::new();
         let body = request.body;

@@ -384,12 +384,9 @@ async fn route(
                 Ok(verifier) => verifier,
                 Err(e) => return Some(e.response()),
             };
-            let required = match verifier.policy.mode().enforces_scopes() {
-                true => match settings.required_scopes() {
-                    Ok(required) => required,
-                    Err(e) => return Some(e.response()),
-                },
-                false => &[],
+            let required = match auth::required_scopes(&verifier.policy, settings) {
+                Ok(required) => required,
+                Err(e) => return Some(e.response()),
             };
             let authenticated = auth::authenticate(verifier, host, &request)
                 .await
