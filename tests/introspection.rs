@@ -126,29 +126,6 @@ fn introspection_host() -> (MemoryHost, Issuer) {
     introspection_host_on(Some(&MemoryStore::new()))
 }
 
-fn add_as(host: &MemoryHost, token: &str) -> Reply {
-    modern_as(
-        host,
-        &bearer_of(token),
-        "tools/call",
-        json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
-    )
-}
-
-fn assert_refused(reply: &Reply, words: &str) {
-    assert_eq!(reply.status, 401, "{}", reply.text());
-    let challenge = reply.header("www-authenticate").expect("a challenge");
-    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
-    let description = reply.json()["error_description"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        description.contains(words),
-        "{description:?} should say {words:?}"
-    );
-}
-
 #[test]
 fn an_active_token_gets_in_and_the_server_asked_as_its_own_client() {
     let (host, issuer) = introspection_host();
@@ -298,23 +275,21 @@ fn what_the_answer_says_is_checked_as_a_jwts_claims_are() {
         &case("bound", &|a| a["cnf"] = json!({"jkt": "abc"})),
         "bound to a key",
     );
-    // Refresh tokens as each kind of server marks them.
+    // Refresh tokens, however an answer marks them.
     assert_refused(
         &case("refresh", &|a| a["token_type"] = json!("refresh_token")),
         "not a bearer access token",
     );
     assert_refused(
-        &case("hydra-refresh", &|a| {
-            a["token_use"] = json!("refresh_token")
-        }),
+        &case("use-refresh", &|a| a["token_use"] = json!("refresh_token")),
         "not a bearer access token",
     );
     assert_refused(
-        &case("keycloak-refresh", &|a| a["typ"] = json!("Refresh")),
+        &case("typ-refresh", &|a| a["typ"] = json!("Refresh")),
         "not a bearer access token",
     );
     assert_eq!(
-        case("keycloak-access", &|a| a["typ"] = json!("Bearer")).status,
+        case("typ-access", &|a| a["typ"] = json!("Bearer")).status,
         200
     );
     assert_refused(

@@ -132,33 +132,6 @@ fn jwt_host_on(store: &std::sync::Arc<MemoryStore>) -> MemoryHost {
     host
 }
 
-/// tools/call add, as a 2026-07-28 request (stateless: no session in the way).
-fn add_as(host: &MemoryHost, token: &str) -> Reply {
-    modern_as(
-        host,
-        &bearer_of(token),
-        "tools/call",
-        json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
-    )
-}
-
-fn assert_refused(reply: &Reply, words: &str) {
-    assert_eq!(reply.status, 401, "{}", reply.text());
-    let challenge = reply.header("www-authenticate").expect("a challenge");
-    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
-    assert!(challenge.contains(
-        "resource_metadata=\"http://mcp.test/.well-known/oauth-protected-resource/mcp\""
-    ));
-    let description = reply.json()["error_description"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        description.contains(words),
-        "{description:?} should say {words:?}"
-    );
-}
-
 // --- static -------------------------------------------------------------------------------
 
 #[test]

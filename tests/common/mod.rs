@@ -233,6 +233,36 @@ pub fn modern_as(host: &MemoryHost, auth: &str, method: &str, params: Value) -> 
     respond(host, modern_request(auth, method, params))
 }
 
+/// `tools/call add` (1 + 2) as a 2026-07-28 request with `token` (stateless: no session in
+/// the way): what the auth tests send to see whether a token gets in.
+pub fn add_as(host: &MemoryHost, token: &str) -> Reply {
+    modern_as(
+        host,
+        &bearer_of(token),
+        "tools/call",
+        json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
+    )
+}
+
+/// A 401 `invalid_token` whose challenge names the `/mcp` metadata document and whose
+/// description says `words`.
+pub fn assert_refused(reply: &Reply, words: &str) {
+    assert_eq!(reply.status, 401, "{}", reply.text());
+    let challenge = reply.header("www-authenticate").expect("a challenge");
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert!(challenge.contains(
+        "resource_metadata=\"http://mcp.test/.well-known/oauth-protected-resource/mcp\""
+    ));
+    let description = reply.json()["error_description"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        description.contains(words),
+        "{description:?} should say {words:?}"
+    );
+}
+
 /// The request [`modern_as`] sends.
 pub fn modern_request(auth: &str, method: &str, mut params: Value) -> Request<'static> {
     params["_meta"] = envelope();
