@@ -245,9 +245,9 @@ fn judge(
             "The access token is bound to a key (cnf); this server accepts bearer tokens only.",
         ));
     }
-    // RFC 7662 §2.2: `token_type` as in RFC 6749 §7.1; some servers also say what a token
-    // is for (`token_use`, Ory Hydra) or its kind (`typ`, Keycloak). A refresh token, or
-    // one of a kind this server does not check, is not a bearer access token for it.
+    // RFC 7662 §2.2: `token_type` as in RFC 6749 §7.1; some servers' answers also say what
+    // a token is for (`token_use`) or its kind (`typ`). A refresh token, or one of a kind
+    // this server does not check, is not a bearer access token for it.
     let is = |name: &str, expected: &str| {
         answer
             .get(name)
