@@ -1,13 +1,16 @@
 // The legacy HTTP+SSE path as clients see it: from sending `POST /sse/message` to the
 // answer's arrival as an event on the session's `GET /sse` stream.
 //
-//   node bench/sse.mjs BASE_URL [--calls N] [--levels 25,50,...] [--json]
+//   node bench/sse.mjs BASE_URL [--calls N] [--levels 25,50,...] [--every MS[-MS]]
+//                      [--seconds S] [--json]
 //
 // 1. Round trip of one session: back-to-back calls, then calls after a 250 ms pause (when
 //    the stream's polling has backed off to its slowest pace).
 // 2. Concurrent sessions: opens more and more sessions (each with its own token, as
-//    separate users would be), each calling `add` every 0.2–1 s for a few seconds, and
+//    separate users would be), each calling `add` every 0.2–1 s (`--every`, a range or a
+//    fixed pause in ms, counted from the previous answer) for 5 s (`--seconds`), and
 //    reports the largest number held with p99 round trip under 100 ms and no errors.
+//    Issue 19's measure: `--levels 300 --every 1000 --seconds 30`.
 
 const args = process.argv.slice(2);
 const base = args[0];
@@ -17,9 +20,11 @@ const option = (name, fallback) => {
 };
 const calls = Number(option('--calls', 300));
 const levels = option('--levels', '25,50,100,200,400,600,800').split(',').map(Number);
+const [pauseMin, pauseMax = pauseMin] = option('--every', '200-1000').split('-').map(Number);
+const seconds = Number(option('--seconds', 5));
 const json = args.includes('--json');
 if (!base) {
-  console.error('usage: node bench/sse.mjs BASE_URL [--calls N] [--levels 25,50,...] [--json]');
+  console.error('usage: node bench/sse.mjs BASE_URL [--calls N] [--levels 25,50,...] [--every MS[-MS]] [--seconds S] [--json]');
   process.exit(2);
 }
 
@@ -121,17 +126,17 @@ for (const level of levels) {
       open.push(...(await Promise.all(Array.from({ length: batch }, () => Session.open()))));
     }
     const samples = [];
-    const until = performance.now() + 5000;
+    const until = performance.now() + seconds * 1000;
     await Promise.all(open.map(async (session) => {
-      await sleep(Math.random() * 1000);
+      await sleep(Math.random() * pauseMax);
       while (performance.now() < until) {
         samples.push(await session.roundTrip());
-        await sleep(200 + Math.random() * 800);
+        await sleep(pauseMin + Math.random() * (pauseMax - pauseMin));
       }
     }));
     const p99 = percentile(samples, 0.99);
-    held.push({ sessions: level, calls: samples.length, p50_ms: percentile(samples, 0.5), p99_ms: p99 });
-    if (!json) console.error(`${level} sessions: ${samples.length} calls, p50 ${percentile(samples, 0.5).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms`);
+    held.push({ sessions: level, calls: samples.length, p50_ms: percentile(samples, 0.5), p90_ms: percentile(samples, 0.9), p99_ms: p99, max_ms: percentile(samples, 1) });
+    if (!json) console.error(`${level} sessions: ${samples.length} calls, p50 ${percentile(samples, 0.5).toFixed(2)} ms, p90 ${percentile(samples, 0.9).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${percentile(samples, 1).toFixed(2)} ms`);
     if (p99 >= 100) break;
   } catch (error) {
     held.push({ sessions: level, error: String(error.message ?? error) });
@@ -150,6 +155,7 @@ const result = {
   levels: held,
   max_sessions_p99_under_100ms: passing.length ? passing[passing.length - 1].sessions : 0,
   levels_tried: levels,
+  pace: { every_ms: [pauseMin, pauseMax], seconds },
 };
 if (json) {
   console.log(JSON.stringify(result));

@@ -10,6 +10,12 @@ const rpc = rows.filter((r) => r.kind === 'rpc');
 const sse = rows.find((r) => r.kind === 'sse' && !r.build)?.result;
 const idle = rows.find((r) => r.kind === 'idle' && !r.build)?.result;
 const sseP2 = rows.find((r) => r.kind === 'sse' && r.build === 'spin-p2')?.result;
+const active = rows.filter((r) => r.kind === 'active');
+// How often a session of an SSE measurement calls: "every 1 s", "every 0.2–1 s".
+const pace = (result) => {
+  const [min, max] = result.pace?.every_ms ?? [200, 1000];
+  return min === max ? `every ${min / 1000} s` : `every ${min / 1000}–${max / 1000} s`;
+};
 const idleP2 = rows.find((r) => r.kind === 'idle' && r.build === 'spin-p2')?.result;
 const hot = rows.filter((r) => r.kind === 'hot');
 const sizes = rows.filter((r) => r.kind === 'size');
@@ -64,11 +70,23 @@ if (sse) {
   for (const level of sse.levels) {
     out.push(level.error
       ? `| ${level.sessions} concurrent sessions | failed: ${level.error} | |`
-      : `| ${level.sessions} concurrent sessions, each calling every 0.2–1 s | ${f(level.p50_ms)} | ${f(level.p99_ms)} |`);
+      : `| ${level.sessions} concurrent sessions, each calling ${pace(sse)} | ${f(level.p50_ms)} | ${f(level.p99_ms)} |`);
   }
   const top = Math.max(...sse.levels_tried);
   const most = sse.max_sessions_p99_under_100ms;
   out.push('', `Concurrent SSE sessions held with p99 under 100 ms: **${most}**${most === top ? ` (the most tried)` : ''}.`);
+}
+if (active.length) {
+  const first = active[0].result;
+  out.push('', `Active HTTP+SSE sessions (distinct tokens), each calling \`add\` ${pace(first)} for ${first.pace.seconds} s (Spin build, spin up ${spinHost.match(/\(([\d.]+)/)?.[1] ?? ''}), by store:`, '');
+  out.push('| store | sessions | calls | p50 ms | p90 ms | p99 ms | max ms |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const { store, result } of active) {
+    for (const level of result.levels) {
+      out.push(level.error
+        ? `| ${store} | ${level.sessions} | failed: ${level.error} | | | | |`
+        : `| ${store} | ${level.sessions} | ${level.calls} | ${f(level.p50_ms)} | ${f(level.p90_ms)} | ${f(level.p99_ms)} | ${f(level.max_ms)} |`);
+    }
+  }
 }
 if (idle) {
   out.push('', `${idle.streams} HTTP+SSE streams idle for ${idle.idle_s} s (${spinHost}): **${f(idle.cpu_share_of_core * 100, 1)}% of a core** (measured over ${idle.sample_s} s), **${f(idle.kib_per_stream, 0)} KiB** of resident memory each.`);

@@ -159,15 +159,21 @@ fn a_configuration_error_stays_an_error_for_every_request_of_the_instance() {
     }
 }
 
-/// Store reads over 1.5 s while `n` HTTP+SSE streams of one instance sit idle.
-fn store_reads_while_idle(n: usize) -> u64 {
+/// `n` HTTP+SSE streams (of `n` principals) held by one instance on its own thread: the
+/// thread, each stream's events, and each stream's endpoint (where its POSTs go).
+fn streams_of_one_instance(
+    store: &std::sync::Arc<MemoryStore>,
+    n: usize,
+) -> (
+    std::thread::JoinHandle<()>,
+    Vec<std::sync::mpsc::Receiver<remote_mcp_server::host::memory::SinkEvent>>,
+    Vec<String>,
+) {
     use remote_mcp_server::host::executor::join_all;
     use remote_mcp_server::host::memory::{ChannelSink, SinkEvent};
     use remote_mcp_server::http::{Headers, Method, Request};
-    use std::time::Duration;
 
-    let store = MemoryStore::new();
-    let host = instance(&store);
+    let host = instance(store);
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         let app = block_on(App::new(&host));
@@ -195,16 +201,30 @@ fn store_reads_while_idle(n: usize) -> u64 {
         block_on(join_all(streams));
     });
     let streams: Vec<_> = (0..n).map(|_| rx.recv().unwrap()).collect();
-    for events in &streams {
-        loop {
+    let endpoints = streams
+        .iter()
+        .map(|events| loop {
             match events.recv_timeout(WAIT) {
-                Ok(SinkEvent::Body(chunk)) if chunk.starts_with(b"id:") => break,
+                Ok(SinkEvent::Body(chunk)) if chunk.starts_with(b"id:") => {
+                    let text = String::from_utf8(chunk).unwrap();
+                    let data = text.lines().find_map(|l| l.strip_prefix("data: "));
+                    break data.expect("the endpoint").to_string();
+                }
                 Ok(SinkEvent::Head(status, _)) => assert_eq!(status, 200),
                 Ok(_) => {}
                 Err(e) => panic!("no endpoint event: {e}"),
             }
-        }
-    }
+        })
+        .collect();
+    (thread, streams, endpoints)
+}
+
+/// Store reads over 1.5 s while `n` HTTP+SSE streams of one instance sit idle.
+fn store_reads_while_idle(n: usize) -> u64 {
+    use std::time::Duration;
+
+    let store = MemoryStore::new();
+    let (thread, streams, _) = streams_of_one_instance(&store, n);
     std::thread::sleep(Duration::from_millis(200));
     let before = store.operations().0;
     std::thread::sleep(Duration::from_millis(1500));
@@ -223,5 +243,90 @@ fn idle_streams_of_one_instance_cost_the_store_what_one_stream_does() {
     assert!(
         twelve <= one * 2,
         "one stream: {one} reads in 1.5 s; twelve streams of one instance: {twelve}"
+    );
+}
+
+/// `n` streams of one instance on a store whose batch reads cost a read per key (`per_key`,
+/// as Spin 4.0.2's Redis store) or one read: each stream is sent a `tools/call` from
+/// other instances every 100 ms for 1.5 s. The store reads made meanwhile, and the
+/// answers that arrived on the streams.
+fn busy_streams(n: usize, per_key: bool) -> (u64, usize, std::sync::Arc<MemoryStore>) {
+    use remote_mcp_server::host::memory::SinkEvent;
+    use std::time::{Duration, Instant};
+
+    let store = MemoryStore::new();
+    store.set_batches_per_key(per_key);
+    let (thread, streams, endpoints) = streams_of_one_instance(&store, n);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = store.operations().0;
+    let started = Instant::now();
+    let mut sent = 0;
+    while started.elapsed() < Duration::from_millis(1500) {
+        for (i, endpoint) in endpoints.iter().enumerate() {
+            let auth = bearer_of(&format!("idle-stream-{i:04}-0123456789"));
+            let call = rpc(
+                sent,
+                "tools/call",
+                json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
+            );
+            let reply = send(
+                &instance(&store),
+                "POST",
+                endpoint,
+                &[
+                    ("authorization", &auth),
+                    ("content-type", "application/json"),
+                ],
+                call.to_string().as_bytes(),
+            );
+            assert_eq!(reply.status, 202, "{}", reply.text());
+            sent += 1;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let reads = store.operations().0 - before;
+    let mut answered = 0;
+    for events in &streams {
+        let until = Instant::now() + Duration::from_secs(2);
+        let mut mine = 0;
+        while mine < sent / n as u64 {
+            match events.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                Ok(SinkEvent::Body(chunk)) if chunk.windows(8).any(|w| w == b"\"result\"") => {
+                    mine += 1
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        answered += mine as usize;
+    }
+    assert_eq!(answered, sent as usize, "every answer arrives");
+    drop(streams);
+    thread.join().unwrap();
+    (reads, answered, store)
+}
+
+#[test]
+fn where_batch_reads_cost_a_read_per_key_busy_streams_listen_on_a_bell() {
+    let (batched, _, _) = busy_streams(12, false);
+    let (per_key, answered, store) = busy_streams(12, true);
+    eprintln!(
+        "store reads in 1.5 s of 12 busy streams: batch reads {batched}, key by key with the bell {per_key} ({answered} answers)"
+    );
+    // The instance listens on one bell, its streams' leases name it, and queued messages
+    // rang it.
+    let bells: Vec<String> = store
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("bell:"))
+        .collect();
+    assert_eq!(bells.len(), 1, "{bells:?}");
+    let rung = String::from_utf8(store.get(&bells[0]).unwrap().unwrap()).unwrap();
+    assert!(rung.contains(':'), "<session>:<seq>, not {rung}");
+    // Without the bell, each 5 ms tick would read the 24 keys of 12 outboxes (about 7,000
+    // reads in 1.5 s); with it, a tick reads one key.
+    assert!(
+        per_key < 2 * batched.max(300),
+        "key by key with the bell: {per_key} reads; batch reads: {batched}"
     );
 }

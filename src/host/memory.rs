@@ -262,6 +262,8 @@ pub struct MemoryStore {
     unanswered: AtomicU64,
     /// The longest key and the largest value written so far (`largest`).
     largest: Mutex<Largest>,
+    /// Says its batch reads cost a read per key (as Spin 4.0.2's Redis store's do).
+    batches_per_key: AtomicBool,
 }
 
 /// The longest key written (the key) and the largest value written (its size and key).
@@ -281,6 +283,12 @@ impl MemoryStore {
     /// Takes the store down (no call answered) or brings it back.
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Makes the store say that its batch reads cost a read per key
+    /// ([`KeyValue::reads_batches_key_by_key`]): streams then listen for bells.
+    pub fn set_batches_per_key(&self, per_key: bool) {
+        self.batches_per_key.store(per_key, Ordering::SeqCst);
     }
 
     /// Calls made while the store was down.
@@ -453,13 +461,21 @@ impl KeyValue for MemoryStore {
         self.answer(move || MemoryStore::keys_with_prefix(self, prefix))
     }
 
-    /// One read, however many keys (as a batch call to a real store).
+    fn reads_batches_key_by_key(&self) -> bool {
+        self.batches_per_key.load(Ordering::SeqCst)
+    }
+
+    /// One read, however many keys (as a batch call to a real store); one per key when
+    /// the store says it reads batches key by key.
     fn get_many<'a>(
         &'a self,
         keys: &'a [String],
     ) -> Pending<'a, Result<Vec<Option<Vec<u8>>>, StoreError>> {
         self.answer(move || {
-            self.read();
+            match self.reads_batches_key_by_key() {
+                true => keys.iter().for_each(|_| self.read()),
+                false => self.read(),
+            }
             let entries = self.lock()?;
             Ok(keys.iter().map(|key| entries.get(key).cloned()).collect())
         })

@@ -201,6 +201,14 @@ pub trait KeyValue {
         })
     }
 
+    /// Whether [`get_many`](KeyValue::get_many) costs the store one read per key, so that
+    /// an instance's streams listen for a bell instead of reading every outbox each tick
+    /// (`transport::feed`). True where the host's batch read fell back to single reads
+    /// (Spin 4.0.2's Redis store).
+    fn reads_batches_key_by_key(&self) -> bool {
+        false
+    }
+
     /// The integer [`increment`](KeyValue::increment) keeps at `key`, read without writing.
     fn counter<'a>(&'a self, key: &'a str) -> Pending<'a, Result<Option<i64>, StoreError>> {
         Box::pin(async move {

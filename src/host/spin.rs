@@ -216,6 +216,10 @@ impl KeyValue for AsyncStore {
         ))
     }
 
+    fn reads_batches_key_by_key(&self) -> bool {
+        self.batch_failed.get()
+    }
+
     fn get_many<'a>(
         &'a self,
         keys: &'a [String],

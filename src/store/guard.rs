@@ -123,6 +123,10 @@ impl KeyValue for Guarded<'_> {
     fn counter<'a>(&'a self, key: &'a str) -> Pending<'a, Result<Option<i64>, StoreError>> {
         Box::pin(self.timed(|| self.inner.counter(key)))
     }
+
+    fn reads_batches_key_by_key(&self) -> bool {
+        self.inner.reads_batches_key_by_key()
+    }
 }
 
 #[cfg(test)]

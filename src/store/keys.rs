@@ -9,6 +9,7 @@
 //! | `place:<id>` | when the session's counted place lapses | [`super::session`] |
 //! | `outbox:<id>:<seq>`, `:head`, `:delivered`, `:lease` | messages for a session's stream | [`super::outbox`] |
 //! | `outbox:<id>` (index only) | an outbox started: checked against its session | [`super::outbox`] |
+//! | `bell:<00..ff>` | rung when a message is queued for a stream of an instance listening on it (256 at most, never deleted) | [`super::outbox`] |
 //! | `quota:<kind>:<epoch width>:<whose>:<epoch>` | places counted per epoch | [`super::places`] |
 //! | `claim:<what>` | makes one change happen once | [`super::places`], [`super::tasks`] |
 //! | `expiry:<bucket>:<n>`, `:n`, `expiry:cursor` | the expiry index | [`super::expiry`] |
@@ -118,6 +119,14 @@ pub fn place(id: &SessionId) -> String {
 /// The prefix of session `id`'s outbox keys.
 pub fn outbox(id: &SessionId) -> String {
     format!("{OUTBOX}{id}:")
+}
+
+pub const BELL: &str = "bell:";
+
+/// The bell an instance's streams listen on (`transport::feed`): one of 256, so the store
+/// holds at most 256 of them however many instances come and go.
+pub fn bell(slot: u8) -> String {
+    format!("{BELL}{slot:02x}")
 }
 
 /// How an outbox appears in the expiry index.

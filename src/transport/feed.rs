@@ -14,6 +14,17 @@
 //! quiet streams reads the store once a second, not 16 times. Where an instance serves one
 //! request (WASIp2), each stream is its own instance's only member and polls for itself,
 //! as before.
+//!
+//! Where the store reads a batch key by key (Spin 4.0.2's Redis store answers every batch
+//! read with an error, so the batch becomes one read per key), a tick would still cost two
+//! reads per stream: under `spin up` on Redis, 300 sessions each calling once a second
+//! made 60,000 reads a second, saturated the host and timed store calls out. There the
+//! instance listens on a bell instead: one of 256 keys (`bell:<slot>`), picked at random
+//! and named in its streams' leases. Whoever queues a message for one of its streams
+//! rings it after storing the message ([`outbox::Outbox::push`]), so a tick reads one key,
+//! and every stream's outbox only when the bell rang, or every [`FULL_READ_MS`] whatever
+//! the bell says (a message queued while a lease did not name the bell yet, a takeover, a
+//! bell shared with another instance that picked the same slot).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -28,6 +39,9 @@ use crate::store::session::SessionId;
 /// `(quiet for less than, poll every)` in ms. A message from another instance arrives
 /// within the interval; one from the same instance at once.
 const TICKS_MS: [(u64, u64); 4] = [(2_000, 5), (10_000, 50), (60_000, 250), (u64::MAX, 1_000)];
+
+/// While listening on a bell, every outbox is still read at least this often.
+pub const FULL_READ_MS: u64 = 250;
 
 fn tick_ms(quiet_ms: u64) -> u64 {
     TICKS_MS
@@ -51,6 +65,13 @@ struct Inner {
     active_at: u64,
     /// Requests of this instance under way, streams included.
     in_flight: usize,
+    /// The bell this instance listens on, once its store turned out to read batches key
+    /// by key.
+    bell: Option<u8>,
+    /// What the bell said at the last tick (`None`: not read yet).
+    heard: Option<Option<Vec<u8>>>,
+    /// When every outbox is read next, whatever the bell says (host clock, ms).
+    full_read_at: u64,
 }
 
 struct Entry {
@@ -134,8 +155,62 @@ impl Feed {
         wakers.into_iter().for_each(Waker::wake);
     }
 
-    /// Reads every member's outbox once and wakes those whose outbox moved.
-    async fn tick(&self, store: &dyn KeyValue) -> Result<(), StoreError> {
+    /// The bell this instance's streams name in their leases, if it listens on one.
+    pub fn bell(&self) -> Option<u8> {
+        self.inner.borrow().bell
+    }
+
+    /// Starts listening on bell `slot`: every member looks at its housekeeping (and so
+    /// names the bell in its lease).
+    fn listen(&self, slot: u8) {
+        let wakers: Vec<Waker> = {
+            let mut inner = self.inner.borrow_mut();
+            inner.bell = Some(slot);
+            inner
+                .members
+                .iter_mut()
+                .filter_map(|entry| {
+                    entry.recheck = true;
+                    entry.waker.take()
+                })
+                .collect()
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Whether this tick reads every outbox: always, unless the instance listens on a bell
+    /// (it starts to once its store shows that it reads batches key by key), which did
+    /// not ring since the last tick, and the next full read is not due.
+    async fn bell_rang(&self, host: &dyn Host, store: &dyn KeyValue) -> Result<bool, StoreError> {
+        if !store.reads_batches_key_by_key() {
+            return Ok(true);
+        }
+        let slot = match self.bell() {
+            Some(slot) => slot,
+            None => {
+                let mut slot = [0u8];
+                host.fill_random(&mut slot);
+                self.listen(slot[0]);
+                slot[0]
+            }
+        };
+        let rung = store.get(&crate::store::keys::bell(slot)).await?;
+        let now = host.now_unix_ms();
+        let mut inner = self.inner.borrow_mut();
+        if inner.heard.as_ref() == Some(&rung) && now < inner.full_read_at {
+            return Ok(false);
+        }
+        inner.heard = Some(rung);
+        inner.full_read_at = now + FULL_READ_MS;
+        Ok(true)
+    }
+
+    /// Reads every member's outbox once (when [`Feed::bell_rang`]) and wakes those whose
+    /// outbox moved.
+    async fn tick(&self, host: &dyn Host, store: &dyn KeyValue) -> Result<(), StoreError> {
+        if !self.bell_rang(host, store).await? {
+            return Ok(());
+        }
         let (keys, sessions): (Vec<u64>, Vec<SessionId>) = {
             let inner = self.inner.borrow();
             inner
@@ -246,7 +321,7 @@ impl Member<'_> {
                     let quiet = now.saturating_sub(self.feed.inner.borrow().active_at);
                     let pause = tick_ms(quiet).min(until - now);
                     host.sleep_ms(pause).await;
-                    self.feed.tick(store).await?;
+                    self.feed.tick(host, store).await?;
                 }
                 drop(role);
                 continue;

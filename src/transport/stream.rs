@@ -220,10 +220,12 @@ pub async fn serve(
     let outbox = Outbox::new(store, id);
     let mut token = [0u8; 16];
     host.fill_random(&mut token);
+    let bell = feed.bell();
     let lease = |claim: &Leased<'_>| Lease {
         token,
         until: claim.until(),
         place: claim.id().to_string(),
+        bell,
     };
     if let Err(e) = outbox.set_lease(&lease(&claim)).await {
         claim.release(host.now_unix_ms()).await;
@@ -245,6 +247,7 @@ pub async fn serve(
             max_ms: limits.max_ms,
             framing: opening.framing,
             token,
+            bell,
         }
         .run(sink, opening.next, &mut claim)
         .await
@@ -314,6 +317,8 @@ struct Stream<'a> {
     framing: Framing,
     /// This stream's token in the outbox's lease.
     token: [u8; 16],
+    /// The bell its lease names.
+    bell: Option<u8>,
 }
 
 impl Stream<'_> {
@@ -336,6 +341,7 @@ impl Stream<'_> {
         let outbox = Outbox::new(store, self.id);
         let started = host.now_unix_ms();
         let member = self.feed.join(self.id, self.token, 0, started);
+        let mut bell = self.bell;
         let mut last_write = started;
         let mut last_check = started;
         let mut last_probe = started;
@@ -426,17 +432,23 @@ impl Stream<'_> {
                     return Err(End::ClientGone);
                 }
             }
-            if claim.due(now) {
+            let listening = self.feed.bell();
+            if claim.due(now) || listening != bell {
                 // Renewed only while the outbox is still this stream's: a successor took
-                // the place over with it.
+                // the place over with it. Also when the instance started listening on a
+                // bell: from then on the lease names it, for those who queue messages.
                 self.still_holds(&outbox).await?;
-                claim.renew(now).await?;
+                if claim.due(now) {
+                    claim.renew(now).await?;
+                }
                 let lease = Lease {
                     token: self.token,
                     until: claim.until(),
                     place: claim.id().to_string(),
+                    bell: listening,
                 };
                 outbox.set_lease(&lease).await?;
+                bell = listening;
             }
             let until = [
                 last_write + self.keepalive_ms,
