@@ -264,6 +264,8 @@ pub struct MemoryStore {
     largest: Mutex<Largest>,
     /// Says its batch reads cost a read per key (as Spin 4.0.2's Redis store's do).
     batches_per_key: AtomicBool,
+    /// Batch reads (`get_many` calls) so far.
+    batches: AtomicU64,
 }
 
 /// The longest key written (the key) and the largest value written (its size and key).
@@ -289,6 +291,11 @@ impl MemoryStore {
     /// ([`KeyValue::reads_batches_key_by_key`]): streams then listen for bells.
     pub fn set_batches_per_key(&self, per_key: bool) {
         self.batches_per_key.store(per_key, Ordering::SeqCst);
+    }
+
+    /// Batch reads (`get_many` calls) so far.
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::SeqCst)
     }
 
     /// Calls made while the store was down.
@@ -472,6 +479,7 @@ impl KeyValue for MemoryStore {
         keys: &'a [String],
     ) -> Pending<'a, Result<Vec<Option<Vec<u8>>>, StoreError>> {
         self.answer(move || {
+            self.batches.fetch_add(1, Ordering::SeqCst);
             match self.reads_batches_key_by_key() {
                 true => keys.iter().for_each(|_| self.read()),
                 false => self.read(),

@@ -201,10 +201,12 @@ pub trait KeyValue {
         })
     }
 
-    /// Whether [`get_many`](KeyValue::get_many) costs the store one read per key, so that
-    /// an instance's streams listen for a bell instead of reading every outbox each tick
-    /// (`transport::feed`). True where the host's batch read fell back to single reads
-    /// (Spin 4.0.2's Redis store).
+    /// Whether an instance holding many streams should listen on a bell instead of reading
+    /// every outbox each tick (`transport::feed`), because [`get_many`](KeyValue::get_many)
+    /// costs the store one read per key: true where the WASIp3 build's batch read fell
+    /// back to single reads (Spin 4.0.2's Redis store; any failed batch read turns it on
+    /// for the instance's life). False by default, also for the trait's own `get_many`:
+    /// a WASIp2 instance holds one stream, whose two keys a bell would not save.
     fn reads_batches_key_by_key(&self) -> bool {
         false
     }

@@ -7,9 +7,9 @@
 //! | --- | --- | --- |
 //! | `session:<id>` | a legacy session's record | [`super::session`] |
 //! | `place:<id>` | when the session's counted place lapses | [`super::session`] |
-//! | `outbox:<id>:<seq>`, `:head`, `:delivered`, `:lease` | messages for a session's stream | [`super::outbox`] |
+//! | `outbox:<id>:<seq>`, `:head`, `:delivered`, `:lease`, `:bell` | messages for a session's stream | [`super::outbox`] |
 //! | `outbox:<id>` (index only) | an outbox started: checked against its session | [`super::outbox`] |
-//! | `bell:<00..ff>` | rung when a message is queued for a stream of an instance listening on it (256 at most, never deleted) | [`super::outbox`] |
+//! | `bell:<00..ff>` | rung when a message is queued for a stream of an instance listening on it (`outbox:<id>:bell` names it; 256 at most, never deleted) | [`super::outbox`] |
 //! | `quota:<kind>:<epoch width>:<whose>:<epoch>` | places counted per epoch | [`super::places`] |
 //! | `claim:<what>` | makes one change happen once | [`super::places`], [`super::tasks`] |
 //! | `expiry:<bucket>:<n>`, `:n`, `expiry:cursor` | the expiry index | [`super::expiry`] |

@@ -47,7 +47,6 @@ impl<'a> Outbox<'a> {
         let message = oversized.as_deref().unwrap_or(message);
         let seq = self.store.increment(&self.key("head"), 1).await? as u64;
         self.store.set(&self.key(seq), message).await?;
-        self.ring(seq).await;
         if seq == 1 {
             let started = keys::outbox_started(&self.id);
             expiry::note(self.store, &started, now + CHECK_AFTER_MS, now).await?;
@@ -55,23 +54,31 @@ impl<'a> Outbox<'a> {
         if seq > MAX_BACKLOG {
             self.store.delete(&self.key(seq - MAX_BACKLOG)).await?;
         }
+        self.ring(seq).await;
         Ok(seq)
     }
 
     /// Rings the bell of the instance holding this outbox's stream, if it listens on one
     /// (`transport::feed`): the message is stored first, so a poller that hears the bell
     /// finds it. A bell that fails to ring costs only time: the holder also reads its
-    /// outboxes at a slower pace without one.
+    /// outboxes at a slower pace without one. (Where no instance listens, as on stores
+    /// that read a batch in one call, this is one read that finds nothing.)
     async fn ring(&self, seq: u64) {
-        if let Ok(Some(Lease {
-            bell: Some(slot), ..
-        })) = self.lease().await
-        {
-            let _ = self
-                .store
-                .set(&keys::bell(slot), format!("{}:{seq}", self.id).as_bytes())
-                .await;
+        if let Ok(Some(bell)) = self.store.get(&self.key("bell")).await {
+            if let [slot] = bell[..] {
+                let _ = self
+                    .store
+                    .set(&keys::bell(slot), format!("{}:{seq}", self.id).as_bytes())
+                    .await;
+            }
         }
+    }
+
+    /// Names the bell the instance holding this outbox's stream listens on (the stream
+    /// holding it writes this when it takes the outbox, and when its instance starts to
+    /// listen).
+    pub async fn set_bell(&self, slot: u8) -> Result<(), StoreError> {
+        self.store.set(&self.key("bell"), &[slot]).await
     }
 
     /// The last sequence number handed out (0 before the first message).
@@ -134,6 +141,10 @@ impl<'a> Outbox<'a> {
         }
         for name in ["head", "delivered", "lease"] {
             self.store.delete(&self.key(name)).await?;
+        }
+        // Written only where instances listen on bells: elsewhere not worth a write.
+        if self.store.reads_batches_key_by_key() {
+            self.store.delete(&self.key("bell")).await?;
         }
         Ok(())
     }
@@ -199,74 +210,30 @@ fn too_large(message: &[u8]) -> Vec<u8> {
     replacement.to_string().into_bytes()
 }
 
-/// An outbox's lease: the holding stream's token, when that stream's place lapses, the
-/// place's id (so that a stream taking the outbox over can take the place over too), and
-/// the bell its instance listens on, if it listens on one.
+/// An outbox's lease: the holding stream's token, when that stream's place lapses, and the
+/// place's id (so that a stream taking the outbox over can take the place over too).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lease {
     pub token: [u8; 16],
     pub until: u64,
     pub place: String,
-    pub bell: Option<u8>,
 }
 
 impl Lease {
-    /// Token, `until` (8 bytes little-endian), the place's id, and `/` with the bell's two
-    /// hex digits when there is one (a place id is hex: it holds no `/`).
     fn record(&self) -> Vec<u8> {
-        let bell = self
-            .bell
-            .map(|slot| format!("/{slot:02x}"))
-            .unwrap_or_default();
         [
             &self.token[..],
             &self.until.to_le_bytes(),
             self.place.as_bytes(),
-            bell.as_bytes(),
         ]
         .concat()
     }
 
     fn read(record: &[u8]) -> Option<Lease> {
-        let rest = std::str::from_utf8(record.get(24..)?).ok()?;
-        let (place, bell) = match rest.split_once('/') {
-            Some((place, bell)) => (place, Some(u8::from_str_radix(bell, 16).ok()?)),
-            None => (rest, None),
-        };
         Some(Lease {
             token: record.get(..16)?.try_into().ok()?,
             until: u64::from_le_bytes(record.get(16..24)?.try_into().ok()?),
-            place: place.to_string(),
-            bell,
+            place: String::from_utf8(record.get(24..)?.to_vec()).ok()?,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_lease_names_its_bell_and_one_written_before_bells_still_reads() {
-        for bell in [None, Some(0), Some(0xab)] {
-            let lease = Lease {
-                token: [7; 16],
-                until: 1_700_000_000_000,
-                place: "0123456789abcdef0123456789abcdef".into(),
-                bell,
-            };
-            assert_eq!(Lease::read(&lease.record()), Some(lease));
-        }
-        let before_bells = [&[7u8; 16][..], &5u64.to_le_bytes(), b"cafe"].concat();
-        assert_eq!(
-            Lease::read(&before_bells).map(|l| (l.place, l.bell)),
-            Some(("cafe".to_string(), None))
-        );
-        let broken = [&[7u8; 16][..], &5u64.to_le_bytes(), b"cafe/zz"].concat();
-        assert_eq!(
-            Lease::read(&broken),
-            None,
-            "an unreadable lease counts as none"
-        );
     }
 }

@@ -17,14 +17,15 @@
 //!
 //! Where the store reads a batch key by key (Spin 4.0.2's Redis store answers every batch
 //! read with an error, so the batch becomes one read per key), a tick would still cost two
-//! reads per stream: under `spin up` on Redis, 300 sessions each calling once a second
-//! made 60,000 reads a second, saturated the host and timed store calls out. There the
-//! instance listens on a bell instead: one of 256 keys (`bell:<slot>`), picked at random
-//! and named in its streams' leases. Whoever queues a message for one of its streams
-//! rings it after storing the message ([`outbox::Outbox::push`]), so a tick reads one key,
-//! and every stream's outbox only when the bell rang, or every [`FULL_READ_MS`] whatever
-//! the bell says (a message queued while a lease did not name the bell yet, a takeover, a
-//! bell shared with another instance that picked the same slot).
+//! reads per stream: under `spin up` on Redis, 200 sessions each calling once a second
+//! made about 40,000 reads a second, and at 300 the host saturated and store calls ran
+//! past their deadline. There the instance listens on a bell instead: one of 256 keys
+//! (`bell:<slot>`), picked at random, which each of its streams names in its outbox
+//! (`outbox:<id>:bell`). Whoever queues a message for one of them rings it after storing
+//! the message ([`outbox::Outbox::push`]), so a tick reads one key, and every stream's
+//! outbox only when the bell rang, or when [`FULL_READ_MS`] have passed since the last
+//! full read (a message queued before the outbox named the bell, a takeover, a bell shared
+//! with another instance that picked the same slot). Once quiet, ticks come as before.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -87,6 +88,17 @@ struct Entry {
     /// Its instance's requests changed so that its housekeeping may be due sooner.
     recheck: bool,
     waker: Option<Waker>,
+}
+
+/// What a tick learns from the instance's bell.
+enum Bell {
+    /// The instance listens on none: every tick reads every outbox.
+    Off,
+    /// It rang (it says something else than at the last full read), or a full read is
+    /// due: read every outbox, then note what it said.
+    Read(Option<Vec<u8>>),
+    /// Nothing rang since the last full read, and the next is not due.
+    Quiet,
 }
 
 /// Why a member's wait ended.
@@ -155,13 +167,13 @@ impl Feed {
         wakers.into_iter().for_each(Waker::wake);
     }
 
-    /// The bell this instance's streams name in their leases, if it listens on one.
+    /// The bell this instance's streams name in their outboxes, if it listens on one.
     pub fn bell(&self) -> Option<u8> {
         self.inner.borrow().bell
     }
 
     /// Starts listening on bell `slot`: every member looks at its housekeeping (and so
-    /// names the bell in its lease).
+    /// names the bell in its outbox).
     fn listen(&self, slot: u8) {
         let wakers: Vec<Waker> = {
             let mut inner = self.inner.borrow_mut();
@@ -178,12 +190,15 @@ impl Feed {
         wakers.into_iter().for_each(Waker::wake);
     }
 
-    /// Whether this tick reads every outbox: always, unless the instance listens on a bell
-    /// (it starts to once its store shows that it reads batches key by key), which did
-    /// not ring since the last tick, and the next full read is not due.
-    async fn bell_rang(&self, host: &dyn Host, store: &dyn KeyValue) -> Result<bool, StoreError> {
+    /// What the bell says this tick: [`Bell::Off`] unless the instance listens on one (it
+    /// starts to once its store shows that it reads batches key by key).
+    async fn listen_to_bell(
+        &self,
+        host: &dyn Host,
+        store: &dyn KeyValue,
+    ) -> Result<Bell, StoreError> {
         if !store.reads_batches_key_by_key() {
-            return Ok(true);
+            return Ok(Bell::Off);
         }
         let slot = match self.bell() {
             Some(slot) => slot,
@@ -196,21 +211,23 @@ impl Feed {
         };
         let rung = store.get(&crate::store::keys::bell(slot)).await?;
         let now = host.now_unix_ms();
-        let mut inner = self.inner.borrow_mut();
-        if inner.heard.as_ref() == Some(&rung) && now < inner.full_read_at {
-            return Ok(false);
-        }
-        inner.heard = Some(rung);
-        inner.full_read_at = now + FULL_READ_MS;
-        Ok(true)
+        let inner = self.inner.borrow();
+        // A full read dated in the future (the clock stepped back) is due now.
+        let due = now >= inner.full_read_at || inner.full_read_at > now + FULL_READ_MS;
+        Ok(match inner.heard.as_ref() != Some(&rung) || due {
+            true => Bell::Read(rung),
+            false => Bell::Quiet,
+        })
     }
 
-    /// Reads every member's outbox once (when [`Feed::bell_rang`]) and wakes those whose
-    /// outbox moved.
+    /// Reads every member's outbox once (unless the bell is [`Bell::Quiet`]) and wakes
+    /// those whose outbox moved.
     async fn tick(&self, host: &dyn Host, store: &dyn KeyValue) -> Result<(), StoreError> {
-        if !self.bell_rang(host, store).await? {
+        let bell = self.listen_to_bell(host, store).await?;
+        if let Bell::Quiet = bell {
             return Ok(());
         }
+        let now = host.now_unix_ms();
         let (keys, sessions): (Vec<u64>, Vec<SessionId>) = {
             let inner = self.inner.borrow();
             inner
@@ -226,6 +243,11 @@ impl Feed {
         let seen = outbox::watch(store, &sessions).await?;
         let wakers: Vec<Waker> = {
             let mut inner = self.inner.borrow_mut();
+            // Noted only once the read succeeded: a failed one is tried at the next tick.
+            if let Bell::Read(rung) = bell {
+                inner.heard = Some(rung);
+                inner.full_read_at = now + FULL_READ_MS;
+            }
             let mut wakers = Vec::new();
             for (key, watched) in keys.iter().zip(seen) {
                 let Some(entry) = inner.members.iter_mut().find(|e| e.key == *key) else {

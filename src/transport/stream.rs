@@ -220,12 +220,10 @@ pub async fn serve(
     let outbox = Outbox::new(store, id);
     let mut token = [0u8; 16];
     host.fill_random(&mut token);
-    let bell = feed.bell();
     let lease = |claim: &Leased<'_>| Lease {
         token,
         until: claim.until(),
         place: claim.id().to_string(),
-        bell,
     };
     if let Err(e) = outbox.set_lease(&lease(&claim)).await {
         claim.release(host.now_unix_ms()).await;
@@ -247,7 +245,6 @@ pub async fn serve(
             max_ms: limits.max_ms,
             framing: opening.framing,
             token,
-            bell,
         }
         .run(sink, opening.next, &mut claim)
         .await
@@ -317,8 +314,6 @@ struct Stream<'a> {
     framing: Framing,
     /// This stream's token in the outbox's lease.
     token: [u8; 16],
-    /// The bell its lease names.
-    bell: Option<u8>,
 }
 
 impl Stream<'_> {
@@ -341,7 +336,8 @@ impl Stream<'_> {
         let outbox = Outbox::new(store, self.id);
         let started = host.now_unix_ms();
         let member = self.feed.join(self.id, self.token, 0, started);
-        let mut bell = self.bell;
+        // The bell named for those who queue messages (`None`: not named yet).
+        let mut bell = None;
         let mut last_write = started;
         let mut last_check = started;
         let mut last_probe = started;
@@ -432,22 +428,26 @@ impl Stream<'_> {
                     return Err(End::ClientGone);
                 }
             }
-            let listening = self.feed.bell();
-            if claim.due(now) || listening != bell {
+            if claim.due(now) {
                 // Renewed only while the outbox is still this stream's: a successor took
-                // the place over with it. Also when the instance started listening on a
-                // bell: from then on the lease names it, for those who queue messages.
+                // the place over with it.
                 self.still_holds(&outbox).await?;
-                if claim.due(now) {
-                    claim.renew(now).await?;
-                }
+                claim.renew(now).await?;
                 let lease = Lease {
                     token: self.token,
                     until: claim.until(),
                     place: claim.id().to_string(),
-                    bell: listening,
                 };
                 outbox.set_lease(&lease).await?;
+            }
+            let listening = self.feed.bell();
+            if listening.is_some() && listening != bell {
+                // The instance listens on a bell (from its first tick on, where it does):
+                // the outbox names it, for those who queue messages.
+                self.still_holds(&outbox).await?;
+                if let Some(slot) = listening {
+                    outbox.set_bell(slot).await?;
+                }
                 bell = listening;
             }
             let until = [
