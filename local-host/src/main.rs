@@ -800,7 +800,7 @@ impl Server {
             Handler::P2(pre) => self.handle_p2(pre, request).await,
             Handler::P3(handler) => {
                 let (reply, response) = oneshot::channel();
-                let request = request.map(|body| {
+                let request = with_authority(request)?.map(|body| {
                     body.map_err(P3ErrorCode::from_hyper_request_error)
                         .boxed_unsync()
                 });
@@ -821,7 +821,31 @@ impl Server {
             }
         }
     }
+}
 
+/// The request with an absolute URI, as Spin passes it on: a server sees only the path,
+/// so the scheme is `http` and the authority the `Host` header's (a WASIp2 request takes
+/// its authority from that header by itself).
+fn with_authority<B>(request: hyper::Request<B>) -> Result<hyper::Request<B>> {
+    let (mut parts, body) = request.into_parts();
+    if parts.uri.authority().is_none() {
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .ok_or_else(|| wasmtime::format_err!("a request without a Host header"))?
+            .to_str()?;
+        let mut uri = http::uri::Parts::from(parts.uri);
+        uri.scheme = Some(http::uri::Scheme::HTTP);
+        uri.authority = Some(host.parse()?);
+        if uri.path_and_query.is_none() {
+            uri.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+        }
+        parts.uri = http::Uri::from_parts(uri)?;
+    }
+    Ok(hyper::Request::from_parts(parts, body))
+}
+
+impl Server {
     async fn handle_p2(
         &self,
         pre: &p2::bindings::ProxyPre<Instance>,
