@@ -62,7 +62,8 @@ ensure_redis() {
   fi
 }
 
-# The local host (local-host/): the Spin build under wasmtime where Spin is not installed.
+# The local host (local-host/): the Spin build (WASIp3, or its WASIp2 variant) under
+# wasmtime where Spin is not installed.
 LOCAL_HOST="$ROOT/target/local-host/local-host"
 build_local_host() {
   say "building the local host ($LOCAL_HOST; the first build takes several minutes)"
