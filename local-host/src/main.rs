@@ -1066,11 +1066,19 @@ async fn run(options: Options) -> Result<()> {
             let service = hyper::service::service_fn(move |request| {
                 let server = server.clone();
                 async move {
-                    let response = server.handle(request).await;
-                    if let Err(e) = &response {
-                        eprintln!("local-host: request failed: {e:#}");
+                    match server.handle(request).await {
+                        Ok(response) => Ok::<_, std::convert::Infallible>(response),
+                        // As Spin answers when its component fails (a trap, no response).
+                        Err(e) => {
+                            eprintln!("local-host: request failed: {e:#}");
+                            Ok(hyper::Response::builder()
+                                .status(500)
+                                .body(boxed(http_body_util::Full::new(Bytes::from_static(
+                                    b"Internal Server Error",
+                                ))))
+                                .expect("a valid response"))
+                        }
                     }
-                    response
                 }
             });
             if let Err(e) = http1::Builder::new()
