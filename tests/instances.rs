@@ -169,11 +169,22 @@ fn streams_of_one_instance(
     Vec<std::sync::mpsc::Receiver<remote_mcp_server::host::memory::SinkEvent>>,
     Vec<String>,
 ) {
+    streams_of(instance(store), n)
+}
+
+/// [`streams_of_one_instance`] on `host` (a clone of which can move its clock).
+fn streams_of(
+    host: remote_mcp_server::host::memory::MemoryHost,
+    n: usize,
+) -> (
+    std::thread::JoinHandle<()>,
+    Vec<std::sync::mpsc::Receiver<remote_mcp_server::host::memory::SinkEvent>>,
+    Vec<String>,
+) {
     use remote_mcp_server::host::executor::join_all;
     use remote_mcp_server::host::memory::{ChannelSink, SinkEvent};
     use remote_mcp_server::http::{Headers, Method, Request};
 
-    let host = instance(store);
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         let app = block_on(App::new(&host));
@@ -349,4 +360,67 @@ fn where_batch_reads_cost_a_read_per_key_busy_streams_listen_on_a_bell() {
         per_key < 3 * batched.max(300),
         "key by key with the bell: {per_key} reads; batch reads: {batched}"
     );
+}
+
+#[test]
+fn streams_quiet_for_a_minute_read_every_outbox_every_few_seconds_and_still_hear_the_bell() {
+    use remote_mcp_server::host::memory::SinkEvent;
+    use std::time::{Duration, Instant};
+
+    let store = MemoryStore::new();
+    store.set_batches_per_key(true);
+    let host = instance(&store);
+    let (thread, streams, endpoints) = streams_of(host.clone(), 4);
+    std::thread::sleep(Duration::from_millis(300));
+    let full_reads = |during: Duration| {
+        let before = store.batches();
+        std::thread::sleep(during);
+        store.batches() - before
+    };
+    // Active (the streams just joined): every outbox is read every 250 ms.
+    let active = full_reads(Duration::from_millis(1500));
+    // Quiet for more than a minute, in steps the streams' housekeeping keeps up with.
+    for _ in 0..5 {
+        host.advance_ms(13_000);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let quiet = full_reads(Duration::from_millis(1500));
+    eprintln!("full reads in 1.5 s: active {active}, quiet for a minute {quiet}");
+    assert!(active >= 4, "{active} full reads in 1.5 s while active");
+    assert!(quiet <= 1, "{quiet} full reads in 1.5 s while quiet");
+    // A message queued from another instance still gets through: the bell rings.
+    let auth = bearer_of("idle-stream-0000-0123456789");
+    let call = rpc(
+        7,
+        "tools/call",
+        json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
+    );
+    let sent = Instant::now();
+    let reply = send(
+        &instance(&store),
+        "POST",
+        &endpoints[0],
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        call.to_string().as_bytes(),
+    );
+    assert_eq!(reply.status, 202, "{}", reply.text());
+    let until = sent + Duration::from_secs(6);
+    loop {
+        match streams[0].recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok(SinkEvent::Body(chunk)) if chunk.windows(8).any(|w| w == b"\"result\"") => break,
+            Ok(_) => {}
+            Err(e) => panic!("no answer on the quiet stream within 6 s: {e}"),
+        }
+    }
+    // Heard through the bell at the next 1 s tick, not at the next full read (5 s).
+    assert!(
+        sent.elapsed() < Duration::from_millis(2500),
+        "answered after {:?}",
+        sent.elapsed()
+    );
+    drop(streams);
+    thread.join().unwrap();
 }
