@@ -8,7 +8,8 @@ const [file, machine, spinHost = 'spin up'] = process.argv.slice(2);
 const rows = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 const rpc = rows.filter((r) => r.kind === 'rpc');
 const sse = rows.find((r) => r.kind === 'sse' && !r.build)?.result;
-const idle = rows.find((r) => r.kind === 'idle' && !r.build)?.result;
+const idle = rows.find((r) => r.kind === 'idle' && !r.build && !r.store)?.result;
+const idleRedis = rows.find((r) => r.kind === 'idle' && r.store === 'Redis')?.result;
 const sseP2 = rows.find((r) => r.kind === 'sse' && r.build === 'spin-p2')?.result;
 const active = rows.filter((r) => r.kind === 'active');
 // How often a session of an SSE measurement calls: "every 1 s", "every 0.2–1 s".
@@ -90,6 +91,9 @@ if (active.length) {
 }
 if (idle) {
   out.push('', `${idle.streams} HTTP+SSE streams idle for ${idle.idle_s} s (${spinHost}): **${f(idle.cpu_share_of_core * 100, 1)}% of a core** (measured over ${idle.sample_s} s), **${f(idle.kib_per_stream, 0)} KiB** of resident memory each.`);
+}
+if (idleRedis) {
+  out.push('', `The same with the store on Redis: ${idleRedis.streams} streams, **${f(idleRedis.cpu_share_of_core * 100, 1)}% of a core** (over ${idleRedis.sample_s} s), **${f(idleRedis.kib_per_stream, 0)} KiB** each.`);
 }
 if (sseP2 && idleP2) {
   const held = sseP2.max_sessions_p99_under_100ms;
