@@ -100,6 +100,19 @@ struct Inner {
     full_read: Option<u64>,
 }
 
+impl Inner {
+    /// Has every member look at its housekeeping again: the wakers of those waiting.
+    fn recheck_all(&mut self) -> Vec<Waker> {
+        self.members
+            .iter_mut()
+            .filter_map(|entry| {
+                entry.recheck = true;
+                entry.waker.take()
+            })
+            .collect()
+    }
+}
+
 struct Entry {
     key: u64,
     session: SessionId,
@@ -200,17 +213,10 @@ impl Feed {
     /// Starts listening on bell `slot`: every member looks at its housekeeping (and so
     /// names the bell in its outbox).
     fn listen(&self, slot: u8) {
-        let wakers: Vec<Waker> = {
+        let wakers = {
             let mut inner = self.inner.borrow_mut();
             inner.bell = Some(slot);
-            inner
-                .members
-                .iter_mut()
-                .filter_map(|entry| {
-                    entry.recheck = true;
-                    entry.waker.take()
-                })
-                .collect()
+            inner.recheck_all()
         };
         wakers.into_iter().for_each(Waker::wake);
     }
@@ -405,14 +411,7 @@ impl Drop for InFlight<'_> {
             if inner.in_flight != 1 {
                 return;
             }
-            inner
-                .members
-                .iter_mut()
-                .filter_map(|entry| {
-                    entry.recheck = true;
-                    entry.waker.take()
-                })
-                .collect()
+            inner.recheck_all()
         };
         wakers.into_iter().for_each(Waker::wake);
     }

@@ -440,15 +440,12 @@ impl Stream<'_> {
                 };
                 outbox.set_lease(&lease).await?;
             }
-            let listening = self.feed.bell();
-            if listening.is_some() && listening != bell {
+            if let Some(slot) = self.feed.bell().filter(|slot| bell != Some(*slot)) {
                 // The instance listens on a bell (from its first tick on, where it does):
                 // the outbox names it, for those who queue messages.
                 self.still_holds(&outbox).await?;
-                if let Some(slot) = listening {
-                    outbox.set_bell(slot).await?;
-                }
-                bell = listening;
+                outbox.set_bell(slot).await?;
+                bell = Some(slot);
             }
             let until = [
                 last_write + self.keepalive_ms,
