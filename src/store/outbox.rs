@@ -142,8 +142,10 @@ impl<'a> Outbox<'a> {
         for name in ["head", "delivered", "lease"] {
             self.store.delete(&self.key(name)).await?;
         }
-        // Written only where instances listen on bells: elsewhere not worth a write.
-        if self.store.reads_batches_key_by_key() {
+        // Written only where instances listen on bells, which the instance clearing may
+        // not know yet (it learns from a failed batch read): a read, and a write only
+        // where there is something to delete.
+        if self.store.get(&self.key("bell")).await?.is_some() {
             self.store.delete(&self.key("bell")).await?;
         }
         Ok(())
