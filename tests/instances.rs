@@ -415,7 +415,7 @@ fn streams_quiet_for_a_minute_read_every_outbox_every_few_seconds_and_still_hear
             Err(e) => panic!("no answer on the quiet stream within 6 s: {e}"),
         }
     }
-    // Heard through the bell at the next 1 s tick, not at the next full read (5 s).
+    // Heard through the bell at the next 1 s tick, not at the next full read (30 s).
     assert!(
         sent.elapsed() < Duration::from_millis(2500),
         "answered after {:?}",
@@ -423,4 +423,62 @@ fn streams_quiet_for_a_minute_read_every_outbox_every_few_seconds_and_still_hear
     );
     drop(streams);
     thread.join().unwrap();
+}
+
+/// The outboxes that name a bell while `n` HTTP+SSE streams of one instance sit on a store
+/// that reads a batch in one call, and the `bell:` keys rung once a call from another
+/// instance was answered on the first stream.
+fn bells_of_streams_on_a_batch_store(n: usize) -> (usize, usize) {
+    use remote_mcp_server::host::memory::SinkEvent;
+    use std::time::{Duration, Instant};
+
+    let store = MemoryStore::new();
+    let (thread, streams, endpoints) = streams_of_one_instance(&store, n);
+    std::thread::sleep(Duration::from_millis(300));
+    let named = store
+        .keys()
+        .iter()
+        .filter(|k| k.starts_with("outbox:") && k.ends_with(":bell"))
+        .count();
+    let call = rpc(
+        1,
+        "tools/call",
+        json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
+    );
+    let auth = bearer_of("idle-stream-0000-0123456789");
+    let reply = send(
+        &instance(&store),
+        "POST",
+        &endpoints[0],
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        call.to_string().as_bytes(),
+    );
+    assert_eq!(reply.status, 202, "{}", reply.text());
+    let until = Instant::now() + Duration::from_secs(3);
+    loop {
+        match streams[0].recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok(SinkEvent::Body(chunk)) if chunk.windows(8).any(|w| w == b"\"result\"") => break,
+            Ok(_) => {}
+            Err(e) => panic!("no answer within 3 s: {e}"),
+        }
+    }
+    let rung = store
+        .keys()
+        .iter()
+        .filter(|k| k.starts_with("bell:"))
+        .count();
+    drop(streams);
+    thread.join().unwrap();
+    (named, rung)
+}
+
+#[test]
+fn an_instance_holding_a_few_streams_listens_on_a_bell_whatever_its_store() {
+    // Two streams: each tick reads their four keys in one batch; no bell, no ring.
+    assert_eq!(bells_of_streams_on_a_batch_store(2), (0, 0));
+    // Four: every outbox names the instance's bell, and the message for one rang it.
+    assert_eq!(bells_of_streams_on_a_batch_store(4), (4, 1));
 }

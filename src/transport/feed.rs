@@ -19,7 +19,8 @@
 //! read with an error, so the batch becomes one read per key), a tick would still cost two
 //! reads per stream: under `spin up` on Redis, 200 sessions each calling once a second
 //! made about 40,000 reads a second, and at 300 the host saturated and store calls ran
-//! past their deadline. There the instance listens on a bell instead: one of 256 keys
+//! past their deadline. There, and in any instance holding [`BELL_FROM_STREAMS`] streams
+//! or more, the instance listens on a bell instead: one of 256 keys
 //! (`bell:<slot>`), picked at random, which each of its streams names in its outbox
 //! (`outbox:<id>:bell`). Whoever queues a message for one of them rings it after storing
 //! the message ([`outbox::Outbox::push`]), so a tick reads one key, and every stream's
@@ -54,10 +55,18 @@ pub const FULL_READ_MS: u64 = 250;
 /// its outbox over) waits that long; a stream that joins makes the instance active again,
 /// so the messages of its first minute (before its outbox names the bell) are read within
 /// [`FULL_READ_MS`]. At 1,000 idle streams on Redis, full reads every 250 ms were about a
-/// third of Spin's CPU.
-pub const QUIET_FULL_READ_MS: u64 = 5_000;
+/// third of Spin's CPU; every 5 s they still read 400 keys a second.
+pub const QUIET_FULL_READ_MS: u64 = 30_000;
 /// Quiet for this long, an instance polls (and reads every outbox) at its slowest.
 const QUIET_AFTER_MS: u64 = 60_000;
+
+/// An instance holding this many streams listens on a bell whatever its store. A batch
+/// read costs about what its keys would one by one under Spin 4.0.2's SQLite store: 1,000
+/// quiet streams (some 63 instances, each reading its 16 streams' 32 keys every second)
+/// spent 4% of a core on those reads alone. With the bell a quiet tick reads one key; a
+/// message costs one more write (the ring), where a stream or two per instance would not
+/// win it back.
+const BELL_FROM_STREAMS: usize = 4;
 
 /// How long after the last full read the next is due, by how long the streams have been
 /// quiet.
@@ -222,13 +231,15 @@ impl Feed {
     }
 
     /// What the bell says this tick: [`Bell::Off`] unless the instance listens on one (it
-    /// starts to once its store shows that it reads batches key by key).
+    /// starts to once it holds [`BELL_FROM_STREAMS`] streams, or once its store shows that
+    /// it reads batches key by key, and listens from then on).
     async fn listen_to_bell(
         &self,
         host: &dyn Host,
         store: &dyn KeyValue,
     ) -> Result<Bell, StoreError> {
-        if !store.reads_batches_key_by_key() {
+        let many = self.inner.borrow().members.len() >= BELL_FROM_STREAMS;
+        if self.bell().is_none() && !many && !store.reads_batches_key_by_key() {
             return Ok(Bell::Off);
         }
         let slot = match self.bell() {
