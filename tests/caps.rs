@@ -183,7 +183,7 @@ fn a_stream_place_lapses_when_its_holder_dies() {
         "the dead holder's place counts for now"
     );
     refused.hang_up();
-    // A lease (four keep-alives, at least 2 s) and the quarter it lapses in later, the
+    // A lease (eight keep-alives, at least 2 s) and the quarter it lapses in later, the
     // place is free.
     host.advance_ms(limits.lease_ms() + limits.lease_ms() / 4 + 1_000);
     let admitted = open();
@@ -334,4 +334,41 @@ fn a_principal_runs_a_bounded_number_of_long_requests_at_once() {
         json!({"name": "countdown", "arguments": {"from": 1, "interval_ms": 10}}),
     );
     assert_eq!(after.json()["result"]["structuredContent"]["counted"], 1);
+}
+
+#[test]
+fn a_stream_place_moved_by_two_holders_at_once_is_never_counted_short() {
+    use remote_mcp_server::store::places::Leased;
+    // A stream and the successor that took its place over renew it at the same moment
+    // (renewals of a stream's place are not claimed): the place may count twice for a
+    // while, never not at all, and it lapses a lease after its last renewal all the same.
+    let store = MemoryStore::new();
+    let lease_ms = 8_000;
+    let take = |id: &str, now: u64| {
+        block_on(Leased::take(&*store, "p", id, lease_ms, (1, 1000), now))
+            .unwrap()
+            .ok()
+    };
+    let mut first = take("held", 0).expect("the first place");
+    let mut successor = Leased::inherit(&*store, "p", "held", first.until(), lease_ms);
+    let due = first.until() - lease_ms / 4 + 1;
+    assert!(
+        !first.due(due - 1) && first.due(due),
+        "due after three quarters"
+    );
+    assert!(take("other", due - 1).is_none(), "one place per principal");
+    block_on(first.renew(due)).unwrap();
+    block_on(successor.renew(due)).unwrap();
+    assert_eq!(first.until(), due + lease_ms);
+    assert_eq!(successor.until(), due + lease_ms);
+    let mut now = due;
+    while now < due + lease_ms {
+        assert!(
+            take("other", now).is_none(),
+            "a second place admitted at {now} ms"
+        );
+        now += 500;
+    }
+    // Past the lease and the quarter it counts in, the place is gone.
+    assert!(take("other", due + lease_ms + lease_ms / 4 + 1).is_some());
 }

@@ -69,7 +69,7 @@ test('real spin up: a node killed holding every stream place of a principal; the
       if (last.status !== 200) await sleep(250);
       return last.status === 200;
     });
-    // The lease is four keep-alives (4 s); places count in quarters of it.
+    // The lease is eight keep-alives (8 s); places count in quarters of it.
     assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
   } finally {
     await second.kill();
