@@ -485,3 +485,35 @@ fn a_reconnecting_sdk_client_that_sends_the_protocol_version_gets_an_sse_stream(
     );
     assert_eq!(reply.status, 405);
 }
+
+#[test]
+fn an_open_stream_keeps_a_short_lived_session_alive() {
+    // An open stream is activity: its session checks renew the session past half its time
+    // to live, so under a `session_ttl_seconds` shorter than two minutes they come more
+    // often than the usual once a minute.
+    let store = MemoryStore::new();
+    let host = instance(&store).with_variable("session_ttl_seconds", "50");
+    let auth = bearer();
+    let mut stream = sse_stream(&host, &auth, None);
+    assert_eq!(stream.status, 200);
+    let endpoint = stream.next_event(WAIT).expect("the endpoint event").data;
+    // Three times the time to live, in steps the stream's housekeeping keeps up with.
+    for _ in 0..30 {
+        host.advance_ms(5_000);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ping = rpc(1, "ping", json!({}));
+    let reply = send(
+        &host,
+        "POST",
+        &endpoint,
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        ping.to_string().as_bytes(),
+    );
+    assert_eq!(reply.status, 202, "{}", reply.text());
+    let answer = stream.next_event(WAIT).expect("the answer");
+    assert_eq!(answer.json()["id"], 1);
+}

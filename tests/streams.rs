@@ -313,3 +313,25 @@ fn another_principal_cannot_stream_or_end_a_live_streamable_session() {
     stream.hang_up();
     assert!(leftovers(&store).is_empty(), "{:?}", store.keys());
 }
+
+#[test]
+fn ending_a_session_rings_its_streams_bell_and_deletes_the_outboxs_bell_key() {
+    // A quiet instance listening on a bell reads every outbox only every 30 s: the end of
+    // a session must ring, so that its stream ends at the instance's next tick.
+    use remote_mcp_server::store::outbox::Outbox;
+    use remote_mcp_server::store::session::SessionId;
+    let store = MemoryStore::new();
+    let host = instance(&store);
+    let session = open_session(&host, "2025-11-25", json!({}));
+    let outbox = Outbox::new(&*store, &SessionId::parse(&session).unwrap());
+    block_on(outbox.set_bell(7)).unwrap();
+    assert_eq!(store.get("bell:07").unwrap(), None);
+    assert_eq!(end_session(&host, &bearer(), &session).status, 204);
+    let rung = store.get("bell:07").unwrap().expect("the bell rang");
+    assert_eq!(String::from_utf8(rung).unwrap(), format!("{session}:end"));
+    assert!(
+        !store.keys().iter().any(|k| k.ends_with(":bell")),
+        "{:?}",
+        store.keys()
+    );
+}

@@ -142,11 +142,18 @@ impl<'a> Outbox<'a> {
         for name in ["head", "delivered", "lease"] {
             self.store.delete(&self.key(name)).await?;
         }
-        // Written only where instances listen on bells, which the instance clearing may
-        // not know yet (it learns from a failed batch read): a read, and a write only
-        // where there is something to delete.
-        if self.store.get(&self.key("bell")).await?.is_some() {
+        // Written only where the holder's instance listens on a bell, which the instance
+        // clearing cannot know: a read, and writes only where there is a bell. It is rung,
+        // so that a quiet holder sees its session end at its next tick, not at its next
+        // full read (30 s).
+        if let Some(bell) = self.store.get(&self.key("bell")).await? {
             self.store.delete(&self.key("bell")).await?;
+            if let [slot] = bell[..] {
+                let _ = self
+                    .store
+                    .set(&keys::bell(slot), format!("{}:end", self.id).as_bytes())
+                    .await;
+            }
         }
         Ok(())
     }

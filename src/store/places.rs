@@ -427,9 +427,9 @@ impl<'a> Leased<'a> {
         now >= self.due_at()
     }
 
-    /// When three quarters of the lease will have passed: the renewal is due, an epoch
-    /// (a quarter of the lease) before the place lapses. A renewal that comes late, or
-    /// fails, leaves the place uncounted until the next one: it never counts twice.
+    /// When three quarters of the lease will have passed: the renewal is due, a quarter of
+    /// the lease (an epoch, for leases of 4 s and more) before the place lapses. A renewal
+    /// that comes late, or fails, leaves the place uncounted until the next one.
     pub fn due_at(&self) -> u64 {
         self.place.until.saturating_sub(self.lease_ms / 4) + 1
     }

@@ -99,8 +99,8 @@ struct Inner {
     active_at: u64,
     /// Requests of this instance under way, streams included.
     in_flight: usize,
-    /// The bell this instance listens on, once its store turned out to read batches key
-    /// by key.
+    /// The bell this instance listens on, once it held [`BELL_FROM_STREAMS`] streams or
+    /// its store turned out to read batches key by key.
     bell: Option<u8>,
     /// What the bell said at the last tick (`None`: not read yet).
     heard: Option<Option<Vec<u8>>>,

@@ -241,8 +241,12 @@ async fn follow(
             }
             last_write = now;
         }
-        host.sleep_ms(crate::store::poll_interval(now.saturating_sub(last_change)))
-            .await;
+        let mut pause = crate::store::poll_interval(now.saturating_sub(last_change));
+        if let Some(claim) = claim.as_deref() {
+            // Awake when the renewal falls due, also with keep-alives of less than a second.
+            pause = pause.min(claim.due_at().saturating_sub(now).max(1));
+        }
+        host.sleep_ms(pause).await;
         if sink.closed().await {
             return;
         }

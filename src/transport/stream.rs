@@ -21,8 +21,11 @@ use super::feed::{Feed, Wake};
 /// How soon a stream looks again for a message whose number was taken but that is not
 /// written yet.
 const POLL_MIN_MS: u64 = poll_interval(0);
-/// How often the stream re-reads its session, for its expiry. (A DELETE or a takeover
-/// shows sooner: the instance's feed watches the outbox's lease.)
+/// How often the stream re-reads its session, at most: for its expiry, and to keep it from
+/// expiring (an open stream is activity, and the read renews a session past half its time
+/// to live), so a third of `session_ttl_seconds` where that is shorter. (A DELETE or a
+/// takeover shows sooner: the instance's feed watches the outbox's lease, and a DELETE
+/// rings the bell where the instance listens on one.)
 const SESSION_CHECK_MS: u64 = 60_000;
 /// How often the stream asks the host whether its client hung up, unless it wrote
 /// meanwhile: every second while it is young (clients that give up at once, reconnect
@@ -265,15 +268,17 @@ pub async fn serve(
         end => end,
     };
     let now = host.now_unix_ms();
-    if end != End::Superseded {
+    if end != End::Superseded && ours {
         // The place is given back: the lease must not hand it on to a later stream.
-        if ours {
-            let _ = outbox.clear_lease().await;
-        }
-        claim.release(now).await;
-    } else if current.as_ref().is_none_or(|l| l.place != claim.id()) {
-        // Superseded by a stream that took a place of its own (two that opened at once):
-        // this one's place is nobody else's to give back.
+        let _ = outbox.clear_lease().await;
+    }
+    // A stream that took the outbox over with this place holds it now and gives it back
+    // itself, however this one ended (its lifetime, a store failure, its session gone:
+    // given back here, the place would count for nobody while the successor lives). A
+    // successor with a place of its own (two that opened at once) leaves this one's place
+    // to this one.
+    let handed_on = !ours && current.as_ref().is_some_and(|l| l.place == claim.id());
+    if !handed_on {
         claim.release(now).await;
     }
     Ok(end)
@@ -347,6 +352,7 @@ impl Stream<'_> {
         let mut last_check = started;
         let mut last_probe = started;
         let deadline = started.saturating_add(self.max_ms);
+        let session_check_ms = SESSION_CHECK_MS.min(self.sessions.ttl_ms / 3).max(1);
         let mut gap_since: Option<u64> = None;
         let mut wake = Wake::Changed;
         loop {
@@ -411,7 +417,7 @@ impl Stream<'_> {
                     .map_err(|_| End::ClientGone)?;
                 return Err(End::Lifetime);
             }
-            if now.saturating_sub(last_check) >= SESSION_CHECK_MS {
+            if now.saturating_sub(last_check) >= session_check_ms {
                 // Expiry shows here; a DELETE or a takeover at once, through the lease.
                 last_check = now;
                 if self
@@ -457,7 +463,7 @@ impl Stream<'_> {
             }
             let until = [
                 last_write + self.keepalive_ms,
-                last_check + SESSION_CHECK_MS,
+                last_check + session_check_ms,
                 last_probe + hang_up_check,
                 claim.due_at(),
                 deadline,
