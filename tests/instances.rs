@@ -257,13 +257,53 @@ fn idle_streams_of_one_instance_cost_the_store_what_one_stream_does() {
     );
 }
 
+/// `tools/call add` (request `id`) posted from another instance to the session of idle
+/// stream `i` (of [`streams_of_one_instance`]) at its `endpoint`.
+fn call_idle_stream(
+    store: &std::sync::Arc<MemoryStore>,
+    i: usize,
+    endpoint: &str,
+    id: u64,
+) -> Reply {
+    let auth = bearer_of(&format!("idle-stream-{i:04}-0123456789"));
+    let call = rpc(
+        id,
+        "tools/call",
+        json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
+    );
+    send(
+        &instance(store),
+        "POST",
+        endpoint,
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        call.to_string().as_bytes(),
+    )
+}
+
+/// Waits for the next answer (an event carrying a `"result"`) on a stream, until `until`.
+fn next_answer(
+    events: &std::sync::mpsc::Receiver<remote_mcp_server::host::memory::SinkEvent>,
+    until: std::time::Instant,
+) -> Result<(), std::sync::mpsc::RecvTimeoutError> {
+    use remote_mcp_server::host::memory::SinkEvent;
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        match events.recv_timeout(left)? {
+            SinkEvent::Body(chunk) if chunk.windows(8).any(|w| w == b"\"result\"") => return Ok(()),
+            _ => {}
+        }
+    }
+}
+
 /// `n` streams of one instance on a store whose batch reads cost a read per key (`per_key`,
 /// as Spin 4.0.2's Redis store) or one read: each stream is sent a `tools/call` from
 /// other instances every 100 ms for 1.5 s (a burst of `n` calls each time). The store
 /// reads made meanwhile, the batch reads among them, the bursts, and what the store held
 /// while the streams were open.
 fn busy_streams(n: usize, per_key: bool) -> (u64, u64, u64, Vec<(String, Vec<u8>)>) {
-    use remote_mcp_server::host::memory::SinkEvent;
     use std::time::{Duration, Instant};
 
     let store = MemoryStore::new();
@@ -276,22 +316,7 @@ fn busy_streams(n: usize, per_key: bool) -> (u64, u64, u64, Vec<(String, Vec<u8>
     let mut sent = 0;
     while started.elapsed() < Duration::from_millis(1500) {
         for (i, endpoint) in endpoints.iter().enumerate() {
-            let auth = bearer_of(&format!("idle-stream-{i:04}-0123456789"));
-            let call = rpc(
-                sent,
-                "tools/call",
-                json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
-            );
-            let reply = send(
-                &instance(&store),
-                "POST",
-                endpoint,
-                &[
-                    ("authorization", &auth),
-                    ("content-type", "application/json"),
-                ],
-                call.to_string().as_bytes(),
-            );
+            let reply = call_idle_stream(&store, i, endpoint, sent);
             assert_eq!(reply.status, 202, "{}", reply.text());
             sent += 1;
         }
@@ -303,14 +328,8 @@ fn busy_streams(n: usize, per_key: bool) -> (u64, u64, u64, Vec<(String, Vec<u8>
     for events in &streams {
         let until = Instant::now() + Duration::from_secs(2);
         let mut mine = 0;
-        while mine < sent / n as u64 {
-            match events.recv_timeout(until.saturating_duration_since(Instant::now())) {
-                Ok(SinkEvent::Body(chunk)) if chunk.windows(8).any(|w| w == b"\"result\"") => {
-                    mine += 1
-                }
-                Ok(_) => {}
-                Err(_) => break,
-            }
+        while mine < sent / n as u64 && next_answer(events, until).is_ok() {
+            mine += 1;
         }
         answered += mine as usize;
     }
@@ -364,7 +383,6 @@ fn where_batch_reads_cost_a_read_per_key_busy_streams_listen_on_a_bell() {
 
 #[test]
 fn streams_quiet_for_a_minute_read_every_outbox_every_few_seconds_and_still_hear_the_bell() {
-    use remote_mcp_server::host::memory::SinkEvent;
     use std::time::{Duration, Instant};
 
     let store = MemoryStore::new();
@@ -389,31 +407,11 @@ fn streams_quiet_for_a_minute_read_every_outbox_every_few_seconds_and_still_hear
     assert!(active >= 4, "{active} full reads in 1.5 s while active");
     assert!(quiet <= 1, "{quiet} full reads in 1.5 s while quiet");
     // A message queued from another instance still gets through: the bell rings.
-    let auth = bearer_of("idle-stream-0000-0123456789");
-    let call = rpc(
-        7,
-        "tools/call",
-        json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
-    );
     let sent = Instant::now();
-    let reply = send(
-        &instance(&store),
-        "POST",
-        &endpoints[0],
-        &[
-            ("authorization", &auth),
-            ("content-type", "application/json"),
-        ],
-        call.to_string().as_bytes(),
-    );
+    let reply = call_idle_stream(&store, 0, &endpoints[0], 7);
     assert_eq!(reply.status, 202, "{}", reply.text());
-    let until = sent + Duration::from_secs(6);
-    loop {
-        match streams[0].recv_timeout(until.saturating_duration_since(Instant::now())) {
-            Ok(SinkEvent::Body(chunk)) if chunk.windows(8).any(|w| w == b"\"result\"") => break,
-            Ok(_) => {}
-            Err(e) => panic!("no answer on the quiet stream within 6 s: {e}"),
-        }
+    if let Err(e) = next_answer(&streams[0], sent + Duration::from_secs(6)) {
+        panic!("no answer on the quiet stream within 6 s: {e}");
     }
     // Heard through the bell at the next 1 s tick, not at the next full read (30 s).
     assert!(
@@ -429,7 +427,6 @@ fn streams_quiet_for_a_minute_read_every_outbox_every_few_seconds_and_still_hear
 /// that reads a batch in one call, and the `bell:` keys rung once a call from another
 /// instance was answered on the first stream.
 fn bells_of_streams_on_a_batch_store(n: usize) -> (usize, usize) {
-    use remote_mcp_server::host::memory::SinkEvent;
     use std::time::{Duration, Instant};
 
     let store = MemoryStore::new();
@@ -440,30 +437,10 @@ fn bells_of_streams_on_a_batch_store(n: usize) -> (usize, usize) {
         .iter()
         .filter(|k| k.starts_with("outbox:") && k.ends_with(":bell"))
         .count();
-    let call = rpc(
-        1,
-        "tools/call",
-        json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
-    );
-    let auth = bearer_of("idle-stream-0000-0123456789");
-    let reply = send(
-        &instance(&store),
-        "POST",
-        &endpoints[0],
-        &[
-            ("authorization", &auth),
-            ("content-type", "application/json"),
-        ],
-        call.to_string().as_bytes(),
-    );
+    let reply = call_idle_stream(&store, 0, &endpoints[0], 1);
     assert_eq!(reply.status, 202, "{}", reply.text());
-    let until = Instant::now() + Duration::from_secs(3);
-    loop {
-        match streams[0].recv_timeout(until.saturating_duration_since(Instant::now())) {
-            Ok(SinkEvent::Body(chunk)) if chunk.windows(8).any(|w| w == b"\"result\"") => break,
-            Ok(_) => {}
-            Err(e) => panic!("no answer within 3 s: {e}"),
-        }
+    if let Err(e) = next_answer(&streams[0], Instant::now() + Duration::from_secs(3)) {
+        panic!("no answer within 3 s: {e}");
     }
     let rung = store
         .keys()
