@@ -54,23 +54,25 @@ impl<'a> Outbox<'a> {
         if seq > MAX_BACKLOG {
             self.store.delete(&self.key(seq - MAX_BACKLOG)).await?;
         }
-        self.ring(seq).await;
+        if let Ok(Some(bell)) = self.store.get(&self.key("bell")).await {
+            self.ring(&bell, seq).await;
+        }
         Ok(seq)
     }
 
-    /// Rings the bell of the instance holding this outbox's stream, if it listens on one
-    /// (`transport::feed`): the message is stored first, so a poller that hears the bell
-    /// finds it. A bell that fails to ring costs only time: the holder also reads its
-    /// outboxes at a slower pace without one. (Where no instance listens, as on stores
-    /// that read a batch in one call, this is one read that finds nothing.)
-    async fn ring(&self, seq: u64) {
-        if let Ok(Some(bell)) = self.store.get(&self.key("bell")).await {
-            if let [slot] = bell[..] {
-                let _ = self
-                    .store
-                    .set(&keys::bell(slot), format!("{}:{seq}", self.id).as_bytes())
-                    .await;
-            }
+    /// Rings `bell`, the bell this outbox names (`outbox:<id>:bell`, read by the caller):
+    /// the one the instance holding this outbox's stream listens on (`transport::feed`),
+    /// saying `what` happened. Whatever it says differs from what it said before, so the
+    /// holder reads its outboxes at its next tick. Rung after what it tells of is stored,
+    /// so a poller that hears the bell finds it. A bell that fails to ring costs only
+    /// time: the holder also reads its outboxes at a slower pace without one. (Where the
+    /// outbox names no bell, a push costs the one read that finds none.)
+    async fn ring(&self, bell: &[u8], what: impl std::fmt::Display) {
+        if let [slot] = bell[..] {
+            let _ = self
+                .store
+                .set(&keys::bell(slot), format!("{}:{what}", self.id).as_bytes())
+                .await;
         }
     }
 
@@ -148,12 +150,7 @@ impl<'a> Outbox<'a> {
         // full read (30 s).
         if let Some(bell) = self.store.get(&self.key("bell")).await? {
             self.store.delete(&self.key("bell")).await?;
-            if let [slot] = bell[..] {
-                let _ = self
-                    .store
-                    .set(&keys::bell(slot), format!("{}:end", self.id).as_bytes())
-                    .await;
-            }
+            self.ring(&bell, "end").await;
         }
         Ok(())
     }
