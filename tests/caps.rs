@@ -183,7 +183,7 @@ fn a_stream_place_lapses_when_its_holder_dies() {
         "the dead holder's place counts for now"
     );
     refused.hang_up();
-    // A lease (eight keep-alives, at least 2 s) and the quarter it lapses in later, the
+    // A lease (sixteen keep-alives, at least 2 s) and the quarter it lapses in later, the
     // place is free.
     host.advance_ms(limits.lease_ms() + limits.lease_ms() / 4 + 1_000);
     let admitted = open();
@@ -351,10 +351,10 @@ fn a_stream_place_moved_by_two_holders_at_once_is_never_counted_short() {
     };
     let mut first = take("held", 0).expect("the first place");
     let mut successor = Leased::inherit(&*store, "p", "held", first.until(), lease_ms);
-    let due = first.until() - lease_ms / 4 + 1;
+    let due = first.until() - lease_ms / 8 + 1;
     assert!(
         !first.due(due - 1) && first.due(due),
-        "due after three quarters"
+        "due after seven eighths"
     );
     assert!(take("other", due - 1).is_none(), "one place per principal");
     block_on(first.renew(due)).unwrap();

@@ -489,8 +489,8 @@ fn a_reconnecting_sdk_client_that_sends_the_protocol_version_gets_an_sse_stream(
 #[test]
 fn an_open_stream_keeps_a_short_lived_session_alive() {
     // An open stream is activity: its session checks renew the session past half its time
-    // to live, so under a `session_ttl_seconds` shorter than two minutes they come more
-    // often than the usual once a minute.
+    // to live, so under a `session_ttl_seconds` shorter than six minutes they come more
+    // often than the usual every two minutes (at least every third of the time to live).
     let store = MemoryStore::new();
     let host = instance(&store).with_variable("session_ttl_seconds", "50");
     let auth = bearer();

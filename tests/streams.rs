@@ -246,8 +246,7 @@ fn another_principal_cannot_resume_a_live_sse_session() {
         other.expect_silence(Duration::from_millis(200), "the owner's answer");
         other.hang_up();
     }
-    // The owner's stream kept its outbox: it outlives a session check (every second) and
-    // still delivers.
+    // The owner's stream kept its outbox and still delivers.
     stream.expect_silence(Duration::from_millis(1500), "the owner's stream, idle");
     assert_eq!(post_ping(2), 202);
     assert_eq!(stream.next_event(WAIT).expect("the answer").json()["id"], 2);
@@ -297,8 +296,8 @@ fn another_principal_cannot_stream_or_end_a_live_streamable_session() {
     let deleted = end_session(&host, &owner, made_up);
     assert_eq!(deleted.status, 404);
 
-    // The owner's session and stream carry on: past a session check (every second), the
-    // stream is still its session's and delivers.
+    // The owner's session and stream carry on: the stream is still its session's and
+    // delivers.
     stream.expect_silence(Duration::from_millis(1500), "the owner's stream, idle");
     block_on(outbox.push(note(2).as_bytes(), 0)).unwrap();
     assert_eq!(

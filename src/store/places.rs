@@ -427,16 +427,17 @@ impl<'a> Leased<'a> {
         now >= self.due_at()
     }
 
-    /// When three quarters of the lease will have passed: the renewal is due, a quarter of
-    /// the lease (an epoch, for leases of 4 s and more) before the place lapses. A renewal
-    /// that comes late, or fails, leaves the place uncounted until the next one.
+    /// When seven eighths of the lease will have passed: the renewal is due, half an epoch
+    /// (30 s at the default lease) before the place lapses. The place counts until its
+    /// epoch ends, so a renewal that comes that much late still finds it counted; one that
+    /// comes later, or fails, leaves it uncounted until the next one.
     pub fn due_at(&self) -> u64 {
-        self.place.until.saturating_sub(self.lease_ms / 4) + 1
+        self.place.until.saturating_sub(self.lease_ms / 8) + 1
     }
 
-    /// Renews the lease once it is due: moves the place three epochs on (a counter up and
-    /// one down for the principal and for the server, the principal's new counter noted
-    /// for the sweep). Only the stream that holds the place renews it
+    /// Renews the lease once it is due: moves the place three or four epochs on (a counter
+    /// up and one down for the principal and for the server, the principal's new counter
+    /// noted for the sweep). Only the stream that holds the place renews it
     /// ([`Places::renew_held`]).
     pub async fn renew(&mut self, now: u64) -> Result<(), StoreError> {
         if self.due(now) {

@@ -21,12 +21,14 @@ use super::feed::{Feed, Wake};
 /// How soon a stream looks again for a message whose number was taken but that is not
 /// written yet.
 const POLL_MIN_MS: u64 = poll_interval(0);
-/// How often the stream re-reads its session, at most: for its expiry, and to keep it from
+/// How often the stream re-reads its session, at least: for its expiry, and to keep it from
 /// expiring (an open stream is activity, and the read renews a session past half its time
 /// to live), so a third of `session_ttl_seconds` where that is shorter. (A DELETE or a
 /// takeover shows sooner: the instance's feed watches the outbox's lease, and a DELETE
-/// rings the bell where the instance listens on one.)
-const SESSION_CHECK_MS: u64 = 60_000;
+/// rings the bell where the instance listens on one.) Done up to a keep-alive early (at
+/// most half the interval), at the wake that writes a keep-alive, rather than at a wake of
+/// its own: an idle stream wakes for its keep-alives alone.
+const SESSION_CHECK_MS: u64 = 120_000;
 /// How often the stream asks the host whether its client hung up, unless it wrote
 /// meanwhile: every second while it is young (clients that give up at once, reconnect
 /// storms), then as often as the default keep-alive. Each check is a wake-up of the
@@ -169,12 +171,14 @@ impl StreamLimits {
     }
 }
 
-/// A stream's place lasts this many keep-alive intervals past its last renewal (2 min at
-/// the default 15 s), renewed after three quarters of it: the place of a stream whose
-/// node died frees within two and a half minutes. Renewals are most of what an idle
-/// stream costs its store (each is a few writes, fsynced on Spin's SQLite store): at four
-/// keep-alives, renewed at half, 1,000 idle streams on SQLite took a fifth of a core.
-const LEASE_KEEPALIVES: u64 = 8;
+/// A stream's place lasts this many keep-alive intervals past its last renewal (4 min at
+/// the default 15 s), renewed after seven eighths of it (every 3.5 min): the place of a
+/// stream whose node died frees within five minutes. Renewals are most of what an idle
+/// stream costs its store on SQLite (each is seven writes, every one a transaction with
+/// fsyncs under Spin's SQLite store; two more deletes, batched, when the sweep comes): at
+/// four keep-alives renewed at half, 1,000 idle streams on SQLite took a fifth of a core;
+/// at eight renewed at three quarters, 7.6-8.3%; at sixteen, 4.8-5.4%.
+const LEASE_KEEPALIVES: u64 = 16;
 const MIN_LEASE_MS: u64 = 2_000;
 
 /// How a long-lived stream of a session opens.
@@ -353,6 +357,9 @@ impl Stream<'_> {
         let mut last_probe = started;
         let deadline = started.saturating_add(self.max_ms);
         let session_check_ms = SESSION_CHECK_MS.min(self.sessions.ttl_ms / 3).max(1);
+        // How early a session check may come to share a wake-up (see
+        // [`SESSION_CHECK_MS`]): never later than its interval, never sooner than half of it.
+        let check_early = self.keepalive_ms.min(session_check_ms / 2);
         let mut gap_since: Option<u64> = None;
         let mut wake = Wake::Changed;
         loop {
@@ -417,7 +424,7 @@ impl Stream<'_> {
                     .map_err(|_| End::ClientGone)?;
                 return Err(End::Lifetime);
             }
-            if now.saturating_sub(last_check) >= session_check_ms {
+            if now + check_early >= last_check + session_check_ms {
                 // Expiry shows here; a DELETE or a takeover at once, through the lease.
                 last_check = now;
                 if self

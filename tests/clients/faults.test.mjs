@@ -63,14 +63,14 @@ test('real spin up: a node killed holding every stream place of a principal; the
   try {
     const started = Date.now();
     let last;
-    await until(20_000, 'a stream admitted for the principal again', async () => {
+    await until(30_000, 'a stream admitted for the principal again', async () => {
       last = await rawStream(second.base, token);
       last.socket.destroy();
       if (last.status !== 200) await sleep(250);
       return last.status === 200;
     });
-    // The lease is eight keep-alives (8 s); places count in quarters of it.
-    assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
+    // The lease is sixteen keep-alives (16 s); places count in quarters of it.
+    assert.ok(Date.now() - started < 25_000, `took ${Date.now() - started} ms`);
   } finally {
     await second.kill();
   }
