@@ -472,6 +472,18 @@ impl KeyValue for MemoryStore {
         self.batches_per_key.load(Ordering::SeqCst)
     }
 
+    /// One write, however many keys (as one transaction of a real store).
+    fn delete_many<'a>(&'a self, keys: &'a [String]) -> Pending<'a, Result<(), StoreError>> {
+        self.answer(move || {
+            self.write();
+            let mut entries = self.lock()?;
+            keys.iter().for_each(|key| {
+                entries.remove(key);
+            });
+            Ok(())
+        })
+    }
+
     /// One read, however many keys (as a batch call to a real store); one per key when
     /// the store says it reads batches key by key.
     fn get_many<'a>(

@@ -201,6 +201,20 @@ pub trait KeyValue {
         })
     }
 
+    /// Deletes several keys: one host call where the host has one (Spin:
+    /// `wasi:keyvalue/batch`, one transaction on its SQLite store, where each lone delete
+    /// is a transaction of its own), else one delete after another. The keys may go in any
+    /// order, and a call that fails may have deleted some of them: a caller that needs one
+    /// key gone before another makes two calls.
+    fn delete_many<'a>(&'a self, keys: &'a [String]) -> Pending<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            for key in keys {
+                self.delete(key).await?;
+            }
+            Ok(())
+        })
+    }
+
     /// Whether an instance holding many streams should listen on a bell instead of reading
     /// every outbox each tick (`transport::feed`), because [`get_many`](KeyValue::get_many)
     /// costs the store one read per key: true where the WASIp3 build's batch read fell

@@ -124,6 +124,13 @@ impl KeyValue for RedisStore {
         })))
     }
 
+    fn delete_many<'a>(&'a self, keys: &'a [String]) -> Pending<'a, Result<(), StoreError>> {
+        // One DEL for all: Redis applies it whole.
+        Box::pin(ready(self.connection().and_then(|c| {
+            c.del(keys).map(|_| ()).map_err(|e| self.failed(e))
+        })))
+    }
+
     fn increment<'a>(&'a self, key: &'a str, delta: i64) -> Pending<'a, Result<i64, StoreError>> {
         Box::pin(ready(
             self.execute("INCRBY", &[self::key(key), RedisParameter::Int64(delta)])

@@ -137,6 +137,8 @@ pub fn open_store() -> Option<Box<dyn KeyValue>> {
 
 #[cfg(not(feature = "p2"))]
 type V3Store = super::bindings::spin::key_value::key_value::Store;
+#[cfg(not(feature = "p2"))]
+type V3Error = super::bindings::spin::key_value::key_value::Error;
 
 #[cfg(not(feature = "p2"))]
 struct AsyncStore {
@@ -220,6 +222,26 @@ impl KeyValue for AsyncStore {
         self.batch_failed.get()
     }
 
+    fn delete_many<'a>(&'a self, keys: &'a [String]) -> Pending<'a, Result<(), StoreError>> {
+        use super::bindings::wasi::keyvalue::batch;
+        Box::pin(async move {
+            // Spin 4.0.2's SQLite and Redis stores both delete a batch in one call (one
+            // transaction, one DEL). Where the batch call fails, the same keys are deleted
+            // one by one, concurrently, each time: a failed delete says nothing about how
+            // the store reads, so batch reads are not given up for it.
+            let deleted = self
+                .bucket()
+                .and_then(|bucket| batch::delete_many(bucket, keys).map_err(failed));
+            if deleted.is_ok() {
+                return Ok(());
+            }
+            let store = self.v3().await?;
+            one_by_one(keys.iter().map(|key| store.delete(key.clone())).collect())
+                .await
+                .map(drop)
+        })
+    }
+
     fn get_many<'a>(
         &'a self,
         keys: &'a [String],
@@ -249,12 +271,20 @@ impl KeyValue for AsyncStore {
                 }
             }
             let store = self.v3().await?;
-            let reads = keys.iter().map(|key| store.get(key.clone())).collect();
-            super::join_all(reads)
-                .await
-                .into_iter()
-                .map(|value| value.map_err(failed_v3))
-                .collect()
+            one_by_one(keys.iter().map(|key| store.get(key.clone())).collect()).await
         })
     }
+}
+
+/// The outcomes of single calls a batch call fell back to, made concurrently: all of
+/// them, or the first failure.
+#[cfg(not(feature = "p2"))]
+async fn one_by_one<T>(
+    calls: Vec<impl std::future::Future<Output = Result<T, V3Error>>>,
+) -> Result<Vec<T>, StoreError> {
+    super::join_all(calls)
+        .await
+        .into_iter()
+        .map(|outcome| outcome.map_err(failed_v3))
+        .collect()
 }

@@ -124,6 +124,14 @@ impl KeyValue for Guarded<'_> {
         Box::pin(self.timed(|| self.inner.counter(key)))
     }
 
+    fn delete_many<'a>(&'a self, keys: &'a [String]) -> Pending<'a, Result<(), StoreError>> {
+        // May block (Spin's batch call): probed first, as the other blocking calls.
+        Box::pin(async move {
+            self.fresh().await?;
+            self.timed(|| self.inner.delete_many(keys)).await
+        })
+    }
+
     fn reads_batches_key_by_key(&self) -> bool {
         self.inner.reads_batches_key_by_key()
     }

@@ -88,13 +88,19 @@ pub async fn run(sessions: &Sessions<'_>, budget: usize) -> Result<expiry::Walke
 struct Lapsed<'a>(&'a Sessions<'a>);
 
 impl Judge for Lapsed<'_> {
-    fn lapsed<'a>(&'a self, entry: &'a str, now: u64) -> Pending<'a, Result<(), StoreError>> {
+    fn lapsed<'a>(
+        &'a self,
+        entry: &'a str,
+        now: u64,
+    ) -> Pending<'a, Result<Option<&'a str>, StoreError>> {
         Box::pin(self.judge(entry, now))
     }
 }
 
 impl Lapsed<'_> {
-    async fn judge(&self, entry: &str, now: u64) -> Result<(), StoreError> {
+    /// `Ok(Some(key))`: the entry's key is to go (the sweep deletes it in a batch), and
+    /// nothing else.
+    async fn judge<'e>(&self, entry: &'e str, now: u64) -> Result<Option<&'e str>, StoreError> {
         let sessions = self.0;
         let store = sessions.store;
         // Entries of an earlier version carried more after a space.
@@ -102,33 +108,33 @@ impl Lapsed<'_> {
         match Key::parse(key) {
             Key::Session(id) => match sessions.read(&id).await? {
                 // Expired: ended as a DELETE would end it.
-                Some(record) if record.expires_at <= now => sessions.end(&id).await,
+                Some(record) if record.expires_at <= now => sessions.end(&id).await.map(|_| None),
                 // Renewed since: a later entry stands for it.
-                Some(_) => Ok(()),
+                Some(_) => Ok(None),
                 // Ended already, or unreadable (an incompatible version's record).
                 None => {
                     store.delete(key).await?;
                     store.delete(&keys::place(&id)).await?;
-                    Outbox::new(store, &id).clear().await
+                    Outbox::new(store, &id).clear().await.map(|_| None)
                 }
             },
-            Key::Malformed => store.delete(key).await,
+            Key::Malformed => Ok(Some(key)),
             // A quota counter noted at its epoch's end counts nothing any more, nor does a
             // claim once what it guarded has lapsed; a cancellation or a running marker is
             // kept only while its request may still run; a task's answers, cancellation
             // and end go with it.
-            Key::Lapsed => store.delete(key).await,
+            Key::Lapsed => Ok(Some(key)),
             Key::Task(id) => {
                 // A task past its time to live, and its cancellation; each answer it was
                 // given has an index entry of its own.
                 store.delete(key).await?;
                 store.delete(&keys::task_final(id)).await?;
-                store.delete(&keys::task_cancel(id)).await
+                store.delete(&keys::task_cancel(id)).await.map(|_| None)
             }
             Key::Ask(rest) => {
                 // A wait whose instance died: the marker, and the answer if one came.
                 store.delete(key).await?;
-                store.delete(&keys::reply_for(rest)).await
+                store.delete(&keys::reply_for(rest)).await.map(|_| None)
             }
             // A subscription goes with its session; a renewed session keeps it to the next
             // look.
@@ -139,17 +145,19 @@ impl Lapsed<'_> {
                 };
                 match record {
                     Some(record) if record.expires_at > now => {
-                        expiry::note(store, key, record.expires_at, now).await
+                        expiry::note(store, key, record.expires_at, now)
+                            .await
+                            .map(|_| None)
                     }
-                    _ => store.delete(key).await,
+                    _ => Ok(Some(key)),
                 }
             }
             // An outbox started: it must not outlive its session.
             Key::OutboxStarted(id) => match sessions.read(&id).await? {
-                None => Outbox::new(store, &id).clear().await,
-                Some(_) => Ok(()),
+                None => Outbox::new(store, &id).clear().await.map(|_| None),
+                Some(_) => Ok(None),
             },
-            Key::Unknown => Ok(()),
+            Key::Unknown => Ok(None),
         }
     }
 }
