@@ -64,9 +64,9 @@ const QUIET_AFTER_MS: u64 = 60_000;
 /// An instance holding this many streams listens on a bell whatever its store. A batch
 /// read costs about what its keys would one by one under Spin 4.0.2's SQLite store: 1,000
 /// quiet streams (some 63 instances, each reading its 16 streams' 32 keys every second)
-/// spent 3.9% of a core on those ticks (measured by slowing them to one in 10 s). With the bell a quiet tick reads one key; a
-/// message costs one more write (the ring), where a stream or two per instance would not
-/// win it back.
+/// spent 3.9% of a core on those ticks (measured by slowing them to one in 10 s). With
+/// the bell a quiet tick reads one key; a message costs one more write (the ring), where
+/// a stream or two per instance would not win it back.
 const BELL_FROM_STREAMS: usize = 4;
 
 /// How long after the last full read the next is due, by how long the streams have been
