@@ -239,6 +239,34 @@ fn a_stream_that_took_another_ones_place_over_gives_it_back_once() {
 }
 
 #[test]
+fn a_stream_that_fails_to_take_a_place_over_leaves_it_to_its_holder() {
+    // B would take the outbox over from A with A's place, but the store refuses B's
+    // lease: B answers 503 and must leave the place to A, which still holds it (given
+    // back by B, A's live stream would count for nobody, and the cap could be passed).
+    let store = MemoryStore::new();
+    let host = instance(&store)
+        .with_variable("keepalive_seconds", "1")
+        .with_variable("max_streams_per_principal", "1");
+    let auth = bearer();
+    let session = open_session(&host, "2025-11-25", json!({}));
+    let other = open_session(&host, "2025-11-25", json!({}));
+    let stream_of = |session: &str| {
+        let stream = session_stream(&host, &auth, session, None);
+        let status = stream.status;
+        stream.hang_up();
+        status
+    };
+    let a = session_stream(&host, &auth, &session, None);
+    assert_eq!(a.status, 200);
+    store.refuse_sets_ending(Some(":lease"));
+    assert_eq!(stream_of(&session), 503, "B, its lease refused");
+    store.refuse_sets_ending(None);
+    assert_eq!(stream_of(&other), 429, "A's place, still counted");
+    a.hang_up();
+    assert_eq!(stream_of(&other), 200, "given back by A");
+}
+
+#[test]
 fn a_session_ended_by_many_at_once_gives_its_place_back_once() {
     let store = MemoryStore::new();
     let host = stateful(&store).with_variable("max_sessions_per_principal", "2");

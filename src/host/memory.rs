@@ -266,6 +266,8 @@ pub struct MemoryStore {
     batches_per_key: AtomicBool,
     /// Batch reads (`get_many` calls) so far.
     batches: AtomicU64,
+    /// Sets of keys ending so fail (a fault a test injects).
+    refused: Mutex<Option<String>>,
 }
 
 /// The longest key written (the key) and the largest value written (its size and key).
@@ -291,6 +293,14 @@ impl MemoryStore {
     /// ([`KeyValue::reads_batches_key_by_key`]): streams then listen for bells.
     pub fn set_batches_per_key(&self, per_key: bool) {
         self.batches_per_key.store(per_key, Ordering::SeqCst);
+    }
+
+    /// Makes every `set` of a key ending with `suffix` fail, the store otherwise working
+    /// (`None`: none does).
+    pub fn refuse_sets_ending(&self, suffix: Option<&str>) {
+        if let Ok(mut refused) = self.refused.lock() {
+            *refused = suffix.map(str::to_string);
+        }
     }
 
     /// Batch reads (`get_many` calls) so far.
@@ -395,6 +405,11 @@ impl MemoryStore {
 
     pub fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.write();
+        if let Ok(Some(suffix)) = self.refused.lock().as_deref() {
+            if key.ends_with(suffix.as_str()) {
+                return Err(StoreError(format!("{key}: refused (a fault the test set)")));
+            }
+        }
         self.sized(key, value)?;
         self.lock()?.insert(key.to_string(), value.to_vec());
         Ok(())

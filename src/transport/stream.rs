@@ -217,6 +217,7 @@ pub async fn serve(
         Ok(lease) => lease.filter(|l| l.until > now),
         Err(e) => return Err(super::store_failure(host, &e)),
     };
+    let inherited = held.is_some();
     let mut claim = match held {
         Some(lease) => limits.inherit(store, principal, &lease.place, lease.until),
         None => match limits
@@ -238,7 +239,13 @@ pub async fn serve(
         place: claim.id().to_string(),
     };
     if let Err(e) = outbox.set_lease(&lease(&claim)).await {
-        claim.release(host.now_unix_ms()).await;
+        // A place taken for this stream goes back. An inherited one stays with the stream
+        // the lease still names, which gives it back itself (or it lapses with the lease,
+        // if the write went through after all): given back here, it would count for
+        // nobody while that stream lives.
+        if !inherited {
+            claim.release(host.now_unix_ms()).await;
+        }
         return Err(super::store_failure(host, &e));
     }
     let opened = sink.head(200, &headers()).await.is_ok()
