@@ -239,6 +239,55 @@ fn a_stream_that_took_another_ones_place_over_gives_it_back_once() {
 }
 
 #[test]
+fn a_stream_that_ends_before_it_learns_of_its_successor_leaves_it_the_place() {
+    // B takes the outbox over from A with A's place (a reconnect on another instance).
+    // A reaches its lifetime before it learns of B: its instance listens on a bell (the
+    // store reads batches key by key) and, quiet for a minute, reads the outbox's lease
+    // only every 30 s. A must leave the place to B, which gives it back itself: given
+    // back by A, B's stream counts for nobody and another is admitted past the cap (as
+    // it was before b9ef999).
+    let store = MemoryStore::new();
+    store.set_batches_per_key(true);
+    let host = instance(&store)
+        .with_variable("keepalive_seconds", "2")
+        .with_variable("stream_max_seconds", "80")
+        .with_variable("max_streams_per_principal", "1");
+    let auth = bearer();
+    let session = open_session(&host, "2025-11-25", json!({}));
+    let other = open_session(&host, "2025-11-25", json!({}));
+    // The principal's one place is taken: another session's stream is refused.
+    let refused = || {
+        let stream = session_stream(&host, &auth, &other, None);
+        let status = stream.status;
+        stream.hang_up();
+        status
+    };
+    let mut a = session_stream(&host, &auth, &session, None);
+    assert_eq!(a.status, 200);
+    // A's first keep-alive: its lifetime counts from before the jump below.
+    let waited = std::time::Instant::now();
+    while a.comments == 0 {
+        assert!(waited.elapsed() < WAIT, "A's first keep-alive");
+        a.expect_silence(Duration::from_millis(100), "A, quiet");
+    }
+    // Quiet for 70 s: A renews its place at its next wake, and its instance's poller
+    // (every second once quiet) reads every outbox at its next tick, then none for 30 s.
+    host.advance_ms(70_000);
+    std::thread::sleep(Duration::from_millis(2_500));
+    let b = session_stream(&host, &auth, &session, None);
+    assert_eq!(b.status, 200, "B takes A's place over");
+    assert_eq!(refused(), 429, "A's place, held by B");
+    // Past A's lifetime (80 s), within B's lease (A's renewal at 72 s, for 32 s) and
+    // before A's instance reads every outbox again (at 103 s).
+    host.advance_ms(11_000);
+    assert!(a.until_retry_hint(WAIT).retry.is_some());
+    a.expect_end(WAIT, "A at its lifetime");
+    assert_eq!(refused(), 429, "B's place, left to it by A");
+    b.hang_up();
+    assert_eq!(refused(), 200, "given back by B");
+}
+
+#[test]
 fn a_stream_that_fails_to_take_a_place_over_leaves_it_to_its_holder() {
     // B would take the outbox over from A with A's place, but the store refuses B's
     // lease: B answers 503 and must leave the place to A, which still holds it (given
