@@ -154,53 +154,11 @@ fn a_sweep_deletes_what_lapsed_in_batches_not_key_by_key() {
 
 #[test]
 fn a_batch_deletion_that_fails_half_done_leaves_nothing_for_good() {
-    use remote_mcp_server::host::{KeyValue, Pending, StoreError};
     use remote_mcp_server::store::expiry;
-    use std::cell::Cell;
-    // A store whose batch deletions each delete every other key and then fail, as a batch
-    // call may (its keys go in any order, some of them before a failure), until healed.
-    struct Flaky<'s> {
-        store: &'s MemoryStore,
-        failing: Cell<bool>,
-    }
-    impl KeyValue for Flaky<'_> {
-        fn get<'a>(&'a self, key: &'a str) -> Pending<'a, Result<Option<Vec<u8>>, StoreError>> {
-            KeyValue::get(self.store, key)
-        }
-        fn set<'a>(&'a self, key: &'a str, value: &'a [u8]) -> Pending<'a, Result<(), StoreError>> {
-            KeyValue::set(self.store, key, value)
-        }
-        fn delete<'a>(&'a self, key: &'a str) -> Pending<'a, Result<(), StoreError>> {
-            KeyValue::delete(self.store, key)
-        }
-        fn increment<'a>(
-            &'a self,
-            key: &'a str,
-            delta: i64,
-        ) -> Pending<'a, Result<i64, StoreError>> {
-            KeyValue::increment(self.store, key, delta)
-        }
-        fn keys_with_prefix<'a>(
-            &'a self,
-            prefix: &'a str,
-        ) -> Pending<'a, Result<Vec<String>, StoreError>> {
-            KeyValue::keys_with_prefix(self.store, prefix)
-        }
-        fn delete_many<'a>(&'a self, keys: &'a [String]) -> Pending<'a, Result<(), StoreError>> {
-            if !self.failing.get() {
-                return KeyValue::delete_many(self.store, keys);
-            }
-            for key in keys.iter().skip(1).step_by(2) {
-                self.store.delete(key).unwrap();
-            }
-            Box::pin(std::future::ready(Err(StoreError("half done".into()))))
-        }
-    }
+    // A store whose batch deletions each delete every other key and then fail, until
+    // healed.
     let store = MemoryStore::new();
-    let flaky = Flaky {
-        store: &store,
-        failing: Cell::new(true),
-    };
+    store.fail_batch_deletes_half_done(true);
     let start = 1_767_225_600_000u64;
     for n in 0..300u64 {
         let key = format!("quota:streams:60000:p{n}:1");
@@ -208,11 +166,11 @@ fn a_batch_deletion_that_fails_half_done_leaves_nothing_for_good() {
         block_on(expiry::note(&*store, &key, start + n * 100, start)).unwrap();
     }
     let later = start + 200_000;
-    assert!(block_on(expiry::sweep(&flaky, &Gone, later, 2_000)).is_err());
+    assert!(block_on(expiry::sweep(&*store, &Gone, later, 2_000)).is_err());
     // Whatever the failed call took, the next sweeps find the rest: nothing is left for
     // good (an index entry gone while the counter it names stays would be).
-    flaky.failing.set(false);
-    block_on(expiry::sweep(&flaky, &Gone, later, 2_000)).unwrap();
+    store.fail_batch_deletes_half_done(false);
+    block_on(expiry::sweep(&*store, &Gone, later, 2_000)).unwrap();
     assert_eq!(
         store.keys(),
         vec!["expiry:cursor".to_string()],

@@ -268,6 +268,8 @@ pub struct MemoryStore {
     batches: AtomicU64,
     /// Sets of keys ending so fail (a fault a test injects).
     refused: Mutex<Option<String>>,
+    /// Batch deletions delete every other key and then fail (a fault a test injects).
+    half_done_deletes: AtomicBool,
 }
 
 /// The longest key written (the key) and the largest value written (its size and key).
@@ -301,6 +303,13 @@ impl MemoryStore {
         if let Ok(mut refused) = self.refused.lock() {
             *refused = suffix.map(str::to_string);
         }
+    }
+
+    /// Makes every batch deletion ([`KeyValue::delete_many`]) delete every other key and
+    /// then fail, as a batch call may (its keys go in any order, some of them before a
+    /// failure), or heals it.
+    pub fn fail_batch_deletes_half_done(&self, failing: bool) {
+        self.half_done_deletes.store(failing, Ordering::SeqCst);
     }
 
     /// Batch reads (`get_many` calls) so far.
@@ -492,9 +501,15 @@ impl KeyValue for MemoryStore {
         self.answer(move || {
             self.write();
             let mut entries = self.lock()?;
-            keys.iter().for_each(|key| {
+            if self.half_done_deletes.load(Ordering::SeqCst) {
+                for key in keys.iter().skip(1).step_by(2) {
+                    entries.remove(key);
+                }
+                return Err(StoreError("half done (a fault the test set)".into()));
+            }
+            for key in keys {
                 entries.remove(key);
-            });
+            }
             Ok(())
         })
     }
