@@ -90,7 +90,7 @@ if (active.length) {
   }
 }
 if (idle) {
-  out.push('', `${idle.streams} HTTP+SSE streams idle for ${idle.idle_s} s (${spinHost}): **${f(idle.cpu_share_of_core * 100, 1)}% of a core** (measured over ${idle.sample_s} s), **${f(idle.kib_per_stream, 0)} KiB** of resident memory each.`);
+  out.push('', `${idle.streams} HTTP+SSE streams idle for ${idle.idle_s} s (${spinHost}, a node started for them): **${f(idle.cpu_share_of_core * 100, 1)}% of a core** (measured over ${idle.sample_s} s), **${f(idle.kib_per_stream, 0)} KiB** of resident memory each.`);
 }
 if (idleRedis) {
   out.push('', `The same with the store on Redis: ${idleRedis.streams} streams, **${f(idleRedis.cpu_share_of_core * 100, 1)}% of a core** (over ${idleRedis.sample_s} s), **${f(idleRedis.kib_per_stream, 0)} KiB** each.`);
