@@ -164,7 +164,9 @@ mcp_env_args() {
 # 1 s after its last request in flight ended, or at once when that was its 128th request; a
 # task whose client closed its answer stream runs only as long as its instance lives. These
 # keep an idle instance ten minutes and retire it after 10,000 requests instead
-# (docs/deploy.md, "Instances and faults").
+# (docs/deploy.md, "Instances and faults"). Requests at once per instance stay at Spin's
+# 16: 32 made 1,000 idle streams cheaper but cost active SSE sessions on Redis (503s at
+# 300 in one of two runs; docs/deploy.md has the measurements).
 SPIN_UP_FLAGS=(--idle-instance-timeout 600 --max-instance-reuse-count 10000)
 
 start_spin() {
